@@ -1,0 +1,87 @@
+//! Shared benchmark harness: the standard workloads of `WORKLOADS.md` and a
+//! multi-thread runner for criterion's `iter_custom`.
+#![allow(dead_code)]
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// Keys of the `zipf-*` workloads.
+pub const ZIPF_KEYS: u64 = 100_000;
+/// Capacity of the `zipf-cache` workload.
+pub const ZIPF_CAPACITY: usize = 10_000;
+
+/// Operations per thread per measured run. `WORKLOADS.md` names 2,000,000;
+/// `LATCHWORK_BENCH_OPS` may lower it for a quick look.
+pub fn ops_per_thread() -> usize {
+    std::env::var("LATCHWORK_BENCH_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2_000_000)
+}
+
+/// Thread counts to measure: `LATCHWORK_BENCH_THREADS` (comma separated),
+/// else 1, 2 and 4.
+pub fn thread_counts() -> Vec<usize> {
+    std::env::var("LATCHWORK_BENCH_THREADS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4])
+}
+
+/// A seeded Zipf(s) stream of `len` keys in `0..n` (built before timing).
+pub fn zipf_stream(n: u64, s: f64, len: usize, seed: u64) -> Vec<u64> {
+    let zipf = Zipf::new(n, s).expect("valid zipf parameters");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..len).map(|_| zipf.sample(&mut rng) as u64 - 1).collect()
+}
+
+/// One `zipf-cache` stream per thread, one seed per thread.
+pub fn zipf_streams(threads: usize, len: usize) -> Vec<Arc<Vec<u64>>> {
+    (0..threads)
+        .map(|t| Arc::new(zipf_stream(ZIPF_KEYS, 0.99, len, 0x5EED + t as u64)))
+        .collect()
+}
+
+/// A uniform random stream (for miss-heavy workloads).
+pub fn uniform_stream(n: u64, len: usize, seed: u64) -> Vec<u64> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.gen_range(0..n)).collect()
+}
+
+/// Runs `work(thread_index)` on `threads` threads released together by a
+/// barrier, and returns the wall time from release until the last finishes.
+pub fn run_threads<F>(threads: usize, work: F) -> Duration
+where
+    F: Fn(usize) + Send + Sync + 'static,
+{
+    let work = Arc::new(work);
+    let start = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (work, start) = (Arc::clone(&work), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                work(t);
+            })
+        })
+        .collect();
+    start.wait();
+    let t0 = Instant::now();
+    for h in handles {
+        h.join().expect("bench thread panicked");
+    }
+    t0.elapsed()
+}
+
+/// Criterion settings for whole-workload iterations (each iteration is a
+/// full multi-thread run).
+pub fn heavy_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .without_plots()
+}

@@ -1,0 +1,34 @@
+//! A tour of latchwork: each section runs one module on a realistic
+//! workload and prints what it measured.
+//!
+//! Run with `cargo run --release --example tour`.
+
+mod lru_section;
+
+use std::time::Instant;
+
+/// Prints a section heading.
+pub fn heading(title: &str) {
+    println!("\n=== {title} ===");
+}
+
+/// Runs `f`, returning its result and the seconds it took.
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
+    let t0 = Instant::now();
+    let r = f();
+    (r, t0.elapsed().as_secs_f64())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("latchwork tour ({} threads available)", threads());
+    lru_section::run()?;
+    println!("\ntour complete");
+    Ok(())
+}
+
+/// Worker threads the sections use: the machine's parallelism, at least 2.
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
+}

@@ -1,0 +1,288 @@
+//! An intrusive doubly linked list whose nodes live in one arena.
+//!
+//! Links are `u32` indices into a `Vec` of slots, not pointers, so the list
+//! is safe code, one allocation, and half the link size of a pointer list.
+//! Slot 0 is a sentinel that closes the list into a ring:
+//!
+//! ```text
+//!   SENTINEL.next -> [front] <-> [ ] <-> ... <-> [back] <- SENTINEL.prev
+//!   (LRU end)                                        (MRU end)
+//! ```
+//!
+//! Freed slots are chained through their `next` link into a free list and
+//! reused before the arena grows. Growth is clamped to a caller-given limit
+//! so a full cache holds exactly `limit + 1` slots, not the next power of two.
+//!
+//! Invariants (checked by [`Arena::check`] in tests and fuzz targets):
+//! 1. the sentinel holds no value; following `next` from it visits exactly
+//!    `len` occupied slots and returns to it, and `prev` mirrors `next`;
+//! 2. every other slot is either on the list (occupied) or on the free list
+//!    (empty), never both.
+
+/// Index of the sentinel slot; also "none" for the free list.
+const SENTINEL: u32 = 0;
+
+#[derive(Clone, Debug)]
+struct Slot<T> {
+    value: Option<T>,
+    prev: u32,
+    next: u32,
+}
+
+/// See the module documentation.
+#[derive(Clone, Debug)]
+pub(crate) struct Arena<T> {
+    slots: Vec<Slot<T>>,
+    /// Head of the free list, chained through `next`; `SENTINEL` when empty.
+    free: u32,
+    len: u32,
+}
+
+impl<T> Arena<T> {
+    /// The most slots an arena can hold: indices are `u32` and slot 0 is the
+    /// sentinel.
+    pub(crate) const MAX_LEN: usize = u32::MAX as usize - 1;
+
+    pub(crate) fn new() -> Self {
+        Arena {
+            slots: vec![Slot {
+                value: None,
+                prev: SENTINEL,
+                next: SENTINEL,
+            }],
+            free: SENTINEL,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// The least recently linked node (front of the list).
+    #[inline]
+    pub(crate) fn front(&self) -> Option<u32> {
+        let i = self.slots[SENTINEL as usize].next;
+        (i != SENTINEL).then_some(i)
+    }
+
+    /// The most recently linked node (back of the list).
+    #[inline]
+    #[allow(dead_code)] // used by the TTL wheel and tests
+    pub(crate) fn back(&self) -> Option<u32> {
+        let i = self.slots[SENTINEL as usize].prev;
+        (i != SENTINEL).then_some(i)
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> Option<&T> {
+        self.slots.get(i as usize)?.value.as_ref()
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut T> {
+        self.slots.get_mut(i as usize)?.value.as_mut()
+    }
+
+    /// Links `value` at the back and returns its index. `limit` is the most
+    /// values the caller will ever hold at once; it bounds growth.
+    pub(crate) fn push_back(&mut self, value: T, limit: usize) -> u32 {
+        let i = if self.free != SENTINEL {
+            let i = self.free;
+            let slot = &mut self.slots[i as usize];
+            self.free = slot.next;
+            slot.value = Some(value);
+            i
+        } else {
+            let used = self.slots.len();
+            if used == self.slots.capacity() {
+                // Double, but never past `limit + 1` slots (sentinel included).
+                let room = (limit.min(Self::MAX_LEN) + 1).saturating_sub(used);
+                self.slots.reserve_exact(used.min(room).max(1));
+            }
+            self.slots.push(Slot {
+                value: Some(value),
+                prev: SENTINEL,
+                next: SENTINEL,
+            });
+            used as u32
+        };
+        self.link_back(i);
+        self.len += 1;
+        i
+    }
+
+    /// Moves an occupied node to the back. Ignores free or unknown indices.
+    #[inline]
+    pub(crate) fn move_to_back(&mut self, i: u32) {
+        if self.slots[SENTINEL as usize].prev == i || self.get(i).is_none() {
+            return;
+        }
+        self.unlink(i);
+        self.link_back(i);
+    }
+
+    /// Unlinks node `i`, puts its slot on the free list and returns its value.
+    pub(crate) fn remove(&mut self, i: u32) -> Option<T> {
+        if i == SENTINEL {
+            return None;
+        }
+        let value = self.slots.get_mut(i as usize)?.value.take()?;
+        self.unlink(i);
+        self.slots[i as usize].next = self.free;
+        self.free = i;
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Replaces the value of occupied node `i` and moves it to the back,
+    /// returning the old value.
+    pub(crate) fn replace(&mut self, i: u32, value: T) -> Option<T> {
+        let old = self.slots.get_mut(i as usize)?.value.replace(value);
+        self.move_to_back(i);
+        old
+    }
+
+    /// Removes every node and releases the slots' memory.
+    pub(crate) fn clear(&mut self) {
+        self.slots.truncate(1);
+        self.slots.shrink_to_fit();
+        let s = &mut self.slots[SENTINEL as usize];
+        s.prev = SENTINEL;
+        s.next = SENTINEL;
+        self.free = SENTINEL;
+        self.len = 0;
+    }
+
+    /// Heap bytes held by the slots.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot<T>>()
+    }
+
+    /// Walks from the back (MRU) to the front (LRU).
+    pub(crate) fn iter_rev(&self) -> RevIter<'_, T> {
+        RevIter {
+            arena: self,
+            at: self.slots[SENTINEL as usize].prev,
+            left: self.len(),
+        }
+    }
+
+    #[inline]
+    fn unlink(&mut self, i: u32) {
+        let Slot { prev, next, .. } = self.slots[i as usize];
+        self.slots[prev as usize].next = next;
+        self.slots[next as usize].prev = prev;
+    }
+
+    #[inline]
+    fn link_back(&mut self, i: u32) {
+        let last = self.slots[SENTINEL as usize].prev;
+        let slot = &mut self.slots[i as usize];
+        slot.prev = last;
+        slot.next = SENTINEL;
+        self.slots[last as usize].next = i;
+        self.slots[SENTINEL as usize].prev = i;
+    }
+
+    /// Checks the invariants of the module documentation.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.slots[SENTINEL as usize].value.is_some() {
+            return Err("sentinel holds a value".into());
+        }
+        let mut seen = vec![false; self.slots.len()];
+        let (mut at, mut count) = (self.slots[SENTINEL as usize].next, 0usize);
+        while at != SENTINEL {
+            let slot = self.slots.get(at as usize).ok_or("link out of bounds")?;
+            if slot.value.is_none() {
+                return Err(format!("listed slot {at} is empty"));
+            }
+            if std::mem::replace(&mut seen[at as usize], true) {
+                return Err(format!("slot {at} listed twice"));
+            }
+            if self.slots[slot.next as usize].prev != at {
+                return Err(format!(
+                    "prev of {} does not mirror next of {at}",
+                    slot.next
+                ));
+            }
+            count += 1;
+            at = slot.next;
+        }
+        if count != self.len() {
+            return Err(format!("list holds {count} nodes, len says {}", self.len));
+        }
+        let mut free = 0usize;
+        let mut at = self.free;
+        while at != SENTINEL {
+            let slot = self
+                .slots
+                .get(at as usize)
+                .ok_or("free link out of bounds")?;
+            if slot.value.is_some() || std::mem::replace(&mut seen[at as usize], true) {
+                return Err(format!("free slot {at} is occupied or listed"));
+            }
+            free += 1;
+            at = slot.next;
+        }
+        if count + free + 1 != self.slots.len() {
+            return Err("a slot is neither listed nor free".into());
+        }
+        Ok(())
+    }
+}
+
+/// Iterator from the back (MRU) to the front (LRU) of an [`Arena`].
+pub(crate) struct RevIter<'a, T> {
+    arena: &'a Arena<T>,
+    at: u32,
+    left: usize,
+}
+
+impl<'a, T> Iterator for RevIter<'a, T> {
+    type Item = &'a T;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a T> {
+        if self.at == SENTINEL {
+            return None;
+        }
+        let slot = &self.arena.slots[self.at as usize];
+        self.at = slot.prev;
+        self.left -= 1;
+        slot.value.as_ref()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_unlink_reuse() {
+        let mut a = Arena::new();
+        let x = a.push_back('x', 3);
+        let y = a.push_back('y', 3);
+        let z = a.push_back('z', 3);
+        assert_eq!(a.front(), Some(x));
+        a.move_to_back(x);
+        assert_eq!(a.iter_rev().copied().collect::<String>(), "xzy");
+        assert_eq!(a.remove(z), Some('z'));
+        assert_eq!(a.remove(z), None);
+        let w = a.push_back('w', 3);
+        assert_eq!(w, z, "freed slot is reused");
+        assert_eq!(a.slots.capacity(), 4, "growth clamps to limit + 1");
+        a.check().unwrap();
+        assert_eq!(a.iter_rev().copied().collect::<String>(), "wxy");
+        assert_eq!(a.back(), Some(w));
+        let _ = y;
+        a.clear();
+        assert_eq!(a.len(), 0);
+        a.check().unwrap();
+    }
+}

@@ -1,0 +1,356 @@
+use super::cache::Upsert;
+use super::read_buffer::{ReadBuffer, Recorded};
+use super::{Error, LruCache};
+use crate::counter::StripedCounters;
+use crate::sync::RwLock;
+use crate::DefaultHashBuilder;
+use crossbeam_utils::CachePadded;
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+
+const HITS: usize = 0;
+const MISSES: usize = 1;
+const INSERTS: usize = 2;
+const EVICTIONS: usize = 3;
+
+/// Counters of a [`ConcurrentLru`]. Read with relaxed loads: exact when the
+/// cache is quiet, a near-snapshot while threads use it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// `get` calls that found their key.
+    pub hits: u64,
+    /// `get` calls that did not.
+    pub misses: u64,
+    /// `insert` calls (new keys and updates).
+    pub inserts: u64,
+    /// Entries evicted to make room.
+    pub evictions: u64,
+}
+
+impl CacheStats {
+    /// `hits / (hits + misses)`, or 0.0 before any `get`.
+    pub fn hit_ratio(&self) -> f64 {
+        let total = self.hits + self.misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.hits as f64 / total as f64
+        }
+    }
+}
+
+struct Shard<K, V, S> {
+    lru: RwLock<LruCache<K, V, S>>,
+    reads: ReadBuffer,
+}
+
+/// A sharded LRU cache shared by `&self` across threads.
+///
+/// Keys are spread by hash over a power-of-two number of shards, each an
+/// arena [`LruCache`] behind a reader-writer lock. A `get` takes only its
+/// shard's *read* lock: it clones the value and records the hit in the
+/// shard's lossy read buffer (one CAS), so hits on one shard proceed in
+/// parallel. The recorded hits are replayed into the LRU order in batches by
+/// whoever next holds the write lock: an `insert`, a `remove`, or a reader
+/// that finds the buffer half full and wins a `try_write`.
+///
+/// Eviction is LRU per shard. Every write replays pending hits before it
+/// evicts, so from one thread the cache behaves exactly like a set of strict
+/// LRU shards; under contention a hit may be dropped from the buffer, which
+/// makes the order approximate (the entry may be evicted a little early),
+/// never the contents wrong.
+///
+/// `get` returns a clone of the value: cheap for small values, and for large
+/// ones store an `Arc<V>` so the clone is a reference-count increment.
+///
+/// ```
+/// use latchwork::lru::ConcurrentLru;
+/// use std::sync::Arc;
+///
+/// let cache = Arc::new(ConcurrentLru::new(1_000)?);
+/// let handles: Vec<_> = (0..4u64)
+///     .map(|t| {
+///         let cache = Arc::clone(&cache);
+///         std::thread::spawn(move || {
+///             for i in 0..100 {
+///                 cache.insert(t * 1_000 + i, i);
+///                 assert_eq!(cache.get(&(t * 1_000 + i)), Some(i));
+///             }
+///         })
+///     })
+///     .collect();
+/// for h in handles {
+///     h.join().unwrap();
+/// }
+/// assert_eq!(cache.len(), 400);
+/// assert_eq!(cache.stats().hits, 400);
+/// # Ok::<(), latchwork::lru::Error>(())
+/// ```
+pub struct ConcurrentLru<K, V, S = DefaultHashBuilder> {
+    shards: Box<[CachePadded<Shard<K, V, S>>]>,
+    shard_mask: usize,
+    hasher: S,
+    capacity: usize,
+    stats: StripedCounters<4>,
+}
+
+/// Builder for [`ConcurrentLru`]; see [`ConcurrentLru::builder`].
+#[derive(Clone, Debug)]
+pub struct ConcurrentLruBuilder<S = DefaultHashBuilder> {
+    capacity: usize,
+    shards: Option<usize>,
+    hasher: S,
+}
+
+impl ConcurrentLruBuilder {
+    fn new(capacity: usize) -> Self {
+        ConcurrentLruBuilder {
+            capacity,
+            shards: None,
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+}
+
+impl<S: BuildHasher + Clone> ConcurrentLruBuilder<S> {
+    /// Number of shards, rounded up to a power of two and clamped so each
+    /// shard holds at least one entry. Default: 4 x the available
+    /// parallelism, but no shard smaller than 64 entries.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// The hasher, for example a DoS-resistant one for untrusted keys.
+    pub fn hasher<S2: BuildHasher + Clone>(self, hasher: S2) -> ConcurrentLruBuilder<S2> {
+        ConcurrentLruBuilder {
+            capacity: self.capacity,
+            shards: self.shards,
+            hasher,
+        }
+    }
+
+    /// Builds the cache.
+    ///
+    /// # Errors
+    /// [`Error::ZeroCapacity`], [`Error::CapacityTooLarge`] (per shard), or
+    /// [`Error::ZeroShards`].
+    pub fn build<K: Hash + Eq, V>(self) -> Result<ConcurrentLru<K, V, S>, Error> {
+        if self.capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        let wanted = match self.shards {
+            Some(0) => return Err(Error::ZeroShards),
+            Some(n) => n,
+            None => {
+                let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+                (cpus * 4).min(self.capacity / 64).max(1)
+            }
+        };
+        // Power of two, and no more shards than entries.
+        let mut n = wanted.next_power_of_two();
+        while n > self.capacity {
+            n /= 2;
+        }
+        let (base, extra) = (self.capacity / n, self.capacity % n);
+        let shards = (0..n)
+            .map(|i| {
+                let cap = base + usize::from(i < extra);
+                Ok(CachePadded::new(Shard {
+                    lru: RwLock::new(LruCache::with_hasher(cap, self.hasher.clone())?),
+                    reads: ReadBuffer::new(),
+                }))
+            })
+            .collect::<Result<Box<[_]>, Error>>()?;
+        Ok(ConcurrentLru {
+            shards,
+            shard_mask: n - 1,
+            hasher: self.hasher,
+            capacity: self.capacity,
+            stats: StripedCounters::new(),
+        })
+    }
+}
+
+impl<K: Hash + Eq, V> ConcurrentLru<K, V> {
+    /// A cache of `capacity` entries with the default shard count and hasher.
+    ///
+    /// # Errors
+    /// [`Error::ZeroCapacity`] for 0.
+    pub fn new(capacity: usize) -> Result<Self, Error> {
+        Self::builder(capacity).build()
+    }
+
+    /// A builder for a cache of `capacity` entries.
+    pub fn builder(capacity: usize) -> ConcurrentLruBuilder {
+        ConcurrentLruBuilder::new(capacity)
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
+    #[inline]
+    fn shard(&self, hash: u64) -> &Shard<K, V, S> {
+        // hashbrown uses the low bits for the bucket and the top 7 for its
+        // tag; take the shard from bits above 32 so they stay independent.
+        &self.shards[(hash >> 32) as usize & self.shard_mask]
+    }
+
+    /// A clone of the value for `key`, recording the hit for LRU order.
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let hash = self.hasher.hash_one(key);
+        let shard = self.shard(hash);
+        let lru = shard.lru.read();
+        let Some(i) = lru.find(hash, key) else {
+            drop(lru);
+            self.stats.incr(MISSES);
+            return None;
+        };
+        let value = lru.value_at(i).cloned();
+        // Recorded under the read lock: a drain needs the write lock, so it
+        // never overlaps this record, and index `i` cannot be reused before
+        // the hit is replayed (every write section drains first).
+        let recorded = shard.reads.record(i);
+        drop(lru);
+        self.stats.incr(HITS);
+        if recorded == Recorded::ShouldDrain {
+            if let Some(mut lru) = shard.lru.try_write() {
+                shard.reads.drain(|i| lru.touch(i));
+            }
+        }
+        value
+    }
+
+    /// The value for `key` without recording a hit or touching the stats.
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let hash = self.hasher.hash_one(key);
+        let lru = self.shard(hash).lru.read();
+        lru.find(hash, key).and_then(|i| lru.value_at(i).cloned())
+    }
+
+    /// Whether `key` is cached, without recording a hit.
+    pub fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        self.shard(hash).lru.read().find(hash, key).is_some()
+    }
+
+    /// Inserts or updates `key`, making it most recently used in its shard,
+    /// and returns the pair evicted to make room, if any.
+    pub fn insert(&self, key: K, value: V) -> Option<(K, V)> {
+        let hash = self.hasher.hash_one(&key);
+        let shard = self.shard(hash);
+        let upsert = {
+            let mut lru = shard.lru.write();
+            shard.reads.drain(|i| lru.touch(i));
+            lru.upsert(hash, key, value)
+        };
+        // Counting and dropping the displaced value happen outside the lock.
+        self.stats.incr(INSERTS);
+        match upsert {
+            Upsert::Evicted(pair) => {
+                self.stats.incr(EVICTIONS);
+                Some(pair)
+            }
+            Upsert::Inserted | Upsert::Updated(_) => None,
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let shard = self.shard(hash);
+        let mut lru = shard.lru.write();
+        shard.reads.drain(|i| lru.touch(i));
+        lru.remove(key)
+    }
+
+    /// Number of entries, summed over shards (a near-snapshot under writes).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lru.read().len()).sum()
+    }
+
+    /// Whether no shard holds an entry.
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| s.lru.read().is_empty())
+    }
+
+    /// Total capacity over all shards.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Removes every entry (shard by shard; not atomic across shards).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let mut lru = shard.lru.write();
+            shard.reads.drain(|_| {});
+            lru.clear();
+        }
+    }
+
+    /// Hits, misses, inserts and evictions so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.stats.sum(HITS),
+            misses: self.stats.sum(MISSES),
+            inserts: self.stats.sum(INSERTS),
+            evictions: self.stats.sum(EVICTIONS),
+        }
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+    }
+
+    /// Heap bytes held by the shards' arenas and indexes.
+    pub fn heap_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lru.read().heap_bytes())
+            .sum::<usize>()
+            + self.shards.len() * std::mem::size_of::<CachePadded<Shard<K, V, S>>>()
+    }
+
+    /// Checks every shard's invariants; for tests and fuzz targets.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for s in self.shards.iter() {
+            s.lru.read().check_invariants()?;
+        }
+        Ok(())
+    }
+}
+
+impl<K, V, S> fmt::Debug for ConcurrentLru<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrentLru")
+            .field("capacity", &self.capacity)
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}

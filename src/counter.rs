@@ -2,8 +2,11 @@
 //!
 //! A single `AtomicU64` that every thread bumps on every cache hit becomes
 //! the bottleneck of the cache it measures. Each thread instead adds to its
-//! own cache-padded stripe (chosen by [`thread_stripe`]); readers sum the
-//! stripes. Sums are exact once writers are quiet and never torn per
+//! own cache-padded stripe (chosen by [`thread_stripe`], unique among live
+//! threads); readers sum the stripes. A thread whose id fits the stripe
+//! count owns its stripe alone and adds with a plain load and store (no
+//! locked instruction); threads beyond that share stripes and use
+//! `fetch_add`. Sums are exact once writers are quiet and never torn per
 //! counter, but a sum taken during writes is a moment-in-flux snapshot, and
 //! different counters are not read atomically together.
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -17,16 +20,18 @@ pub(crate) struct StripedCounters<const N: usize> {
 
 impl<const N: usize> StripedCounters<N> {
     pub(crate) fn new() -> Self {
+        // Room for twice the hardware threads, plus the shared stripe.
         let n = std::thread::available_parallelism()
             .map_or(4, |n| n.get())
-            .next_power_of_two()
-            .clamp(1, 64);
+            .saturating_mul(2)
+            .clamp(4, 256)
+            + 1;
         Self::with_stripes(n)
     }
 
-    /// `stripes` is rounded up to a power of two.
+    /// `stripes - 1` private stripes and one shared.
     pub(crate) fn with_stripes(stripes: usize) -> Self {
-        let stripes = stripes.max(1).next_power_of_two();
+        let stripes = stripes.max(1);
         StripedCounters {
             stripes: (0..stripes)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
@@ -36,10 +41,24 @@ impl<const N: usize> StripedCounters<N> {
 
     #[inline]
     pub(crate) fn add(&self, counter: usize, n: u64) {
-        let stripe = &self.stripes[thread_stripe() & (self.stripes.len() - 1)];
-        // Relaxed: a statistic publishes no other data; the RMW alone keeps
-        // every increment.
-        stripe[counter].fetch_add(n, Ordering::Relaxed);
+        let id = thread_stripe();
+        // Ids are unique among live threads; the last stripe is shared by
+        // every thread whose id does not fit, so those must use an RMW.
+        let last = self.stripes.len() - 1;
+        let cell = &self.stripes[id.min(last)][counter];
+        if id < last {
+            // Sole writer of this stripe (a later owner of the id is ordered
+            // after us by the id registry's mutex), so load + store loses no
+            // increment. Relaxed: a statistic publishes no other data.
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            // Relaxed: as above; the RMW keeps every increment on the shared
+            // stripe.
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     #[inline]

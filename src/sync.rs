@@ -130,24 +130,52 @@ impl<T> std::fmt::Debug for RwLock<T> {
     }
 }
 
-/// A small per-thread number, stable for the thread's life, used to spread
-/// counters over stripes. Under loom every thread reports 0 (striping is a
-/// performance matter, not a correctness one).
+/// A small number identifying the calling thread among the live threads of
+/// the process: ids are handed out lowest-first and returned when a thread
+/// exits, so no two live threads share one. Striped counters use it to give
+/// each thread a stripe of its own. Under loom every thread reports
+/// `usize::MAX` (the models then exercise the shared-stripe path).
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn thread_stripe() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        // Relaxed: the value only has to be distinct-ish, nothing is
-        // published with it.
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    STRIPE.with(|s| s.0)
+}
+
+#[cfg(not(loom))]
+struct StripeId(usize);
+
+#[cfg(not(loom))]
+static FREE_STRIPES: std::sync::Mutex<(usize, Vec<usize>)> = std::sync::Mutex::new((0, Vec::new()));
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static STRIPE: StripeId = {
+        let mut ids = FREE_STRIPES.lock().unwrap_or_else(|e| e.into_inner());
+        let id = match ids.1.pop() {
+            Some(id) => id,
+            None => {
+                ids.0 += 1;
+                ids.0 - 1
+            }
+        };
+        StripeId(id)
+    };
+}
+
+#[cfg(not(loom))]
+impl Drop for StripeId {
+    fn drop(&mut self) {
+        // The mutex orders this thread's last counter writes before the next
+        // owner of the id reads them.
+        let mut ids = FREE_STRIPES.lock().unwrap_or_else(|e| e.into_inner());
+        ids.1.push(self.0);
+        // Keep handing out the smallest ids first.
+        ids.1.sort_unstable_by(|a, b| b.cmp(a));
     }
-    STRIPE.with(|s| *s)
 }
 
 #[cfg(loom)]
 #[inline]
 pub(crate) fn thread_stripe() -> usize {
-    0
+    usize::MAX
 }

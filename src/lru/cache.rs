@@ -308,10 +308,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         self.arena.get(i).map(|(_, v)| v)
     }
 
-    /// Marks node `i` most recently used; ignores indices no longer occupied.
+    /// Marks node `i` most recently used and lets `f` update its value;
+    /// ignores indices no longer occupied.
     #[inline]
-    pub(crate) fn touch(&mut self, i: u32) {
-        self.arena.move_to_back(i);
+    pub(crate) fn touch_with(&mut self, i: u32, f: impl FnOnce(&mut V)) {
+        if let Some((_, v)) = self.arena.get_mut(i) {
+            f(v);
+            self.arena.move_to_back(i);
+        }
     }
 
     pub(crate) fn put_hashed(&mut self, hash: u64, key: K, value: V) -> Option<(K, V)> {

@@ -8,6 +8,7 @@ use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
 
 const HITS: usize = 0;
 const MISSES: usize = 1;
@@ -40,9 +41,58 @@ impl CacheStats {
     }
 }
 
+/// A cached value and the segment tick of its last promotion.
+struct Entry<V> {
+    value: V,
+    stamp: u32,
+}
+
+/// One shard's LRU and its promotion clock, guarded by the shard lock.
+struct Segment<K, V, S> {
+    lru: LruCache<K, Entry<V>, S>,
+    /// Counts promotions and inserts (wrapping).
+    tick: u32,
+    /// A hit on an entry promoted fewer than `window` ticks ago is not
+    /// recorded: at most `window` entries can have moved above it, so it is
+    /// already in the most recent `window` positions. 0 records every hit.
+    window: u32,
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> Segment<K, V, S> {
+    #[inline]
+    fn next_tick(&mut self) -> u32 {
+        self.tick = self.tick.wrapping_add(1);
+        self.tick
+    }
+
+    #[inline]
+    fn promote(&mut self, i: u32) {
+        let tick = self.next_tick();
+        self.lru.touch_with(i, |e| e.stamp = tick);
+    }
+
+    /// Whether a hit on `entry` is worth recording.
+    #[inline]
+    fn wants_promotion(&self, entry: &Entry<V>) -> bool {
+        self.tick.wrapping_sub(entry.stamp) >= self.window
+    }
+}
+
 struct Shard<K, V, S> {
-    lru: RwLock<LruCache<K, V, S>>,
+    lru: RwLock<Segment<K, V, S>>,
     reads: ReadBuffer,
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> Shard<K, V, S> {
+    /// The write lock, with every recorded hit replayed: the invariant that
+    /// no write section changes the arena before draining keeps recorded
+    /// indices valid.
+    #[inline]
+    fn write(&self) -> crate::sync::RwLockWriteGuard<'_, Segment<K, V, S>> {
+        let mut seg = self.lru.write();
+        self.reads.drain(|i| seg.promote(i));
+        seg
+    }
 }
 
 /// A sharded LRU cache shared by `&self` across threads.
@@ -96,24 +146,24 @@ pub struct ConcurrentLru<K, V, S = DefaultHashBuilder> {
 }
 
 /// Builder for [`ConcurrentLru`]; see [`ConcurrentLru::builder`].
-#[derive(Clone, Debug)]
-pub struct ConcurrentLruBuilder<S = DefaultHashBuilder> {
+pub struct ConcurrentLruBuilder<K, V, S = DefaultHashBuilder> {
     capacity: usize,
     shards: Option<usize>,
+    strict: bool,
     hasher: S,
+    _types: PhantomData<fn() -> (K, V)>,
 }
 
-impl ConcurrentLruBuilder {
-    fn new(capacity: usize) -> Self {
-        ConcurrentLruBuilder {
-            capacity,
-            shards: None,
-            hasher: DefaultHashBuilder::default(),
-        }
+impl<K, V, S> fmt::Debug for ConcurrentLruBuilder<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrentLruBuilder")
+            .field("capacity", &self.capacity)
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
     }
 }
 
-impl<S: BuildHasher + Clone> ConcurrentLruBuilder<S> {
+impl<K: Hash + Eq, V, S: BuildHasher + Clone> ConcurrentLruBuilder<K, V, S> {
     /// Number of shards, rounded up to a power of two and clamped so each
     /// shard holds at least one entry. Default: 4 x the available
     /// parallelism, but no shard smaller than 64 entries.
@@ -122,12 +172,24 @@ impl<S: BuildHasher + Clone> ConcurrentLruBuilder<S> {
         self
     }
 
+    /// Records every hit, so that from one thread each shard is an exact
+    /// LRU. By default a hit on an entry already among the most recent
+    /// quarter of its shard is not recorded: it saves the buffer write and
+    /// the replay for the hottest keys at a small cost in hit ratio (see
+    /// `docs/benchmarks.md`).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
     /// The hasher, for example a DoS-resistant one for untrusted keys.
-    pub fn hasher<S2: BuildHasher + Clone>(self, hasher: S2) -> ConcurrentLruBuilder<S2> {
+    pub fn hasher<S2: BuildHasher + Clone>(self, hasher: S2) -> ConcurrentLruBuilder<K, V, S2> {
         ConcurrentLruBuilder {
             capacity: self.capacity,
             shards: self.shards,
+            strict: self.strict,
             hasher,
+            _types: PhantomData,
         }
     }
 
@@ -136,7 +198,7 @@ impl<S: BuildHasher + Clone> ConcurrentLruBuilder<S> {
     /// # Errors
     /// [`Error::ZeroCapacity`], [`Error::CapacityTooLarge`] (per shard), or
     /// [`Error::ZeroShards`].
-    pub fn build<K: Hash + Eq, V>(self) -> Result<ConcurrentLru<K, V, S>, Error> {
+    pub fn build(self) -> Result<ConcurrentLru<K, V, S>, Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -157,8 +219,13 @@ impl<S: BuildHasher + Clone> ConcurrentLruBuilder<S> {
         let shards = (0..n)
             .map(|i| {
                 let cap = base + usize::from(i < extra);
+                let window = if self.strict { 0 } else { (cap / 4) as u32 };
                 Ok(CachePadded::new(Shard {
-                    lru: RwLock::new(LruCache::with_hasher(cap, self.hasher.clone())?),
+                    lru: RwLock::new(Segment {
+                        lru: LruCache::with_hasher(cap, self.hasher.clone())?,
+                        tick: 0,
+                        window,
+                    }),
                     reads: ReadBuffer::new(),
                 }))
             })
@@ -183,8 +250,14 @@ impl<K: Hash + Eq, V> ConcurrentLru<K, V> {
     }
 
     /// A builder for a cache of `capacity` entries.
-    pub fn builder(capacity: usize) -> ConcurrentLruBuilder {
-        ConcurrentLruBuilder::new(capacity)
+    pub fn builder(capacity: usize) -> ConcurrentLruBuilder<K, V> {
+        ConcurrentLruBuilder {
+            capacity,
+            shards: None,
+            strict: false,
+            hasher: DefaultHashBuilder::default(),
+            _types: PhantomData,
+        }
     }
 }
 
@@ -206,25 +279,30 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
-        let lru = shard.lru.read();
-        let Some(i) = lru.find(hash, key) else {
-            drop(lru);
+        let seg = shard.lru.read();
+        let Some(i) = seg.lru.find(hash, key) else {
+            drop(seg);
             self.stats.incr(MISSES);
             return None;
         };
-        let value = lru.value_at(i).cloned();
+        let entry = seg.lru.value_at(i)?;
+        let value = entry.value.clone();
         // Recorded under the read lock: a drain needs the write lock, so it
         // never overlaps this record, and index `i` cannot be reused before
         // the hit is replayed (every write section drains first).
-        let recorded = shard.reads.record(i);
-        drop(lru);
+        let recorded = if seg.wants_promotion(entry) {
+            shard.reads.record(i)
+        } else {
+            Recorded::Ok
+        };
+        drop(seg);
         self.stats.incr(HITS);
         if recorded == Recorded::ShouldDrain {
-            if let Some(mut lru) = shard.lru.try_write() {
-                shard.reads.drain(|i| lru.touch(i));
+            if let Some(mut seg) = shard.lru.try_write() {
+                shard.reads.drain(|i| seg.promote(i));
             }
         }
-        value
+        Some(value)
     }
 
     /// The value for `key` without recording a hit or touching the stats.
@@ -235,8 +313,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
         V: Clone,
     {
         let hash = self.hasher.hash_one(key);
-        let lru = self.shard(hash).lru.read();
-        lru.find(hash, key).and_then(|i| lru.value_at(i).cloned())
+        let seg = self.shard(hash).lru.read();
+        let i = seg.lru.find(hash, key)?;
+        seg.lru.value_at(i).map(|e| e.value.clone())
     }
 
     /// Whether `key` is cached, without recording a hit.
@@ -246,7 +325,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        self.shard(hash).lru.read().find(hash, key).is_some()
+        self.shard(hash).lru.read().lru.find(hash, key).is_some()
     }
 
     /// Inserts or updates `key`, making it most recently used in its shard,
@@ -255,16 +334,16 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
         let hash = self.hasher.hash_one(&key);
         let shard = self.shard(hash);
         let upsert = {
-            let mut lru = shard.lru.write();
-            shard.reads.drain(|i| lru.touch(i));
-            lru.upsert(hash, key, value)
+            let mut seg = shard.write();
+            let stamp = seg.next_tick();
+            seg.lru.upsert(hash, key, Entry { value, stamp })
         };
         // Counting and dropping the displaced value happen outside the lock.
         self.stats.incr(INSERTS);
         match upsert {
-            Upsert::Evicted(pair) => {
+            Upsert::Evicted((k, e)) => {
                 self.stats.incr(EVICTIONS);
-                Some(pair)
+                Some((k, e.value))
             }
             Upsert::Inserted | Upsert::Updated(_) => None,
         }
@@ -278,19 +357,17 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
-        let mut lru = shard.lru.write();
-        shard.reads.drain(|i| lru.touch(i));
-        lru.remove(key)
+        shard.write().lru.remove(key).map(|e| e.value)
     }
 
     /// Number of entries, summed over shards (a near-snapshot under writes).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lru.read().len()).sum()
+        self.shards.iter().map(|s| s.lru.read().lru.len()).sum()
     }
 
     /// Whether no shard holds an entry.
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.lru.read().is_empty())
+        self.shards.iter().all(|s| s.lru.read().lru.is_empty())
     }
 
     /// Total capacity over all shards.
@@ -306,9 +383,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     /// Removes every entry (shard by shard; not atomic across shards).
     pub fn clear(&self) {
         for shard in self.shards.iter() {
-            let mut lru = shard.lru.write();
-            shard.reads.drain(|_| {});
-            lru.clear();
+            shard.write().lru.clear();
         }
     }
 
@@ -331,7 +406,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     pub fn heap_bytes(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lru.read().heap_bytes())
+            .map(|s| s.lru.read().lru.heap_bytes())
             .sum::<usize>()
             + self.shards.len() * std::mem::size_of::<CachePadded<Shard<K, V, S>>>()
     }
@@ -340,7 +415,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         for s in self.shards.iter() {
-            s.lru.read().check_invariants()?;
+            s.lru.read().lru.check_invariants()?;
         }
         Ok(())
     }

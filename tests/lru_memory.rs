@@ -35,24 +35,39 @@ fn measure(fill: impl FnOnce() -> Box<dyn std::any::Any>) -> (isize, Box<dyn std
 #[test]
 fn bytes_per_entry_vs_lru_crate() {
     for cap in [10_000usize, 100_000] {
-        let n = cap as u64 * 2; // fill past capacity so it is full and has evicted
+        // Steady state under churn: 20 x capacity puts of keys drawn from a
+        // space 4 x the capacity, so the caches are full, have evicted many
+        // times, and their hash tables carry the tombstones that churn
+        // leaves (which make hashbrown grow its table).
+        let keys: Vec<u64> = {
+            let mut x = 0x2545_F491_4F6C_DD1Du64;
+            (0..cap * 20)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % (cap as u64 * 4)
+                })
+                .collect()
+        };
         let (ours, _a) = measure(|| {
             let mut c = latchwork::lru::LruCache::new(cap).unwrap();
-            for k in 0..n {
+            for &k in &keys {
                 c.put(k, k);
             }
+            assert_eq!(c.len(), cap);
             Box::new(c)
         });
         let (theirs, _b) = measure(|| {
             let mut c = lru::LruCache::new(std::num::NonZeroUsize::new(cap).unwrap());
-            for k in 0..n {
+            for &k in &keys {
                 c.put(k, k);
             }
             Box::new(c)
         });
         let (conc, _c) = measure(|| {
             let c = latchwork::lru::ConcurrentLru::new(cap).unwrap();
-            for k in 0..n {
+            for &k in &keys {
                 c.insert(k, k);
             }
             Box::new(c)

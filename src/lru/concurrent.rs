@@ -165,8 +165,8 @@ impl<K, V, S> fmt::Debug for ConcurrentLruBuilder<K, V, S> {
 
 impl<K: Hash + Eq, V, S: BuildHasher + Clone> ConcurrentLruBuilder<K, V, S> {
     /// Number of shards, rounded up to a power of two and clamped so each
-    /// shard holds at least one entry. Default: 4 x the available
-    /// parallelism, but no shard smaller than 64 entries.
+    /// shard holds at least one entry. Default: 32 x the available
+    /// parallelism, but no shard smaller than 32 entries.
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
         self
@@ -206,8 +206,12 @@ impl<K: Hash + Eq, V, S: BuildHasher + Clone> ConcurrentLruBuilder<K, V, S> {
             Some(0) => return Err(Error::ZeroShards),
             Some(n) => n,
             None => {
+                // Many small shards: a shard's lock word is the one line every
+                // reader of it writes, so spreading readers over more lines
+                // is what scales (measured in docs/benchmarks.md); shards of
+                // 32+ entries keep per-shard LRU close to a global one.
                 let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-                (cpus * 4).min(self.capacity / 64).max(1)
+                (cpus * 32).min(self.capacity / 32).max(1)
             }
         };
         // Power of two, and no more shards than entries.

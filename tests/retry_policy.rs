@@ -436,3 +436,84 @@ fn auto_traits() {
     assert!(format!("{policy:?}").contains("Retry"));
     assert!(format!("{:?}", Retry::<ApiError>::builder()).contains("RetryBuilder"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn jitter() -> impl Strategy<Value = Jitter> {
+        prop_oneof![
+            Just(Jitter::None),
+            Just(Jitter::Full),
+            Just(Jitter::Equal),
+            Just(Jitter::Decorrelated),
+            (0.0f64..=1.0).prop_map(Jitter::Proportional),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the seed, jitter, hints and attempt durations: no
+        /// attempt starts past the deadline, no wait exceeds the larger of
+        /// the cap and the hint, and the attempt count matches the reason.
+        #[test]
+        fn never_past_the_deadline(
+            seed in any::<u64>(),
+            jitter in jitter(),
+            base_ms in 1u64..2_000,
+            cap_extra_ms in 0u64..10_000,
+            deadline_ms in 0u64..30_000,
+            max_attempts in 1u32..20,
+            work_ms in 0u64..3_000,
+            hints in proptest::collection::vec(proptest::option::of(0u64..20_000), 20),
+        ) {
+            let clock = ManualClock::new();
+            let cap = Duration::from_millis(base_ms + cap_extra_ms);
+            let deadline = Duration::from_millis(deadline_ms);
+            let policy = Retry::builder()
+                .backoff(
+                    Backoff::exponential(Duration::from_millis(base_ms))
+                        .max_delay(cap)
+                        .jitter(jitter)
+                        .build()
+                        .unwrap(),
+                )
+                .max_attempts(max_attempts)
+                .max_elapsed(deadline)
+                .honor_retry_after()
+                .clock(clock.clone())
+                .seed(seed)
+                .build()
+                .unwrap();
+            let mut starts = vec![];
+            let mut ends = vec![];
+            let r = policy.call(|| {
+                starts.push(clock.now());
+                clock.advance(Duration::from_millis(work_ms));
+                ends.push(clock.now());
+                Err::<(), _>(match hints[starts.len() - 1] {
+                    Some(h) => ApiError::Throttled(Duration::from_millis(h)),
+                    None => ApiError::Unavailable,
+                })
+            });
+            let err = r.unwrap_err();
+            prop_assert_eq!(err.attempts() as usize, starts.len());
+            prop_assert!(starts.len() <= max_attempts as usize);
+            for (i, &s) in starts.iter().enumerate() {
+                prop_assert!(s <= deadline || i == 0, "attempt {} at {:?} past {:?}", i + 1, s, deadline);
+            }
+            for i in 1..starts.len() {
+                let wait = starts[i] - ends[i - 1];
+                let hint = hints[i - 1].map_or(Duration::ZERO, Duration::from_millis);
+                prop_assert!(wait <= cap.max(hint), "wait {:?}", wait);
+            }
+            prop_assert_eq!(err.elapsed(), *ends.last().unwrap());
+            match err.reason() {
+                GiveUp::AttemptsExhausted => prop_assert_eq!(err.attempts(), max_attempts),
+                GiveUp::DeadlineExceeded => prop_assert!(err.elapsed() >= deadline),
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+    }
+}

@@ -93,7 +93,7 @@ impl fmt::Display for GiveUp {
 /// how many attempts were made, how long it took and why retrying stopped.
 ///
 /// The last error is the [`source`](std::error::Error::source).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryError<E> {
     pub(crate) last: E,
     pub(crate) attempts: u32,

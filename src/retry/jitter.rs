@@ -18,7 +18,8 @@ use std::time::Duration;
 ///
 /// `Full` spreads load best; `Equal` keeps at least half the wait;
 /// `Decorrelated` (from the AWS architecture blog) ignores the schedule's
-/// shape and grows from the previous delay instead.
+/// shape and grows from the previous delay instead (so with a zero base it
+/// stays at zero).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub enum Jitter {

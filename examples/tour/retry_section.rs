@@ -5,8 +5,7 @@
 use crate::heading;
 use latchwork::clock::{Clock, ManualClock};
 use latchwork::retry::{Backoff, GiveUp, Jitter, RandomSource, Retry, RetryBudget, SplitMix64};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CALLS: u32 = 2_000;
@@ -22,9 +21,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     heading("retry: backoff, jitter and a retry budget against a flaky downstream");
     let clock = ManualClock::new();
     let budget = Arc::new(RetryBudget::new());
-    let slept_ms = Arc::new(AtomicU64::new(0));
-    let retries = Arc::new(AtomicU64::new(0));
-    let (s, r) = (slept_ms.clone(), retries.clone());
+    // (retries, total retry delay in ms), filled in by the notify hook.
+    let retry_log = Arc::new(Mutex::new((0u64, 0u64)));
+    let log = retry_log.clone();
     let policy = Retry::builder()
         .backoff(
             Backoff::exponential(Duration::from_millis(200))
@@ -36,8 +35,9 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         .max_elapsed(Duration::from_secs(15))
         .budget(budget.clone())
         .notify(move |_: &Downstream, _attempt, delay| {
-            s.fetch_add(delay.as_millis() as u64, Ordering::Relaxed);
-            r.fetch_add(1, Ordering::Relaxed);
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            log.0 += 1;
+            log.1 += delay.as_millis() as u64;
         })
         .clock(clock.clone())
         .seed(1)
@@ -72,7 +72,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         outage_budget_low = outage_budget_low.min(budget.available());
         clock.advance(Duration::from_millis(50)); // a call every 50 ms, or after the last
     }
-    let retries = retries.load(Ordering::Relaxed);
+    let (retries, slept_ms) = *retry_log.lock().unwrap_or_else(|e| e.into_inner());
     println!(
         "{CALLS} calls over {:.0} s of simulated time: {ok} succeeded, {} failed",
         clock.now().as_secs_f64(),
@@ -80,7 +80,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "retries {retries}, mean retry delay {:.0} ms (full jitter), budget refusals {}",
-        slept_ms.load(Ordering::Relaxed) as f64 / retries.max(1) as f64,
+        slept_ms as f64 / retries.max(1) as f64,
         budget.refusals()
     );
     println!(

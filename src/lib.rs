@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
+//! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};
@@ -48,6 +49,7 @@ mod arena;
 pub mod clock;
 mod counter;
 pub mod lru;
+pub mod retry;
 mod sync;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:

@@ -241,17 +241,19 @@ pub(crate) struct RevIter<'a, T> {
 }
 
 impl<'a, T> Iterator for RevIter<'a, T> {
-    type Item = &'a T;
+    /// The node's index and value.
+    type Item = (u32, &'a T);
 
     #[inline]
-    fn next(&mut self) -> Option<&'a T> {
+    fn next(&mut self) -> Option<(u32, &'a T)> {
         if self.at == SENTINEL {
             return None;
         }
-        let slot = &self.arena.slots[self.at as usize];
+        let i = self.at;
+        let slot = &self.arena.slots[i as usize];
         self.at = slot.prev;
         self.left -= 1;
-        slot.value.as_ref()
+        slot.value.as_ref().map(|v| (i, v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -271,14 +273,14 @@ mod tests {
         let z = a.push_back('z', 3);
         assert_eq!(a.front(), Some(x));
         a.move_to_back(x);
-        assert_eq!(a.iter_rev().copied().collect::<String>(), "xzy");
+        assert_eq!(a.iter_rev().map(|(_, c)| *c).collect::<String>(), "xzy");
         assert_eq!(a.remove(z), Some('z'));
         assert_eq!(a.remove(z), None);
         let w = a.push_back('w', 3);
         assert_eq!(w, z, "freed slot is reused");
         assert_eq!(a.slots.capacity(), 4, "growth clamps to limit + 1");
         a.check().unwrap();
-        assert_eq!(a.iter_rev().copied().collect::<String>(), "wxy");
+        assert_eq!(a.iter_rev().map(|(_, c)| *c).collect::<String>(), "wxy");
         assert_eq!(a.back(), Some(w));
         let _ = y;
         a.clear();

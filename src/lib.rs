@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
+//! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
 //!
 //! ```
@@ -51,6 +52,7 @@ mod counter;
 pub mod lru;
 pub mod retry;
 mod sync;
+pub mod ttl;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:
 /// foldhash's fast, per-process randomly seeded hasher.

@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, Hash};
 
 /// A strict least-recently-used cache for one thread.
 ///
-/// Entries live once, in an [arena](crate::arena) of slots linked by `u32`
+/// Entries live once, in an arena of slots linked by `u32`
 /// indices; a [`hashbrown::HashTable<u32>`] maps hashes to those indices, so
 /// the key is stored once and each entry costs its key, its value, two `u32`
 /// links, an `Option` tag and about five bytes of table. Every operation is
@@ -212,8 +212,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     /// Removes and returns the least recently used pair.
     pub fn pop_lru(&mut self) -> Option<(K, V)> {
         let i = self.arena.front()?;
-        self.unindex(i);
-        self.arena.remove(i)
+        self.remove_index(i)
     }
 
     /// The least recently used pair, without changing the order.
@@ -277,7 +276,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
                 self.capacity
             ));
         }
-        for (k, _) in self.arena.iter_rev() {
+        for (_, (k, _)) in self.arena.iter_rev() {
             let hash = self.hasher.hash_one(k);
             let found = self.find(hash, k).and_then(|i| self.arena.get(i));
             if !found.is_some_and(|(fk, _)| std::ptr::eq(fk, k)) {
@@ -303,6 +302,17 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
             .copied()
     }
 
+    /// Removes node `i`, returning its pair.
+    pub(crate) fn remove_index(&mut self, i: u32) -> Option<(K, V)> {
+        self.unindex(i);
+        self.arena.remove(i)
+    }
+
+    /// Every node's index and value, most recent first.
+    pub(crate) fn indexed_values(&self) -> impl Iterator<Item = (u32, &V)> + '_ {
+        self.arena.iter_rev().map(|(i, (_, v))| (i, v))
+    }
+
     #[inline]
     pub(crate) fn value_at(&self, i: u32) -> Option<&V> {
         self.arena.get(i).map(|(_, v)| v)
@@ -319,23 +329,24 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     }
 
     pub(crate) fn put_hashed(&mut self, hash: u64, key: K, value: V) -> Option<(K, V)> {
-        match self.upsert(hash, key, value) {
+        match self.upsert(hash, key, value).1 {
             Upsert::Inserted => None,
             Upsert::Updated(pair) | Upsert::Evicted(pair) => Some(pair),
         }
     }
 
-    /// Inserts or updates, saying which pair (if any) left and why.
-    pub(crate) fn upsert(&mut self, hash: u64, key: K, value: V) -> Upsert<K, V> {
+    /// Inserts or updates, returning the entry's index and which pair (if
+    /// any) left and why.
+    pub(crate) fn upsert(&mut self, hash: u64, key: K, value: V) -> (u32, Upsert<K, V>) {
         if let Some(i) = self.find(hash, &key) {
             return match self.arena.replace(i, (key, value)) {
-                Some(old) => Upsert::Updated(old),
-                None => Upsert::Inserted,
+                Some(old) => (i, Upsert::Updated(old)),
+                None => (i, Upsert::Inserted),
             };
         }
-        match self.insert_new(hash, key, value).1 {
-            Some(evicted) => Upsert::Evicted(evicted),
-            None => Upsert::Inserted,
+        match self.insert_new(hash, key, value) {
+            (i, Some(evicted)) => (i, Upsert::Evicted(evicted)),
+            (i, None) => (i, Upsert::Inserted),
         }
     }
 
@@ -411,7 +422,7 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|(k, v)| (k, v))
+        self.inner.next().map(|(_, (k, v))| (k, v))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

@@ -340,7 +340,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
         let upsert = {
             let mut seg = shard.write();
             let stamp = seg.next_tick();
-            seg.lru.upsert(hash, key, Entry { value, stamp })
+            seg.lru.upsert(hash, key, Entry { value, stamp }).1
         };
         // Counting and dropping the displaced value happen outside the lock.
         self.stats.incr(INSERTS);

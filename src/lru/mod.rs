@@ -14,7 +14,7 @@
 //!
 //! Memory, measured by `tests/lru_memory.rs` for `u64 -> u64` at capacity
 //! 100,000: see `docs/benchmarks.md` for the figures against the `lru` crate.
-mod cache;
+pub(crate) mod cache;
 mod concurrent;
 mod error;
 mod read_buffer;

@@ -128,6 +128,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Shard<K, V, S> {
     }
 }
 
+type PaddedShard<K, V, S> = CachePadded<Mutex<Shard<K, V, S>>>;
+
 /// A thread-safe cache whose entries expire a set time after insertion.
 ///
 /// - An entry is expired when `now >= deadline`; an expired entry is never
@@ -162,7 +164,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Shard<K, V, S> {
 /// # Ok::<(), latchwork::ttl::Error>(())
 /// ```
 pub struct TtlCache<K, V, C = SystemClock, S = DefaultHashBuilder> {
-    shards: Box<[CachePadded<Mutex<Shard<K, V, S>>>]>,
+    shards: Box<[PaddedShard<K, V, S>]>,
     shard_mask: usize,
     hasher: S,
     clock: C,

@@ -102,7 +102,8 @@ impl<V: Clone, E> Flight<V, E> {
     }
 }
 
-type FlightMap<K, V, E, S> = hashbrown::HashMap<K, Arc<Flight<V, E>>, S>;
+/// Loads in flight for one shard of keys.
+type FlightMap<K, V, E, S> = Mutex<hashbrown::HashMap<K, Arc<Flight<V, E>>, S>>;
 
 /// A function memoized through a [`TtlCache`], loading each missing key
 /// once however many threads ask for it at the same moment.
@@ -131,7 +132,7 @@ type FlightMap<K, V, E, S> = hashbrown::HashMap<K, Arc<Flight<V, E>>, S>;
 pub struct Memoized<K, V, E, F, C = SystemClock, S = DefaultHashBuilder> {
     cache: TtlCache<K, V, C, S>,
     loader: F,
-    flights: Box<[Mutex<FlightMap<K, V, E, S>>]>,
+    flights: Box<[FlightMap<K, V, E, S>]>,
     hasher: S,
     stats: StripedCounters<4>,
 }

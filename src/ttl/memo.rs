@@ -19,7 +19,7 @@ const FAILURES: usize = 3;
 pub enum MemoError<E> {
     /// The loader returned this error (shared by every caller that waited
     /// on the same load). Errors are not cached: the next call loads again.
-    Load(Arc<E>),
+    Load(std::sync::Arc<E>),
     /// The loader panicked on another thread while this caller waited for
     /// it. The panic itself propagates on the loading thread; the key is
     /// loadable again.
@@ -29,7 +29,7 @@ pub enum MemoError<E> {
 impl<E> Clone for MemoError<E> {
     fn clone(&self) -> Self {
         match self {
-            MemoError::Load(e) => MemoError::Load(Arc::clone(e)),
+            MemoError::Load(e) => MemoError::Load(std::sync::Arc::clone(e)),
             MemoError::LoaderPanicked => MemoError::LoaderPanicked,
         }
     }
@@ -197,6 +197,15 @@ where
         }
     }
 
+    /// The hasher, for example a DoS-resistant one for untrusted keys.
+    pub fn hasher<S2: BuildHasher + Clone>(self, hasher: S2) -> MemoizedBuilder<K, V, E, F, C, S2> {
+        MemoizedBuilder {
+            cache: self.cache.hasher(hasher),
+            loader: self.loader,
+            _error: std::marker::PhantomData,
+        }
+    }
+
     /// Builds the memoizer.
     ///
     /// # Errors
@@ -275,7 +284,7 @@ where
             }
             Ok(Err(e)) => {
                 self.stats.incr(FAILURES);
-                let err = MemoError::Load(Arc::new(e));
+                let err = MemoError::Load(std::sync::Arc::new(e));
                 flight.finish(Err(err.clone()));
                 Err(err)
             }

@@ -123,6 +123,30 @@ impl<T> Arena<T> {
         self.link_back(i);
     }
 
+    /// Moves occupied node `i` to the back and returns its value; `None`
+    /// (and no change) for a free or unknown index.
+    #[inline]
+    pub(crate) fn promote(&mut self, i: u32) -> Option<&mut T> {
+        let last = self.slots[SENTINEL as usize].prev;
+        let slot = self.slots.get(i as usize)?;
+        if slot.value.is_none() {
+            return None;
+        }
+        if last != i {
+            let (prev, next) = (slot.prev, slot.next);
+            self.slots[prev as usize].next = next;
+            self.slots[next as usize].prev = prev;
+            self.slots[last as usize].next = i;
+            self.slots[SENTINEL as usize].prev = i;
+        }
+        let slot = &mut self.slots[i as usize];
+        if last != i {
+            slot.prev = last;
+            slot.next = SENTINEL;
+        }
+        slot.value.as_mut()
+    }
+
     /// Unlinks node `i`, puts its slot on the free list and returns its value.
     pub(crate) fn remove(&mut self, i: u32) -> Option<T> {
         if i == SENTINEL {

@@ -113,8 +113,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.hasher.hash_one(key), key)?;
-        self.arena.move_to_back(i);
-        self.arena.get(i).map(|(_, v)| v)
+        self.arena.promote(i).map(|(_, v)| &*v)
     }
 
     /// A mutable reference to the value for `key`, marking it most recently
@@ -126,8 +125,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.hasher.hash_one(key), key)?;
-        self.arena.move_to_back(i);
-        self.arena.get_mut(i).map(|(_, v)| v)
+        self.arena.promote(i).map(|(_, v)| v)
     }
 
     /// The value for `key` without changing the recency order.

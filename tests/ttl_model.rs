@@ -8,69 +8,9 @@ use latchwork::ttl::{Error, TtlCache};
 use proptest::prelude::*;
 use std::time::Duration;
 
-const RES_MS: u64 = 3; // a coarse wheel tick, so entries expire mid-tick
-
-/// Entries from least to most recently used, with their deadlines (ms).
-struct Reference {
-    entries: Vec<(u8, u32, u64)>,
-    cap: Option<usize>,
-    expirations: u64,
-}
-
-impl Reference {
-    fn pos(&self, k: u8) -> Option<usize> {
-        self.entries.iter().position(|e| e.0 == k)
-    }
-    fn drop_where(&mut self, f: impl Fn(&(u8, u32, u64)) -> bool) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|e| !f(e));
-        let n = before - self.entries.len();
-        self.expirations += n as u64;
-        n
-    }
-    /// What every call does first: the wheel reclaims entries whose
-    /// rounded-up tick has passed.
-    fn advance(&mut self, now: u64) -> usize {
-        self.drop_where(|e| e.2.div_ceil(RES_MS) <= now / RES_MS)
-    }
-    /// Everything expired goes; returns how many (the wheel's share too).
-    fn expire_exact(&mut self, now: u64) -> usize {
-        self.advance(now) + self.drop_where(|e| e.2 <= now)
-    }
-    fn get(&mut self, k: u8, now: u64) -> Option<u32> {
-        self.advance(now);
-        let i = self.pos(k)?;
-        let e = self.entries.remove(i);
-        if e.2 > now {
-            self.entries.push(e);
-            Some(e.1)
-        } else {
-            self.expirations += 1;
-            None
-        }
-    }
-    fn insert(&mut self, k: u8, v: u32, deadline: u64, now: u64) {
-        self.advance(now);
-        if let Some(i) = self.pos(k) {
-            self.entries.remove(i);
-        } else if self.cap.is_some_and(|c| self.entries.len() >= c) {
-            self.expire_exact(now);
-            if self.cap.is_some_and(|c| self.entries.len() >= c) {
-                self.entries.remove(0);
-            }
-        }
-        self.entries.push((k, v, deadline));
-    }
-    fn remove(&mut self, k: u8, now: u64) -> bool {
-        self.advance(now);
-        let Some(i) = self.pos(k) else { return false };
-        let e = self.entries.remove(i);
-        if e.2 <= now {
-            self.expirations += 1;
-        }
-        e.2 > now
-    }
-}
+#[path = "common/ttl_reference.rs"]
+mod ttl_reference;
+use ttl_reference::{Reference, RES_MS};
 
 #[derive(Clone, Debug)]
 enum Op {

@@ -5,6 +5,7 @@
 
 mod lru_section;
 mod retry_section;
+mod ttl_section;
 
 use std::time::Instant;
 
@@ -24,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("latchwork tour ({} threads available)", threads());
     lru_section::run()?;
     retry_section::run()?;
+    ttl_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

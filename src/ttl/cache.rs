@@ -210,7 +210,7 @@ impl<K: Hash + Eq, V, C: Clock, S: BuildHasher + Clone> TtlCacheBuilder<K, V, C,
         self
     }
 
-    /// Number of shards, rounded up to a power of two. Default: 4 x the
+    /// Number of shards, rounded up to a power of two. Default: 32 x the
     /// available parallelism (no more than the capacity).
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
@@ -268,7 +268,9 @@ impl<K: Hash + Eq, V, C: Clock, S: BuildHasher + Clone> TtlCacheBuilder<K, V, C,
         let mut n = match self.shards {
             Some(0) => return Err(Error::ZeroShards),
             Some(n) => n,
-            None => 4 * std::thread::available_parallelism().map_or(4, |n| n.get()),
+            // Many small shards: each is one mutex, and spreading threads
+            // over more of them is what scales (as for the LRU).
+            None => 32 * std::thread::available_parallelism().map_or(4, |n| n.get()),
         }
         .next_power_of_two();
         if let Some(cap) = self.capacity {
@@ -360,7 +362,10 @@ impl<K: Hash + Eq, V, C: Clock, S: BuildHasher> TtlCache<K, V, C, S> {
                 Some(i) => match shard.lru.value_at(i) {
                     Some(e) if e.deadline > now => {
                         let v = e.value.clone();
-                        shard.lru.touch_with(i, |_| {});
+                        // Recency only matters to a bounded cache.
+                        if self.capacity.is_some() {
+                            shard.lru.touch_with(i, |_| {});
+                        }
                         Some(v)
                     }
                     Some(_) => {

@@ -129,9 +129,7 @@ impl<T> Arena<T> {
     pub(crate) fn promote(&mut self, i: u32) -> Option<&mut T> {
         let last = self.slots[SENTINEL as usize].prev;
         let slot = self.slots.get(i as usize)?;
-        if slot.value.is_none() {
-            return None;
-        }
+        slot.value.as_ref()?; // only occupied slots are on the list
         if last != i {
             let (prev, next) = (slot.prev, slot.next);
             self.slots[prev as usize].next = next;

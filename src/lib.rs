@@ -7,6 +7,7 @@
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
+//! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
 //!
 //! ```
@@ -49,6 +50,7 @@
 mod arena;
 pub mod clock;
 mod counter;
+pub mod freq;
 pub mod lru;
 pub mod retry;
 mod sync;

@@ -12,6 +12,8 @@ struct Stripe<T, S> {
     total: u64,
 }
 
+type PaddedStripe<T, S> = CachePadded<Mutex<Stripe<T, S>>>;
+
 /// A concurrent exact frequency counter.
 ///
 /// Each thread records into a stripe of its own (chosen by a per-thread id
@@ -47,7 +49,7 @@ struct Stripe<T, S> {
 /// # assert!((top[0].2 - 300.0 / 7.0).abs() < 1e-9);
 /// ```
 pub struct FrequencyCounter<T, S = DefaultHashBuilder> {
-    stripes: Box<[CachePadded<Mutex<Stripe<T, S>>>]>,
+    stripes: Box<[PaddedStripe<T, S>]>,
     hasher: S,
 }
 

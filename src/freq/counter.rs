@@ -238,23 +238,29 @@ impl<T: Hash + Eq, S: BuildHasher + Clone> FrequencyCounter<T, S> {
     }
 
     /// Folds all stripes into this thread's, so each item is stored once.
-    pub fn compact(&self)
-    where
-        T: Clone,
-    {
-        let (all, total) = self.merged();
-        let mine = thread_stripe().min(self.stripes.len() - 1);
-        for (i, s) in self.stripes.iter().enumerate() {
-            let mut s = s.lock();
+    /// Holds every stripe's lock for the duration (taken in index order,
+    /// and recorders hold one lock at a time, so this cannot deadlock), so
+    /// no concurrent record is lost.
+    pub fn compact(&self) {
+        let mut guards: Vec<_> = self.stripes.iter().map(|s| s.lock()).collect();
+        let mine = thread_stripe().min(guards.len() - 1);
+        let mut all = std::mem::replace(
+            &mut guards[mine].counts,
+            HashMap::with_hasher(self.hasher.clone()),
+        );
+        let mut total = guards[mine].total;
+        for (i, g) in guards.iter_mut().enumerate() {
             if i == mine {
-                s.counts = HashMap::with_hasher(self.hasher.clone());
-                s.counts.extend(all.iter().map(|(k, c)| (k.clone(), *c)));
-                s.total = total;
-            } else {
-                s.counts.clear();
-                s.total = 0;
+                continue;
+            }
+            total = total.saturating_add(std::mem::take(&mut g.total));
+            for (k, c) in g.counts.drain() {
+                let e = all.entry(k).or_insert(0);
+                *e = e.saturating_add(c);
             }
         }
+        guards[mine].counts = all;
+        guards[mine].total = total;
     }
 
     /// Forgets everything.

@@ -4,19 +4,17 @@
 mod common;
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 trait Counter: Send + Sync + 'static {
-    const NAME: &'static str;
     fn new() -> Self;
     fn record(&self, k: u64);
     fn total(&self) -> u64;
 }
 
 impl Counter for latchwork::freq::FrequencyCounter<u64> {
-    const NAME: &'static str = "latchwork";
     fn new() -> Self {
         latchwork::freq::FrequencyCounter::new()
     }
@@ -32,7 +30,6 @@ impl Counter for latchwork::freq::FrequencyCounter<u64> {
 struct MutexMap(Mutex<HashMap<u64, u64>>);
 
 impl Counter for MutexMap {
-    const NAME: &'static str = "mutex_hashmap";
     fn new() -> Self {
         MutexMap(Mutex::new(HashMap::new()))
     }
@@ -46,7 +43,6 @@ impl Counter for MutexMap {
 }
 
 impl Counter for dashmap::DashMap<u64, u64> {
-    const NAME: &'static str = "dashmap";
     fn new() -> Self {
         dashmap::DashMap::new()
     }
@@ -78,22 +74,14 @@ fn record(c: &mut Criterion) {
     for threads in thread_counts() {
         let streams = zipf_streams(threads, ops);
         g.throughput(Throughput::Elements((ops * threads) as u64));
-        fn bench<C: Counter>(
-            g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-            threads: usize,
-            streams: &[Arc<Vec<u64>>],
-        ) {
-            g.bench_with_input(
-                BenchmarkId::new(C::NAME, threads),
-                &threads,
-                |b, &threads| {
-                    b.iter_custom(|iters| (0..iters).map(|_| run::<C>(threads, streams)).sum())
-                },
-            );
-        }
-        bench::<latchwork::freq::FrequencyCounter<u64>>(&mut g, threads, &streams);
-        bench::<MutexMap>(&mut g, threads, &streams);
-        bench::<dashmap::DashMap<u64, u64>>(&mut g, threads, &streams);
+        let s = &streams;
+        bench_contender(&mut g, "latchwork", threads, |t| {
+            run::<latchwork::freq::FrequencyCounter<u64>>(t, s)
+        });
+        bench_contender(&mut g, "mutex_hashmap", threads, |t| run::<MutexMap>(t, s));
+        bench_contender(&mut g, "dashmap", threads, |t| {
+            run::<dashmap::DashMap<u64, u64>>(t, s)
+        });
     }
     g.finish();
 }

@@ -12,73 +12,27 @@
 mod common;
 
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-/// The operations every contender offers.
-trait Cache: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn with_capacity(cap: usize) -> Self;
-    fn get(&self, k: u64) -> bool;
-    fn insert(&self, k: u64, v: u64);
-}
-
-impl Cache for latchwork::lru::ConcurrentLru<u64, u64> {
-    const NAME: &'static str = "latchwork";
-    fn with_capacity(cap: usize) -> Self {
-        Self::new(cap).unwrap()
-    }
-    #[inline]
-    fn get(&self, k: u64) -> bool {
-        self.get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.insert(k, v);
-    }
-}
-
-impl Cache for quick_cache::sync::Cache<u64, u64> {
-    const NAME: &'static str = "quick_cache";
-    fn with_capacity(cap: usize) -> Self {
-        Self::new(cap)
-    }
-    #[inline]
-    fn get(&self, k: u64) -> bool {
-        self.get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.insert(k, v);
-    }
-}
-
-impl Cache for moka::sync::Cache<u64, u64> {
-    const NAME: &'static str = "moka";
-    fn with_capacity(cap: usize) -> Self {
-        Self::new(cap as u64)
-    }
-    #[inline]
-    fn get(&self, k: u64) -> bool {
-        self.get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.insert(k, v);
-    }
-}
+const LATCHWORK: fn(usize) -> latchwork::lru::ConcurrentLru<u64, u64> =
+    |cap| latchwork::lru::ConcurrentLru::new(cap).unwrap();
+const QUICK_CACHE: fn(usize) -> quick_cache::sync::Cache<u64, u64> = quick_cache::sync::Cache::new;
+const MOKA: fn(usize) -> moka::sync::Cache<u64, u64> = |cap| moka::sync::Cache::new(cap as u64);
 
 struct MutexLru(Mutex<lru::LruCache<u64, u64>>);
 
-impl Cache for MutexLru {
-    const NAME: &'static str = "mutex_lru";
+impl MutexLru {
     fn with_capacity(cap: usize) -> Self {
         MutexLru(Mutex::new(lru::LruCache::new(
             NonZeroUsize::new(cap).unwrap(),
         )))
     }
+}
+
+impl KvCache for MutexLru {
     #[inline]
     fn get(&self, k: u64) -> bool {
         self.0.lock().unwrap().get(&k).is_some()
@@ -109,8 +63,13 @@ impl Workload {
 }
 
 /// One timed run: `threads` threads each replay their own key stream.
-fn run<C: Cache>(w: Workload, threads: usize, streams: &[Arc<Vec<u64>>]) -> std::time::Duration {
-    let cache = Arc::new(C::with_capacity(ZIPF_CAPACITY));
+fn run<C: KvCache>(
+    make: fn(usize) -> C,
+    w: Workload,
+    threads: usize,
+    streams: &[Arc<Vec<u64>>],
+) -> std::time::Duration {
+    let cache = Arc::new(make(ZIPF_CAPACITY));
     if let Workload::PureHit = w {
         for k in 0..ZIPF_CAPACITY as u64 / 2 {
             cache.insert(k, k);
@@ -166,8 +125,8 @@ fn streams_for(w: Workload, threads: usize, len: usize) -> Vec<Arc<Vec<u64>>> {
     }
 }
 
-fn hit_ratio<C: Cache>(keys: &[u64]) -> f64 {
-    let cache = C::with_capacity(ZIPF_CAPACITY);
+fn hit_ratio<C: KvCache>(make: fn(usize) -> C, keys: &[u64]) -> f64 {
+    let cache = make(ZIPF_CAPACITY);
     let mut hits = 0usize;
     for &k in keys {
         if cache.get(k) {
@@ -184,19 +143,19 @@ fn print_hit_ratios() {
     eprintln!("hit ratio, Zipf(0.99) 1M requests over 100k keys, capacity 10k, one thread:");
     eprintln!(
         "  latchwork ConcurrentLru {:.2}%",
-        100.0 * hit_ratio::<latchwork::lru::ConcurrentLru<u64, u64>>(&keys)
+        100.0 * hit_ratio(LATCHWORK, &keys)
     );
     eprintln!(
         "  quick_cache (S3-FIFO)   {:.2}%",
-        100.0 * hit_ratio::<quick_cache::sync::Cache<u64, u64>>(&keys)
+        100.0 * hit_ratio(QUICK_CACHE, &keys)
     );
     eprintln!(
         "  moka (TinyLFU)          {:.2}%",
-        100.0 * hit_ratio::<moka::sync::Cache<u64, u64>>(&keys)
+        100.0 * hit_ratio(MOKA, &keys)
     );
     eprintln!(
         "  strict LRU (lru crate)  {:.2}%",
-        100.0 * hit_ratio::<MutexLru>(&keys)
+        100.0 * hit_ratio(MutexLru::with_capacity, &keys)
     );
 }
 
@@ -247,26 +206,15 @@ fn concurrent(c: &mut Criterion) {
         for threads in thread_counts() {
             let streams = streams_for(w, threads, ops);
             g.throughput(Throughput::Elements((ops * threads) as u64));
-            fn bench<C: Cache>(
-                g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-                w: Workload,
-                threads: usize,
-                streams: &[Arc<Vec<u64>>],
-            ) {
-                g.bench_with_input(
-                    BenchmarkId::new(C::NAME, threads),
-                    &threads,
-                    |b, &threads| {
-                        b.iter_custom(|iters| {
-                            (0..iters).map(|_| run::<C>(w, threads, streams)).sum()
-                        })
-                    },
-                );
-            }
-            bench::<latchwork::lru::ConcurrentLru<u64, u64>>(&mut g, w, threads, &streams);
-            bench::<quick_cache::sync::Cache<u64, u64>>(&mut g, w, threads, &streams);
-            bench::<moka::sync::Cache<u64, u64>>(&mut g, w, threads, &streams);
-            bench::<MutexLru>(&mut g, w, threads, &streams);
+            let s = &streams;
+            bench_contender(&mut g, "latchwork", threads, |t| run(LATCHWORK, w, t, s));
+            bench_contender(&mut g, "quick_cache", threads, |t| {
+                run(QUICK_CACHE, w, t, s)
+            });
+            bench_contender(&mut g, "moka", threads, |t| run(MOKA, w, t, s));
+            bench_contender(&mut g, "mutex_lru", threads, |t| {
+                run(MutexLru::with_capacity, w, t, s)
+            });
         }
         g.finish();
     }

@@ -8,57 +8,16 @@ mod common;
 
 use cached::Cached;
 use common::*;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 const TTL: Duration = Duration::from_secs(1);
 
-trait Cache: Send + Sync + 'static {
-    const NAME: &'static str;
-    fn new() -> Self;
-    fn get(&self, k: u64) -> bool;
-    fn insert(&self, k: u64, v: u64);
-}
-
-impl Cache for latchwork::ttl::TtlCache<u64, u64> {
-    const NAME: &'static str = "latchwork";
-    fn new() -> Self {
-        latchwork::ttl::TtlCache::new(TTL).unwrap()
-    }
-    #[inline]
-    fn get(&self, k: u64) -> bool {
-        self.get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.insert(k, v);
-    }
-}
-
-impl Cache for moka::sync::Cache<u64, u64> {
-    const NAME: &'static str = "moka";
-    fn new() -> Self {
-        moka::sync::Cache::builder().time_to_live(TTL).build()
-    }
-    #[inline]
-    fn get(&self, k: u64) -> bool {
-        self.get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        self.insert(k, v);
-    }
-}
-
 struct MutexCached(Mutex<cached::TtlCache<u64, u64>>);
 
-impl Cache for MutexCached {
-    const NAME: &'static str = "mutex_cached";
-    fn new() -> Self {
-        MutexCached(Mutex::new(cached::TtlCache::new(TTL)))
-    }
+impl KvCache for MutexCached {
     #[inline]
     fn get(&self, k: u64) -> bool {
         self.0.lock().unwrap().cache_get(&k).is_some()
@@ -69,8 +28,8 @@ impl Cache for MutexCached {
     }
 }
 
-fn run<C: Cache>(threads: usize, streams: &[Arc<Vec<u64>>]) -> Duration {
-    let cache = Arc::new(C::new());
+fn run<C: KvCache>(make: fn() -> C, threads: usize, streams: &[Arc<Vec<u64>>]) -> Duration {
+    let cache = Arc::new(make());
     let streams = streams.to_vec();
     run_threads(threads, move |t| {
         for &k in streams[t].iter() {
@@ -87,22 +46,20 @@ fn mixed(c: &mut Criterion) {
     for threads in thread_counts() {
         let streams = zipf_streams(threads, ops);
         g.throughput(Throughput::Elements((ops * threads) as u64));
-        fn bench<C: Cache>(
-            g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-            threads: usize,
-            streams: &[Arc<Vec<u64>>],
-        ) {
-            g.bench_with_input(
-                BenchmarkId::new(C::NAME, threads),
-                &threads,
-                |b, &threads| {
-                    b.iter_custom(|iters| (0..iters).map(|_| run::<C>(threads, streams)).sum())
-                },
-            );
-        }
-        bench::<latchwork::ttl::TtlCache<u64, u64>>(&mut g, threads, &streams);
-        bench::<moka::sync::Cache<u64, u64>>(&mut g, threads, &streams);
-        bench::<MutexCached>(&mut g, threads, &streams);
+        let s = &streams;
+        bench_contender(&mut g, "latchwork", threads, |t| {
+            run(|| latchwork::ttl::TtlCache::new(TTL).unwrap(), t, s)
+        });
+        bench_contender(&mut g, "moka", threads, |t| {
+            run(
+                || moka::sync::Cache::builder().time_to_live(TTL).build(),
+                t,
+                s,
+            )
+        });
+        bench_contender(&mut g, "mutex_cached", threads, |t| {
+            run(|| MutexCached(Mutex::new(cached::TtlCache::new(TTL))), t, s)
+        });
     }
     g.finish();
 }

@@ -13,6 +13,15 @@ use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::thread_stripe;
 use crossbeam_utils::CachePadded;
 
+/// `hits / (hits + misses)`, or 0.0 when both are zero: the hit ratio every
+/// cache's stats report.
+pub(crate) fn ratio(hits: u64, misses: u64) -> f64 {
+    match hits.saturating_add(misses) {
+        0 => 0.0,
+        total => hits as f64 / total as f64,
+    }
+}
+
 /// `N` counters, striped per thread.
 pub(crate) struct StripedCounters<const N: usize> {
     stripes: Box<[CachePadded<[AtomicU64; N]>]>,

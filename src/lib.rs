@@ -53,6 +53,7 @@ mod counter;
 pub mod freq;
 pub mod lru;
 pub mod retry;
+mod shard;
 mod sync;
 pub mod ttl;
 

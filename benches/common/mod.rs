@@ -85,3 +85,51 @@ pub fn heavy_config() -> criterion::Criterion {
         .measurement_time(Duration::from_secs(3))
         .without_plots()
 }
+
+/// Adds one contender to a multi-thread group: each criterion iteration
+/// is a full `run_once(threads)` (which builds its own structure and
+/// returns the timed region's duration).
+pub fn bench_contender(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    threads: usize,
+    run_once: impl Fn(usize) -> Duration,
+) {
+    g.bench_with_input(
+        criterion::BenchmarkId::new(name, threads),
+        &threads,
+        |b, &threads| b.iter_custom(|iters| (0..iters).map(|_| run_once(threads)).sum()),
+    );
+}
+
+/// The two operations the cache benchmarks time, over `u64` keys/values.
+pub trait KvCache: Send + Sync + 'static {
+    /// Whether `k` was present.
+    fn get(&self, k: u64) -> bool;
+    /// Stores `k -> v`.
+    fn insert(&self, k: u64, v: u64);
+}
+
+/// Implements [`KvCache`] for caches whose `get(&k)` returns an `Option`
+/// and whose `insert(k, v)` takes `&self`.
+macro_rules! kv_cache {
+    ($($t:ty),* $(,)?) => {$(
+        impl KvCache for $t {
+            #[inline]
+            fn get(&self, k: u64) -> bool {
+                <$t>::get(self, &k).is_some()
+            }
+            #[inline]
+            fn insert(&self, k: u64, v: u64) {
+                let _ = <$t>::insert(self, k, v);
+            }
+        }
+    )*};
+}
+
+kv_cache!(
+    latchwork::lru::ConcurrentLru<u64, u64>,
+    latchwork::ttl::TtlCache<u64, u64>,
+    quick_cache::sync::Cache<u64, u64>,
+    moka::sync::Cache<u64, u64>,
+);

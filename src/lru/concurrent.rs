@@ -2,6 +2,7 @@ use super::cache::Upsert;
 use super::read_buffer::{ReadBuffer, Recorded};
 use super::{Error, LruCache};
 use crate::counter::StripedCounters;
+use crate::shard;
 use crate::sync::RwLock;
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
@@ -32,12 +33,7 @@ pub struct CacheStats {
 impl CacheStats {
     /// `hits / (hits + misses)`, or 0.0 before any `get`.
     pub fn hit_ratio(&self) -> f64 {
-        let total = self.hits + self.misses;
-        if total == 0 {
-            0.0
-        } else {
-            self.hits as f64 / total as f64
-        }
+        crate::counter::ratio(self.hits, self.misses)
     }
 }
 
@@ -204,27 +200,14 @@ impl<K: Hash + Eq, V, S: BuildHasher + Clone> ConcurrentLruBuilder<K, V, S> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
-        let wanted = match self.shards {
-            Some(0) => return Err(Error::ZeroShards),
-            Some(n) => n,
-            None => {
-                // Many small shards: a shard's lock word is the one line every
-                // reader of it writes, so spreading readers over more lines
-                // is what scales (measured in docs/benchmarks.md); shards of
-                // 32+ entries keep per-shard LRU close to a global one.
-                let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-                (cpus * 32).min(self.capacity / 32).max(1)
-            }
-        };
-        // Power of two, and no more shards than entries.
-        let mut n = wanted.next_power_of_two();
-        while n > self.capacity {
-            n /= 2;
+        if self.shards == Some(0) {
+            return Err(Error::ZeroShards);
         }
-        let (base, extra) = (self.capacity / n, self.capacity % n);
+        // Shards of 32+ entries keep per-shard LRU close to a global one.
+        let n = shard::count(self.shards, Some(self.capacity), 32);
         let shards = (0..n)
             .map(|i| {
-                let cap = base + usize::from(i < extra);
+                let cap = shard::capacity_of(self.capacity, n, i);
                 let window = if self.strict { 0 } else { (cap / 2) as u32 };
                 Ok(CachePadded::new(Shard {
                     lru: RwLock::new(Segment {
@@ -272,7 +255,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ConcurrentLru<K, V, S> {
     fn shard(&self, hash: u64) -> &Shard<K, V, S> {
         // hashbrown uses the low bits for the bucket and the top 7 for its
         // tag; take the shard from bits above 32 so they stay independent.
-        &self.shards[(hash >> 32) as usize & self.shard_mask]
+        &self.shards[shard::index(hash, self.shard_mask)]
     }
 
     /// A clone of the value for `key`, recording the hit for LRU order.

@@ -5,6 +5,7 @@ use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
 use crate::lru::cache::Upsert;
 use crate::lru::LruCache;
+use crate::shard;
 use crate::sync::Mutex;
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
@@ -38,12 +39,7 @@ pub struct TtlStats {
 impl TtlStats {
     /// `hits / (hits + misses)`, or 0.0 before any `get`.
     pub fn hit_ratio(&self) -> f64 {
-        let total = self.hits + self.misses;
-        if total == 0 {
-            0.0
-        } else {
-            self.hits as f64 / total as f64
-        }
+        crate::counter::ratio(self.hits, self.misses)
     }
 }
 
@@ -265,24 +261,15 @@ impl<K: Hash + Eq, V, C: Clock, S: BuildHasher + Clone> TtlCacheBuilder<K, V, C,
         if self.capacity == Some(0) {
             return Err(Error::ZeroCapacity);
         }
-        let mut n = match self.shards {
-            Some(0) => return Err(Error::ZeroShards),
-            Some(n) => n,
-            // Many small shards: each is one mutex, and spreading threads
-            // over more of them is what scales (as for the LRU).
-            None => 32 * std::thread::available_parallelism().map_or(4, |n| n.get()),
+        if self.shards == Some(0) {
+            return Err(Error::ZeroShards);
         }
-        .next_power_of_two();
-        if let Some(cap) = self.capacity {
-            while n > cap {
-                n /= 2;
-            }
-        }
+        let n = shard::count(self.shards, self.capacity, 1);
         let now_tick = self.clock.now_nanos() / resolution;
         let shards = (0..n)
             .map(|i| {
                 let cap = match self.capacity {
-                    Some(cap) => cap / n + usize::from(i < cap % n),
+                    Some(cap) => shard::capacity_of(cap, n, i),
                     None => Arena::<()>::MAX_LEN,
                 };
                 let lru = LruCache::with_hasher(cap, self.hasher.clone()).map_err(|_| {
@@ -343,7 +330,7 @@ impl<K: Hash + Eq, V> TtlCache<K, V> {
 impl<K: Hash + Eq, V, C: Clock, S: BuildHasher> TtlCache<K, V, C, S> {
     #[inline]
     fn shard(&self, hash: u64) -> &Mutex<Shard<K, V, S>> {
-        &self.shards[(hash >> 32) as usize & self.shard_mask]
+        &self.shards[shard::index(hash, self.shard_mask)]
     }
 
     /// A clone of the live value for `key`, marking it recently used.

@@ -249,7 +249,7 @@ where
         }
         self.stats.incr(MISSES);
         let flights =
-            &self.flights[(self.hasher.hash_one(key) >> 32) as usize % self.flights.len()];
+            &self.flights[crate::shard::index(self.hasher.hash_one(key), self.flights.len() - 1)];
         let (flight, leader) = {
             let mut map = flights.lock();
             match map.get(key) {

@@ -5,6 +5,7 @@
 //! | module | what it is | status |
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
+//! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //!
 //! ```
@@ -48,6 +49,7 @@ mod arena;
 pub mod clock;
 mod counter;
 pub mod lru;
+pub mod ratelimit;
 mod sync;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:

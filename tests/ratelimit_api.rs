@@ -275,6 +275,25 @@ fn max_keys_bounds_memory_by_evicting_the_buckets_closest_to_full() {
 }
 
 #[test]
+fn tiny_key_bounds_hold() {
+    for max_keys in 1..10usize {
+        let keyed = KeyedLimiter::<u64>::builder()
+            .rate(1.0)
+            .burst(2)
+            .max_keys(max_keys)
+            .shards(1)
+            .clock(ManualClock::new())
+            .build()
+            .unwrap();
+        for k in 0..50u64 {
+            keyed.check(&k).unwrap();
+            assert!(keyed.len() <= max_keys, "len {} > {max_keys}", keyed.len());
+            assert_eq!(keyed.validate(), Ok(()));
+        }
+    }
+}
+
+#[test]
 fn keyed_checks_borrowed_keys_and_reports_state() {
     let clock = ManualClock::new();
     let keyed = KeyedLimiter::<String>::builder()

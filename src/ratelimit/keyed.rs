@@ -377,7 +377,8 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         shard
             .map
             .retain(|e| !Gcra::is_full(e.tat.load(Ordering::Relaxed), now));
-        let keep = self.shard_cap - self.shard_cap / 8;
+        // Leave room for the insert that triggered us, even in tiny shards.
+        let keep = (self.shard_cap - self.shard_cap / 8).min(self.shard_cap - 1);
         if bound && shard.map.len() > keep {
             let excess = shard.map.len() - keep;
             let mut tats: Vec<u64> = shard

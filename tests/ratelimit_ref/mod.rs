@@ -90,8 +90,7 @@ impl RefLog {
             return None;
         }
         if cost == 0 || self.fits(now, cost) {
-            self.stamps
-                .extend(std::iter::repeat(now).take(cost as usize));
+            self.stamps.extend(std::iter::repeat_n(now, cost as usize));
             return Some(Ok(()));
         }
         // Counts only fall at the instants a stamp leaves: try each.

@@ -57,7 +57,10 @@ fuzz_target!(|input: Input| {
             Op::WaitTime(c) => {
                 let c = u64::from(c) % (burst + 2);
                 let expect = model.clone().acquire(now, c).map(|r| r.err().unwrap_or(0));
-                assert_eq!(bucket.wait_time(c).ok().map(|d| d.as_nanos() as u64), expect);
+                assert_eq!(
+                    bucket.wait_time(c).ok().map(|d| d.as_nanos() as u64),
+                    expect
+                );
             }
         }
         let now = clock.now_nanos();

@@ -48,20 +48,31 @@ fuzz_target!(|input: Input| {
         .clock(clock.clone())
         .build()
         .expect("valid parameters");
-    let mut models: Vec<RefBucket> = (0..=255).map(|_| RefBucket::per_second(rate, burst)).collect();
+    let mut models: Vec<RefBucket> = (0..=255)
+        .map(|_| RefBucket::per_second(rate, burst))
+        .collect();
     for op in input.ops {
         let now = clock.now_nanos();
         match op {
             Op::Advance(d) => clock.advance(Duration::from_nanos(u64::from(d) * 1_000)),
             Op::Acquire(k, c) => {
                 let c = u64::from(c) % (burst + 2);
-                assert_eq!(shape(keyed.try_acquire(&k, c)), models[k as usize].acquire(now, c));
+                assert_eq!(
+                    shape(keyed.try_acquire(&k, c)),
+                    models[k as usize].acquire(now, c)
+                );
                 assert_eq!(keyed.available(&k), models[k as usize].available(now));
             }
             Op::WaitTime(k, c) => {
                 let c = u64::from(c) % (burst + 2);
-                let expect = models[k as usize].clone().acquire(now, c).map(|r| r.err().unwrap_or(0));
-                assert_eq!(keyed.wait_time(&k, c).ok().map(|d| d.as_nanos() as u64), expect);
+                let expect = models[k as usize]
+                    .clone()
+                    .acquire(now, c)
+                    .map(|r| r.err().unwrap_or(0));
+                assert_eq!(
+                    keyed.wait_time(&k, c).ok().map(|d| d.as_nanos() as u64),
+                    expect
+                );
             }
             Op::Sweep => {
                 keyed.sweep();

@@ -26,7 +26,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let trace = clients(11)?;
 
     // 1M requests over 100 simulated seconds (one every 100 us) from 10k
-    // clients: each client may do 5/s with bursts of 10, logins 3 per minute.
+    // clients: each client may do 5/s with bursts of 10, the whole service
+    // 3,000/s with bursts of 300, logins 3 per minute.
     let clock = ManualClock::new();
     let per_client = KeyedLimiter::<u64>::builder()
         .rate(5.0)
@@ -35,8 +36,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         .clock(clock.clone())
         .build()?;
     let global = TokenBucket::builder()
-        .rate(8_000.0)
-        .burst(500)
+        .rate(3_000.0)
+        .burst(300)
         .clock(clock.clone())
         .build()?;
     let logins = SlidingWindowLog::builder()

@@ -5,6 +5,7 @@
 //! | module | what it is | status |
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
+//! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters | ready |
@@ -52,6 +53,7 @@ pub mod clock;
 mod counter;
 pub mod freq;
 pub mod lru;
+pub mod ratelimit;
 pub mod retry;
 mod shard;
 mod sync;

@@ -5,6 +5,7 @@
 
 mod freq_section;
 mod lru_section;
+mod ratelimit_section;
 mod retry_section;
 mod ttl_section;
 
@@ -28,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     retry_section::run()?;
     ttl_section::run()?;
     freq_section::run()?;
+    ratelimit_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

@@ -1,0 +1,117 @@
+use std::fmt;
+use std::time::Duration;
+
+/// Why a rate limiter could not be built, or why a request was not admitted.
+///
+/// [`Error::RateLimited`] is the ordinary denial: it carries how long until
+/// the same request would be admitted (a `Retry-After` for an HTTP 429).
+/// Every other variant is a caller mistake that waiting cannot fix.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is over the limit now; retrying after `retry_after`
+    /// (if nothing else consumes capacity meanwhile) succeeds.
+    RateLimited {
+        /// How long until the requested cost fits.
+        retry_after: Duration,
+    },
+    /// A request cost more than the limiter's capacity, so it could never be
+    /// admitted.
+    CostExceedsCapacity {
+        /// The cost asked for.
+        cost: u64,
+        /// The limiter's capacity (burst or per-window limit).
+        capacity: u64,
+    },
+    /// A rate was NaN, infinite, zero or negative.
+    InvalidRate {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A finite positive rate outside what nanosecond ticks can represent:
+    /// above 1e9 per second, or so low that one token takes more than
+    /// `u64::MAX` nanoseconds.
+    RateOutOfRange {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A capacity (burst, limit or key bound) of zero.
+    ZeroCapacity {
+        /// The parameter's name.
+        parameter: &'static str,
+    },
+    /// A window of zero length.
+    ZeroWindow {
+        /// The parameter's name.
+        parameter: &'static str,
+    },
+    /// A capacity so large that its time span overflows the 64-bit
+    /// nanosecond state (burst x emission interval > `u64::MAX` ns).
+    CapacityOverflow {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// The value given.
+        value: u64,
+    },
+    /// A required builder parameter was not set.
+    MissingParameter {
+        /// The parameter's name.
+        parameter: &'static str,
+    },
+}
+
+impl Error {
+    /// For [`Error::RateLimited`], how long to wait; `None` otherwise.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the ordinary denial, [`Error::RateLimited`].
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::RateLimited { retry_after } => {
+                write!(f, "rate limited: retry after {retry_after:?}")
+            }
+            Error::CostExceedsCapacity { cost, capacity } => write!(
+                f,
+                "`cost` {cost} exceeds the limiter's capacity {capacity}, so it could never be admitted"
+            ),
+            Error::InvalidRate { parameter, value } => write!(
+                f,
+                "`{parameter}` must be a finite number above 0, got {value}"
+            ),
+            Error::RateOutOfRange { parameter, value } => write!(
+                f,
+                "`{parameter}` {value} is out of range: it must lie between about 5.5e-11 and 1e9 per second"
+            ),
+            Error::ZeroCapacity { parameter } => {
+                write!(f, "`{parameter}` must be at least 1, got 0")
+            }
+            Error::ZeroWindow { parameter } => {
+                write!(f, "`{parameter}` must be longer than zero")
+            }
+            Error::CapacityOverflow { parameter, value } => write!(
+                f,
+                "`{parameter}` {value} is too large: its refill time overflows 64-bit nanoseconds"
+            ),
+            Error::MissingParameter { parameter } => {
+                write!(f, "`{parameter}` was not set on the builder")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

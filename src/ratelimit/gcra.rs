@@ -1,0 +1,162 @@
+//! The arithmetic of the generic cell rate algorithm, shared by
+//! [`TokenBucket`](super::TokenBucket) and
+//! [`KeyedLimiter`](super::KeyedLimiter). Pure functions on integers; the
+//! atomics live with the callers.
+//!
+//! A bucket of `capacity` tokens refilling one token per `interval`
+//! nanoseconds is stored as one number, the *theoretical arrival time*
+//! (TAT): the clock reading at which the bucket will be full again. With
+//! `tau = capacity * interval` and `now` the clock reading,
+//!
+//! ```text
+//!   credit(now)  = tau - max(0, tat - now)          (in nanoseconds)
+//!   tokens(now)  = floor(credit / interval)
+//!   admit cost c  iff  max(tat, now) + c * interval - now <= tau
+//!                then  tat := max(tat, now) + c * interval
+//!   otherwise wait      max(tat, now) + c * interval - now - tau  ns
+//! ```
+//!
+//! Any `tat <= now` means "full", so a fresh bucket is `tat = 0` and a
+//! bucket whose TAT has passed carries no information: it can be dropped and
+//! recreated without changing any decision.
+use super::Error;
+
+/// Largest supported rate: one token per nanosecond tick.
+const MAX_RATE: f64 = 1e9;
+
+/// Emission interval and tolerance of a token bucket, in clock nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gcra {
+    /// Nanoseconds per token: `ceil(1e9 / rate)`, at least 1.
+    interval: u64,
+    /// Burst capacity in tokens, at least 1.
+    capacity: u64,
+    /// `capacity * interval`, checked not to overflow.
+    tau: u64,
+}
+
+impl Gcra {
+    /// Validates `rate` (tokens per second) and `burst` (tokens).
+    ///
+    /// The interval is `1e9 / rate` rounded *up* to a whole nanosecond, so
+    /// the effective rate never exceeds the requested one (it is exact when
+    /// `1e9 / rate` is a whole number, e.g. any rate that divides 1e9).
+    pub(crate) fn new(rate: f64, burst: u64) -> Result<Self, Error> {
+        if !rate.is_finite() || rate <= 0.0 {
+            return Err(Error::InvalidRate {
+                parameter: "rate",
+                value: rate,
+            });
+        }
+        let interval = (1e9 / rate).ceil();
+        // `u64::MAX as f64` is 2^64; anything at or above it does not fit.
+        if rate > MAX_RATE || interval >= u64::MAX as f64 {
+            return Err(Error::RateOutOfRange {
+                parameter: "rate",
+                value: rate,
+            });
+        }
+        Self::from_interval(interval as u64, burst)
+    }
+
+    /// `interval` nanoseconds per token (at least 1), `burst` tokens.
+    pub(crate) fn from_interval(interval: u64, burst: u64) -> Result<Self, Error> {
+        if interval == 0 {
+            return Err(Error::ZeroWindow {
+                parameter: "interval",
+            });
+        }
+        if burst == 0 {
+            return Err(Error::ZeroCapacity { parameter: "burst" });
+        }
+        let tau = interval.checked_mul(burst).ok_or(Error::CapacityOverflow {
+            parameter: "burst",
+            value: burst,
+        })?;
+        Ok(Gcra {
+            interval,
+            capacity: burst,
+            tau,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn interval(&self) -> u64 {
+        self.interval
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Rejects costs that could never be admitted.
+    #[inline]
+    pub(crate) fn check_cost(&self, cost: u64) -> Result<(), Error> {
+        if cost > self.capacity {
+            Err(Error::CostExceedsCapacity {
+                cost,
+                capacity: self.capacity,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The new TAT if `cost` is admitted at `now`, else the nanoseconds to
+    /// wait. `cost` must have passed [`check_cost`](Self::check_cost), so
+    /// `cost * interval <= tau` cannot overflow.
+    #[inline]
+    pub(crate) fn decide(&self, tat: u64, now: u64, cost: u64) -> Result<u64, u64> {
+        let base = tat.max(now);
+        // Saturates only ~584 years after the clock's origin; a saturated
+        // TAT denies, which is the safe side.
+        let new = base.saturating_add(cost * self.interval);
+        let ahead = new - now; // new >= base >= now
+        if ahead <= self.tau {
+            Ok(new)
+        } else {
+            Err(ahead - self.tau)
+        }
+    }
+
+    /// Whole tokens available at `now`.
+    #[inline]
+    pub(crate) fn available(&self, tat: u64, now: u64) -> u64 {
+        let debt = tat.saturating_sub(now);
+        self.tau.saturating_sub(debt) / self.interval
+    }
+
+    /// Whether a bucket with this TAT is full at `now`, i.e. equivalent to a
+    /// fresh one.
+    #[inline]
+    pub(crate) fn is_full(tat: u64, now: u64) -> bool {
+        tat <= now
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_rounds_up() {
+        assert_eq!(Gcra::new(3.0, 1).map(|g| g.interval), Ok(333_333_334));
+        assert_eq!(Gcra::new(1000.0, 1).map(|g| g.interval), Ok(1_000_000));
+        assert_eq!(Gcra::new(1e9, 1).map(|g| g.interval), Ok(1));
+        assert!(Gcra::new(2e9, 1).is_err());
+        assert!(Gcra::new(1e-11, 1).is_err());
+        assert!(Gcra::new(1.0, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn decide_matches_the_formula() {
+        let g = Gcra::from_interval(10, 3).unwrap();
+        assert_eq!(g.decide(0, 100, 3), Ok(130));
+        assert_eq!(g.decide(130, 100, 1), Err(10));
+        assert_eq!(g.decide(130, 110, 1), Ok(140));
+        assert_eq!(g.available(130, 100), 0);
+        assert_eq!(g.available(130, 125), 2);
+        assert_eq!(g.available(0, 125), 3);
+    }
+}

@@ -1,0 +1,47 @@
+//! Rate limiters: a lock-free token bucket, exact and approximate sliding
+//! windows, and a sharded keyed limiter with bounded memory.
+//!
+//! | type | semantics | state | concurrency |
+//! |---|---|---|---|
+//! | [`TokenBucket`] | `rate`/s refill, `burst` capacity, continuous | one `AtomicU64` | CAS loop, no lock |
+//! | [`SlidingWindowLog`] | at most `limit` in any window `W`, exact | `<= limit` timestamps | mutex |
+//! | [`SlidingWindowCounter`] | weighted previous + current fixed window | 3 words | mutex |
+//! | [`KeyedLimiter`] | one token bucket per key, `max_keys` bound | key + 8 bytes | read lock + CAS per check |
+//!
+//! The token bucket is the generic cell rate algorithm (GCRA): its state is
+//! the *theoretical arrival time*, the clock reading at which the bucket is
+//! full again, in nanoseconds. All limiters take the crate's
+//! [`Clock`](crate::clock::Clock), so tests drive time with
+//! [`ManualClock`](crate::clock::ManualClock).
+//!
+//! Every check returns `Ok(())` or an [`Error`]: [`Error::RateLimited`]
+//! carries the time until the request would be admitted (an HTTP 429's
+//! `Retry-After`); a cost above the capacity is
+//! [`Error::CostExceedsCapacity`], never a silent denial forever. Blocking
+//! `acquire` sleeps through the clock; `wait_time` tells async callers how
+//! long to sleep on their own runtime.
+//!
+//! ```
+//! use latchwork::ratelimit::{Error, KeyedLimiter, TokenBucket};
+//!
+//! let global = TokenBucket::builder().rate(1_000.0).burst(100).build()?;
+//! let per_client = KeyedLimiter::builder().rate(10.0).burst(5).build()?;
+//! match global.check().and_then(|()| per_client.check("client-42")) {
+//!     Ok(()) => { /* serve */ }
+//!     Err(Error::RateLimited { retry_after }) => { /* 429, Retry-After */ let _ = retry_after; }
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok::<(), Error>(())
+//! ```
+mod bucket;
+mod error;
+mod gcra;
+mod keyed;
+mod window_counter;
+mod window_log;
+
+pub use bucket::{TokenBucket, TokenBucketBuilder};
+pub use error::Error;
+pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
+pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
+pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};

@@ -35,14 +35,18 @@ fn bucket_never_admits_more_than_burst_plus_refill() {
     };
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let bucket = Arc::clone(&bucket);
+            let (bucket, clock) = (Arc::clone(&bucket), clock.clone());
             std::thread::spawn(move || {
                 let mut admitted = 0;
-                for i in 0..ATTEMPTS {
+                // Keep going until the ticker has moved the clock 2 ms, so a
+                // refill happens during the run however threads are scheduled.
+                let mut i = 0;
+                while i < ATTEMPTS || clock.now_nanos() < 2_000_000 {
                     let cost = 1 + (i + t) % 3;
                     if bucket.try_acquire(cost).is_ok() {
                         admitted += cost;
                     }
+                    i += 1;
                 }
                 admitted
             })

@@ -4,8 +4,7 @@
 //!   latchwork `TokenBucket::check` vs `governor::RateLimiter::direct`.
 //!   `deny`: 1,000/s burst 1,000 (after the burst almost every check is a
 //!   denial); `admit`: 1e9/s (every check admits, so every check writes).
-//!   `latchwork-tsc-clock` is latchwork's bucket on the TSC clock governor
-//!   uses (quanta), to separate clock cost from limiter cost.
+//!   Both read a TSC clock through quanta (latchwork's `SystemClock` does).
 //! - `ratelimit_keyed/T`: the `zipf-keyed-limit` workload of WORKLOADS.md
 //!   (Zipf(0.99) over 100,000 keys, 1,000/s burst 1,000 per key, `check(k)`
 //!   per operation), latchwork `KeyedLimiter` vs governor's keyed limiter
@@ -17,7 +16,6 @@ mod common;
 use common::{heavy_config, ops_per_thread, run_threads, thread_counts, zipf_streams};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use governor::{Quota, RateLimiter};
-use latchwork::clock::Clock;
 use latchwork::ratelimit::{KeyedLimiter, TokenBucket};
 use latchwork::DefaultHashBuilder;
 use std::collections::HashMap;
@@ -28,22 +26,6 @@ use std::time::{Duration, Instant};
 
 const RATE: u32 = 1_000;
 
-/// The TSC clock governor uses by default (quanta, raw counter scaled to
-/// nanoseconds), behind latchwork's `Clock` trait: separates the cost of the
-/// clock read from the cost of the limiter.
-#[derive(Clone, Debug, Default)]
-struct TscClock(quanta::Clock);
-
-impl Clock for TscClock {
-    #[inline]
-    fn now_nanos(&self) -> u64 {
-        self.0.delta_as_nanos(0, self.0.raw())
-    }
-
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
 const BURST: u32 = 1_000;
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -79,27 +61,6 @@ fn direct(c: &mut Criterion) {
                         threads,
                         || {
                             TokenBucket::new(f64::from(rate), u64::from(burst))
-                                .expect("valid bucket")
-                        },
-                        move |l, _| {
-                            for _ in 0..ops {
-                                black_box(l.check().is_ok());
-                            }
-                        },
-                    )
-                })
-            });
-            g.bench_function(BenchmarkId::new("latchwork-tsc-clock", threads), |b| {
-                b.iter_custom(|iters| {
-                    timed(
-                        iters,
-                        threads,
-                        || {
-                            TokenBucket::builder()
-                                .rate(f64::from(rate))
-                                .burst(u64::from(burst))
-                                .clock(TscClock::default())
-                                .build()
                                 .expect("valid bucket")
                         },
                         move |l, _| {

@@ -1,8 +1,9 @@
 #![cfg(not(loom))]
 //! Model tests: random sequences of (advance time, acquire cost) against
-//! the sequential references in `ratelimit_ref`, on a manual clock. Every
+//! the sequential references in `common/ratelimit_reference.rs`, on a manual clock. Every
 //! decision, every reported wait and every `available()` must match.
 
+#[path = "common/ratelimit_reference.rs"]
 mod ratelimit_ref;
 
 use latchwork::clock::ManualClock;

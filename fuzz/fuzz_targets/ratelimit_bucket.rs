@@ -1,38 +1,20 @@
-//! `TokenBucket` against the integer credit-counter reference: every
-//! decision, every reported wait and `available()` after every operation.
+//! `TokenBucket` against the integer credit-counter reference.
 #![no_main]
 
+#[path = "../common/limiter_driver.rs"]
+mod driver;
+
 use arbitrary::Arbitrary;
-use latchwork::clock::{Clock, ManualClock};
-use latchwork::ratelimit::{Error, TokenBucket};
+use driver::{drive, reference::RefBucket, Op};
+use latchwork::clock::ManualClock;
+use latchwork::ratelimit::TokenBucket;
 use libfuzzer_sys::fuzz_target;
-use std::time::Duration;
-
-#[path = "../../tests/ratelimit_ref/mod.rs"]
-mod reference;
-use reference::RefBucket;
-
-#[derive(Arbitrary, Debug)]
-enum Op {
-    Advance(u32),
-    Acquire(u8),
-    WaitTime(u8),
-}
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     rate: u32,
     burst: u8,
     ops: Vec<Op>,
-}
-
-fn shape(r: Result<(), Error>) -> Option<Result<(), u64>> {
-    match r {
-        Ok(()) => Some(Ok(())),
-        Err(Error::RateLimited { retry_after }) => Some(Err(retry_after.as_nanos() as u64)),
-        Err(Error::CostExceedsCapacity { .. }) => None,
-        Err(e) => panic!("unexpected {e}"),
-    }
 }
 
 fuzz_target!(|input: Input| {
@@ -46,24 +28,5 @@ fuzz_target!(|input: Input| {
         .build()
         .expect("valid parameters");
     let mut model = RefBucket::per_second(rate, burst);
-    for op in input.ops {
-        let now = clock.now_nanos();
-        match op {
-            Op::Advance(d) => clock.advance(Duration::from_nanos(u64::from(d) * 16)),
-            Op::Acquire(c) => {
-                let c = u64::from(c) % (burst + 2);
-                assert_eq!(shape(bucket.try_acquire(c)), model.acquire(now, c));
-            }
-            Op::WaitTime(c) => {
-                let c = u64::from(c) % (burst + 2);
-                let expect = model.clone().acquire(now, c).map(|r| r.err().unwrap_or(0));
-                assert_eq!(
-                    bucket.wait_time(c).ok().map(|d| d.as_nanos() as u64),
-                    expect
-                );
-            }
-        }
-        let now = clock.now_nanos();
-        assert_eq!(bucket.available(), model.available(now));
-    }
+    drive(&clock, &bucket, &mut model, burst, |d| d * 16, input.ops);
 });

@@ -9,7 +9,7 @@ use latchwork::ratelimit::{Error, KeyedLimiter};
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 
-#[path = "../../tests/ratelimit_ref/mod.rs"]
+#[path = "../../tests/common/ratelimit_reference.rs"]
 mod reference;
 use reference::RefBucket;
 

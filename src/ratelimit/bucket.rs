@@ -1,5 +1,5 @@
 use super::gcra::Gcra;
-use super::Error;
+use super::{retry_until_admitted, Error};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
@@ -190,12 +190,7 @@ impl<C: Clock> TokenBucket<C> {
     /// # Errors
     /// [`Error::CostExceedsCapacity`] if `cost > burst`.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        loop {
-            match self.try_acquire(cost) {
-                Err(Error::RateLimited { retry_after }) => self.clock.sleep(retry_after),
-                other => return other,
-            }
-        }
+        retry_until_admitted(|| self.try_acquire(cost), &self.clock)
     }
 
     /// How long until `cost` tokens are available (zero if now), without

@@ -1,6 +1,6 @@
 use super::bucket::{gcra_from, limited};
 use super::gcra::Gcra;
-use super::Error;
+use super::{retry_until_admitted, Error};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::RwLock;
@@ -301,12 +301,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        loop {
-            match self.try_acquire(key, cost) {
-                Err(Error::RateLimited { retry_after }) => self.clock.sleep(retry_after),
-                other => return other,
-            }
-        }
+        retry_until_admitted(|| self.try_acquire(key, cost), &self.clock)
     }
 
     /// How long until `key` has `cost` tokens (zero if now), taking none.

@@ -45,3 +45,18 @@ pub use error::Error;
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
 pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
 pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};
+
+/// The blocking `acquire` of every limiter: retries `try_acquire`, sleeping
+/// on `clock` for each denial's retry-after, until it is admitted or fails
+/// for another reason.
+fn retry_until_admitted<C: crate::clock::Clock>(
+    mut try_acquire: impl FnMut() -> Result<(), Error>,
+    clock: &C,
+) -> Result<(), Error> {
+    loop {
+        match try_acquire() {
+            Err(Error::RateLimited { retry_after }) => clock.sleep(retry_after),
+            other => return other,
+        }
+    }
+}

@@ -1,6 +1,6 @@
 use super::bucket::limited;
 use super::window_log::window_params;
-use super::Error;
+use super::{retry_until_admitted, Error};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
@@ -161,12 +161,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// # Errors
     /// [`Error::CostExceedsCapacity`] if `cost > limit`.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        loop {
-            match self.try_acquire(cost) {
-                Err(Error::RateLimited { retry_after }) => self.clock.sleep(retry_after),
-                other => return other,
-            }
-        }
+        retry_until_admitted(|| self.try_acquire(cost), &self.clock)
     }
 
     /// How long until `cost` units would be admitted (zero if now).

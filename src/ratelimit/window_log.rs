@@ -1,5 +1,5 @@
 use super::bucket::limited;
-use super::Error;
+use super::{retry_until_admitted, Error};
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
@@ -205,12 +205,7 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// # Errors
     /// [`Error::CostExceedsCapacity`] if `cost > limit`.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        loop {
-            match self.try_acquire(cost) {
-                Err(Error::RateLimited { retry_after }) => self.clock.sleep(retry_after),
-                other => return other,
-            }
-        }
+        retry_until_admitted(|| self.try_acquire(cost), &self.clock)
     }
 
     /// How long until `cost` units would be admitted (zero if now).

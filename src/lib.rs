@@ -8,6 +8,7 @@
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
+//! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime) with lock-free snapshots and atomic hot reload | ready |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};
@@ -48,6 +49,7 @@
 
 mod arena;
 pub mod clock;
+pub mod config;
 mod counter;
 pub mod lru;
 pub mod retry;

@@ -43,14 +43,19 @@ pub(crate) fn insert(root: &mut Map<String, Value>, segs: &[&str], value: Value)
     table.insert((*last).to_owned(), value);
 }
 
-/// Removes the value at `segs`, returning it.
+/// Removes the value at `segs`, returning it, and prunes the tables the
+/// removal left empty (an empty table would otherwise hide lower layers).
 pub(crate) fn remove(root: &mut Map<String, Value>, segs: &[&str]) -> Option<Value> {
-    let (last, parents) = segs.split_last()?;
-    let mut table = root;
-    for seg in parents {
-        table = table.get_mut(*seg)?.as_object_mut()?;
+    let (first, rest) = segs.split_first()?;
+    if rest.is_empty() {
+        return root.remove(*first);
     }
-    table.remove(*last)
+    let child = root.get_mut(*first)?.as_object_mut()?;
+    let removed = remove(child, rest)?;
+    if child.is_empty() {
+        root.remove(*first);
+    }
+    Some(removed)
 }
 
 /// Deep merge: tables merge key by key; anything else in `higher` replaces

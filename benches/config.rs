@@ -74,6 +74,7 @@ impl RwLockMap {
 impl Store for RwLockMap {
     const NAME: &'static str = "rwlock_hashmap";
     fn new(generation: Arc<AtomicU64>) -> Self {
+        // Relaxed: a counter, publishes nothing (the RwLock does).
         let map = RwLock::new(Self::build(generation.fetch_add(1, Ordering::Relaxed)));
         RwLockMap { map, generation }
     }
@@ -83,6 +84,7 @@ impl Store for RwLockMap {
     }
     fn reload(&self) {
         // Built outside the lock, swapped under it: the best an RwLock does.
+        // Relaxed: as in `new`.
         let fresh = Self::build(self.generation.fetch_add(1, Ordering::Relaxed));
         *self.map.write().unwrap() = fresh;
     }
@@ -96,6 +98,8 @@ fn run<S: Store>(streams: &[Arc<Vec<String>>], reloads: &AtomicU64) -> Duration 
         let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut n = 0;
+            // Relaxed: a stop flag that guards no data; `join` below
+            // orders the reloader's work before the count is read.
             while !stop.load(Ordering::Relaxed) {
                 store.reload();
                 n += 1;
@@ -112,7 +116,8 @@ fn run<S: Store>(streams: &[Arc<Vec<String>>], reloads: &AtomicU64) -> Duration 
         }
         assert_eq!(hits, streams[t].len());
     });
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed); // Relaxed: see the load above.
+                                         // Relaxed: a statistic, read after every run has been joined.
     reloads.fetch_add(reloader.join().unwrap(), Ordering::Relaxed);
     elapsed
 }
@@ -147,6 +152,7 @@ fn get_during_reloads(c: &mut Criterion) {
         eprintln!(
             "{}: {:.0} reloads/s while {READERS} readers ran",
             S::NAME,
+            // Relaxed: every writer was joined before this read.
             reloads.load(Ordering::Relaxed) as f64 / measured.as_secs_f64().max(1e-9)
         );
     }

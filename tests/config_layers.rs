@@ -408,7 +408,8 @@ fn set_unset_and_subscribers() {
         .set_default("b.c", 2)
         .build()
         .unwrap();
-    let seen: Arc<Mutex<Vec<(Vec<String>, u64)>>> = Arc::default();
+    type Seen = Vec<(Vec<String>, u64)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let sub = {
         let seen = Arc::clone(&seen);
         c.subscribe(move |ch: &ConfigChange| {

@@ -2,6 +2,8 @@
 //! loom models of the config swap: a reader's snapshot is wholly the old
 //! configuration or wholly the new one, never a mix, whether the swap is a
 //! `reload` or a `set`; and concurrent writers each land exactly once.
+//! (Test names start with `loom_` so `.ci/run`'s `loom` name filter
+//! selects them.)
 
 use latchwork::config::LayeredConfig;
 use loom::sync::Arc;
@@ -16,7 +18,7 @@ fn pairs(v: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn reload_swap_is_never_torn() {
+fn loom_reload_swap_is_never_torn() {
     loom::model(|| {
         let env = std::sync::Arc::new(Mutex::new(pairs("0")));
         let config = Arc::new(
@@ -50,7 +52,7 @@ fn reload_swap_is_never_torn() {
 }
 
 #[test]
-fn concurrent_sets_each_land_once() {
+fn loom_concurrent_sets_each_land_once() {
     loom::model(|| {
         let config = Arc::new(
             LayeredConfig::builder()

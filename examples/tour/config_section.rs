@@ -107,6 +107,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 let mut torn = 0u64;
+                // Relaxed: a stop flag guarding no data; `join` orders
+                // the rest.
                 while !stop.load(Ordering::Relaxed) {
                     // One snapshot: the pool size and its idle time always
                     // come from the same reload.
@@ -118,6 +120,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
                     }
                     n += 1;
                 }
+                // Relaxed: a statistic read after `join`.
                 reads.fetch_add(n, Ordering::Relaxed);
                 torn
             })
@@ -140,7 +143,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(200)
     });
     let reloads = reloads?;
-    stop.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed); // Relaxed: see the readers' loop.
     let mut torn = 0;
     for r in readers {
         torn += r.join().map_err(|_| "tour thread panicked")?;
@@ -150,7 +153,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         "{reloads} reloads in {:.1} ms while {} readers did {} snapshot reads: {torn} torn reads",
         secs * 1e3,
         crate::threads(),
-        reads.load(Ordering::Relaxed)
+        reads.load(Ordering::Relaxed) // Relaxed: every reader was joined.
     );
     println!(
         "subscriber saw {} changes; first: [{}]; last: [{}]",

@@ -10,6 +10,7 @@
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
+//! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime) with lock-free snapshots and atomic hot reload | ready |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};
@@ -50,6 +51,7 @@
 
 mod arena;
 pub mod clock;
+pub mod config;
 mod counter;
 pub mod freq;
 pub mod lru;

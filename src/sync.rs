@@ -179,3 +179,56 @@ impl Drop for StripeId {
 pub(crate) fn thread_stripe() -> usize {
     usize::MAX
 }
+
+/// A cell holding an `Arc<T>` that readers load without taking a lock and a
+/// writer replaces whole: a reader gets either the old or the new `Arc`,
+/// never a mix. Normally `arc_swap::ArcSwap` (readers never block, even while
+/// a store is in progress); under loom, which cannot see inside arc-swap, a
+/// `RwLock<Arc<T>>` with the same all-or-nothing semantics, so the models
+/// check the code built on top of the cell.
+#[cfg(not(loom))]
+pub(crate) struct ArcCell<T>(arc_swap::ArcSwap<T>);
+
+#[cfg(not(loom))]
+impl<T> ArcCell<T> {
+    pub(crate) fn new(value: Arc<T>) -> Self {
+        ArcCell(arc_swap::ArcSwap::new(value))
+    }
+
+    /// The current value (arc-swap's `load_full`: lock-free, wait-free in
+    /// the common case).
+    #[inline]
+    pub(crate) fn load(&self) -> Arc<T> {
+        self.0.load_full()
+    }
+
+    /// Replaces the value; readers that loaded the old one keep it.
+    pub(crate) fn store(&self, value: Arc<T>) {
+        self.0.store(value);
+    }
+}
+
+#[cfg(loom)]
+pub(crate) struct ArcCell<T>(RwLock<Arc<T>>);
+
+#[cfg(loom)]
+impl<T> ArcCell<T> {
+    pub(crate) fn new(value: Arc<T>) -> Self {
+        ArcCell(RwLock::new(value))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> Arc<T> {
+        Arc::clone(&self.0.read())
+    }
+
+    pub(crate) fn store(&self, value: Arc<T>) {
+        *self.0.write() = value;
+    }
+}
+
+impl<T> std::fmt::Debug for ArcCell<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArcCell").finish_non_exhaustive()
+    }
+}

@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo run --release --example tour`.
 
+mod config_section;
 mod freq_section;
 mod lru_section;
 mod ratelimit_section;
@@ -30,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ttl_section::run()?;
     freq_section::run()?;
     ratelimit_section::run()?;
+    config_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

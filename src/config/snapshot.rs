@@ -1,0 +1,205 @@
+//! An immutable, consistent view of every layer and their merge.
+use super::de::ValueDe;
+use super::error::Error;
+use super::path;
+use super::source::{LayerData, Provenance};
+use crate::sync::Arc;
+use crate::DefaultHashBuilder;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::fmt;
+
+/// One addressable node of the merged tree.
+#[derive(Debug)]
+struct Node {
+    /// The value, for leaves (anything but a non-empty table); tables are
+    /// looked up in the merged tree.
+    leaf: Option<Value>,
+    provenance: Provenance,
+}
+
+#[derive(Debug)]
+pub(crate) struct SnapshotInner {
+    merged: Value,
+    /// Every dotted path of the merged tree (tables and leaves).
+    index: HashMap<Box<str>, Node, DefaultHashBuilder>,
+    generation: u64,
+}
+
+impl SnapshotInner {
+    /// Merges `layers` (lowest priority first) and indexes the result.
+    pub(crate) fn build(layers: &[std::sync::Arc<LayerData>], generation: u64) -> Self {
+        let mut merged = Value::Object(Map::new());
+        for l in layers {
+            path::merge(&mut merged, &l.tree);
+        }
+        let mut index = HashMap::with_hasher(DefaultHashBuilder::default());
+        path::walk(&merged, &mut |key, value, leaf| {
+            let segs: Vec<&str> = key.split('.').collect();
+            // The highest layer holding anything at a path supplied it: a
+            // lower layer's value there is hidden by the merge, except for
+            // tables, which the highest such layer shares with lower ones.
+            let supplier = layers
+                .iter()
+                .rev()
+                .find(|l| path::lookup(&l.tree, &segs).is_some());
+            if let Some(l) = supplier {
+                index.insert(
+                    key.into(),
+                    Node {
+                        leaf: leaf.then(|| value.clone()),
+                        provenance: l.provenance(key, leaf),
+                    },
+                );
+            }
+        });
+        SnapshotInner {
+            merged,
+            index,
+            generation,
+        }
+    }
+}
+
+/// A consistent, immutable view of the configuration at one moment: every
+/// read through one snapshot sees the same values, whatever reloads or
+/// `set`s happen meanwhile. Cheap to clone (one reference count).
+///
+/// ```
+/// use latchwork::config::{LayeredConfig, Layer};
+/// let config = LayeredConfig::builder().set_default("server.port", 8080).build()?;
+/// let snap = config.snapshot();
+/// config.set("server.port", 9090)?;
+/// assert_eq!(snap.get_as::<u16>("server.port")?, 8080); // the old view
+/// assert_eq!(config.snapshot().get_as::<u16>("server.port")?, 9090);
+/// assert_eq!(config.source_of("server.port").map(|p| p.layer()), Some(Layer::Runtime));
+/// # Ok::<(), latchwork::config::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Snapshot(pub(crate) Arc<SnapshotInner>);
+
+impl Snapshot {
+    /// The effective value at a dotted key: the highest-priority layer's
+    /// value, where tables merge across layers. Path segments index arrays
+    /// too (`servers.0.host`). `None` if no layer has it or the key is not a
+    /// valid dotted path.
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let inner = &*self.0;
+        match inner.index.get(key) {
+            Some(Node { leaf: Some(v), .. }) => Some(v),
+            _ => path::lookup(&inner.merged, &path::split(key).ok()?),
+        }
+    }
+
+    /// Whether any layer has a value at `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value at `key` as a `T`, with strings parsed where `T` (or a
+    /// field of it) wants a bool or a number (see the module docs).
+    ///
+    /// Errors: [`Error::Missing`] if no layer has the key,
+    /// [`Error::InvalidKey`] if it is not a dotted path, [`Error::Type`]
+    /// naming the key, its provenance and what was expected otherwise.
+    pub fn get_as<T: DeserializeOwned>(&self, key: &str) -> Result<T, Error> {
+        path::split(key)?;
+        let v = self
+            .get(key)
+            .ok_or_else(|| Error::Missing { key: key.into() })?;
+        self.deserialize(v, key)
+    }
+
+    /// The whole merged configuration as a `T` (typically a struct with
+    /// `#[derive(Deserialize)]`), with the same string coercion as
+    /// [`get_as`](Self::get_as). An error names the innermost failing key.
+    pub fn extract<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.deserialize(&self.0.merged, "")
+    }
+
+    fn deserialize<T: DeserializeOwned>(&self, v: &Value, base: &str) -> Result<T, Error> {
+        T::deserialize(ValueDe(v)).map_err(|e| {
+            let below = e.path();
+            let key = match (base.is_empty(), below.is_empty()) {
+                (_, true) => base.to_owned(),
+                (true, false) => below,
+                (false, false) => format!("{base}.{below}"),
+            };
+            Error::Type {
+                provenance: self.source_of(&key),
+                key,
+                message: e.message,
+            }
+        })
+    }
+
+    /// Which layer and source supplied the value at `key`: for a leaf, the
+    /// layer it came from; for a table merged from several layers, the
+    /// highest of them; for an array element, the layer of the array.
+    pub fn source_of(&self, key: &str) -> Option<Provenance> {
+        self.get(key)?;
+        let mut k = key;
+        loop {
+            if let Some(n) = self.0.index.get(k) {
+                return Some(n.provenance.clone());
+            }
+            k = &k[..k.rfind('.')?];
+        }
+    }
+
+    /// Every dotted key of a leaf (a value that is not a non-empty table),
+    /// sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .0
+            .index
+            .iter()
+            .filter(|(_, n)| n.leaf.is_some())
+            .map(|(k, _)| &**k)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// The whole merged tree.
+    pub fn as_value(&self) -> &Value {
+        &self.0.merged
+    }
+
+    /// How many times the configuration has been swapped before this
+    /// snapshot was taken: 0 for the one `build` made, then one more per
+    /// `set`, `unset` and `reload`.
+    pub fn generation(&self) -> u64 {
+        self.0.generation
+    }
+
+    /// The sorted dotted keys of the leaves whose effective value differs
+    /// between `self` and `other` (added, removed or changed).
+    pub fn changed_keys(&self, other: &Snapshot) -> Vec<String> {
+        let (a, b) = (&self.0.index, &other.0.index);
+        let mut out: Vec<String> = Vec::new();
+        for (k, n) in a.iter().filter(|(_, n)| n.leaf.is_some()) {
+            if b.get(k).and_then(|m| m.leaf.as_ref()) != n.leaf.as_ref() {
+                out.push(k.to_string());
+            }
+        }
+        for (k, _) in b.iter().filter(|(_, n)| n.leaf.is_some()) {
+            if a.get(k).and_then(|m| m.leaf.as_ref()).is_none() {
+                out.push(k.to_string());
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.0.generation)
+            .field("config", &self.0.merged)
+            .finish()
+    }
+}

@@ -5,6 +5,7 @@
 //! | module | what it is | status |
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
+//! | [`queue`] | strictly ordered multi-level priority queue and a worker pool | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //!
 //! ```
@@ -48,6 +49,7 @@ mod arena;
 pub mod clock;
 mod counter;
 pub mod lru;
+pub mod queue;
 mod sync;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:

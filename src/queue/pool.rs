@@ -337,9 +337,9 @@ impl<C: Clock> TaskQueue<C> {
         self.close(DRAINING);
     }
 
-    /// Stops taking tasks, cancels every queued and delayed task, and joins
-    /// the workers once their current tasks return. Returns how many tasks
-    /// this call cancelled.
+    /// Stops taking tasks, cancels every queued and delayed task (their
+    /// handles resolve at once), then joins the workers once their current
+    /// tasks return. Returns how many tasks this call cancelled.
     pub fn shutdown_now(&self) -> usize {
         self.close(STOPPED)
     }
@@ -351,7 +351,12 @@ impl<C: Clock> TaskQueue<C> {
             // Release: pairs with the Acquire in `Shared::state`.
             s.state.fetch_max(target, Ordering::Release);
         }
-        if target == DRAINING {
+        let mut cancelled = 0;
+        if s.state() == STOPPED {
+            // Cancel before waiting for the running tasks, so that their
+            // handles resolve at once.
+            cancelled += self.cancel_queued();
+        } else {
             s.promote_due();
         }
         s.ready.parker().unpark_all();
@@ -364,19 +369,26 @@ impl<C: Clock> TaskQueue<C> {
                 let _ = w.join();
             }
         }
+        if s.state() == DRAINING {
+            // Whatever the workers left (all of it, with no workers).
+            while let Some((_, job)) = s.ready.try_pop() {
+                s.run(job);
+            }
+        }
+        cancelled + self.cancel_queued()
+    }
+
+    /// Cancels every delayed and ready task; returns how many.
+    fn cancel_queued(&self) -> usize {
+        let s = &*self.shared;
         let mut cancelled = 0;
         for job in s.delayed.take_all() {
             s.cancel(job);
             cancelled += 1;
         }
-        let graceful = s.state() == DRAINING;
         while let Some((_, job)) = s.ready.try_pop() {
-            if graceful {
-                s.run(job);
-            } else {
-                s.cancel(job);
-                cancelled += 1;
-            }
+            s.cancel(job);
+            cancelled += 1;
         }
         cancelled
     }

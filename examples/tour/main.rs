@@ -4,6 +4,7 @@
 //! Run with `cargo run --release --example tour`.
 
 mod lru_section;
+mod queue_section;
 
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("latchwork tour ({} threads available)", threads());
     lru_section::run()?;
+    queue_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

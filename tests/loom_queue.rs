@@ -21,7 +21,7 @@ fn lv(n: u8) -> Level {
 /// less urgent one. (The late pop is a spawned thread rather than a flag
 /// check so that the interesting schedule needs only two preemptions.)
 #[test]
-fn clear_races_push_and_a_later_pop() {
+fn loom_clear_races_push_and_a_later_pop() {
     loom::model(|| {
         let q = Arc::new(PriorityQueue::new());
         // Level 0's bit is set but the level is empty; level 1 holds 20.
@@ -62,7 +62,7 @@ fn clear_races_push_and_a_later_pop() {
 /// Two pushes to one level race two pops: each item exactly once, and a pop
 /// that starts after both pushes returned finds the first one first.
 #[test]
-fn fifo_within_a_level_under_races() {
+fn loom_fifo_within_a_level_under_races() {
     loom::model(|| {
         let q = Arc::new(PriorityQueue::new());
         let pusher = {
@@ -92,7 +92,7 @@ fn fifo_within_a_level_under_races() {
 /// A thread blocked in `pop` is always woken by a push (no lost wake-up:
 /// loom reports a deadlock otherwise).
 #[test]
-fn push_wakes_a_parked_pop() {
+fn loom_push_wakes_a_parked_pop() {
     loom::model(|| {
         let q = Arc::new(PriorityQueue::new());
         let popper = {
@@ -107,7 +107,7 @@ fn push_wakes_a_parked_pop() {
 /// Two parked poppers, two pushes from one thread: both poppers are woken
 /// and each gets one item.
 #[test]
-fn two_pushes_wake_two_parked_pops() {
+fn loom_two_pushes_wake_two_parked_pops() {
     loom::model(|| {
         let q = Arc::new(PriorityQueue::new());
         let poppers: Vec<_> = (0..2)
@@ -127,7 +127,7 @@ fn two_pushes_wake_two_parked_pops() {
 /// A one-worker pool: a submitted task runs exactly once and its handle
 /// resolves; a graceful shutdown racing the worker loses nothing.
 #[test]
-fn pool_submit_join_shutdown() {
+fn loom_pool_submit_join_shutdown() {
     loom::model(|| {
         let pool = TaskQueue::new(1).unwrap();
         let h = pool.submit(lv(0), || 3u8);

@@ -53,8 +53,11 @@ impl Pq for PriorityQueue<u64> {
     }
 }
 
+/// Max-heap entry ordered most urgent level first, then oldest first.
+type HeapEntry = (Reverse<u8>, Reverse<u64>, u64);
+
 struct MutexHeap {
-    heap: Mutex<BinaryHeap<(Reverse<u8>, Reverse<u64>, u64)>>,
+    heap: Mutex<BinaryHeap<HeapEntry>>,
     seq: AtomicU64,
 }
 

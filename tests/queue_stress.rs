@@ -61,7 +61,7 @@ fn mpmc_exactly_once_and_fifo_per_producer_and_level() {
     for c in consumers {
         let got = c.join().unwrap();
         // One consumer's pops of one (producer, level) come out in push order.
-        let mut last = vec![[None::<usize>; 4]; PRODUCERS];
+        let mut last = [[None::<usize>; 4]; PRODUCERS];
         for (level, v) in got {
             let (p, i) = ((v >> 32) as usize, (v & 0xffff_ffff) as usize);
             assert_eq!(level as usize, i % 4, "item came out at another level");

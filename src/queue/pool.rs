@@ -131,7 +131,7 @@ impl<C: Clock> Shared<C> {
 ///   level (the [`PriorityQueue`] guarantee).
 /// - A panicking task never kills its worker: the panic is caught, its
 ///   message goes to the task's [`TaskHandle`] as
-///   [`TaskError::Panicked`], and [`stats`](Self::stats) counts it.
+///   [`TaskError::Panicked`](super::TaskError::Panicked), and [`stats`](Self::stats) counts it.
 /// - Delayed tasks ([`submit_at`](Self::submit_at),
 ///   [`submit_after`](Self::submit_after)) wait in a time-ordered map on the
 ///   pool's [`Clock`] and become ready when a worker, [`run_pending`](Self::run_pending)
@@ -141,7 +141,7 @@ impl<C: Clock> Shared<C> {
 /// - [`shutdown`](Self::shutdown) runs every ready task, then stops;
 ///   [`shutdown_now`](Self::shutdown_now) stops after the running tasks.
 ///   Either way every task either runs exactly once or its handle reports
-///   [`TaskError::Cancelled`]: a task is owned by exactly one queue entry and
+///   [`TaskError::Cancelled`](super::TaskError::Cancelled): a task is owned by exactly one queue entry and
 ///   cancels itself when dropped unrun. Dropping the pool is `shutdown_now`.
 ///
 /// ```
@@ -238,7 +238,7 @@ impl<C: Clock> TaskQueueBuilder<C> {
 impl<C: Clock> TaskQueue<C> {
     /// Queues `f` at `priority` and returns its handle. After shutdown has
     /// begun the task is not run and its handle reports
-    /// [`TaskError::Cancelled`].
+    /// [`TaskError::Cancelled`](super::TaskError::Cancelled).
     pub fn submit<F, R>(&self, priority: impl Into<Level>, f: F) -> TaskHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
 //! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter | ready |
+//! | [`queue`] | strictly ordered multi-level priority queue and a worker pool | ready |
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters | ready |
@@ -55,6 +56,7 @@ pub mod config;
 mod counter;
 pub mod freq;
 pub mod lru;
+pub mod queue;
 pub mod ratelimit;
 pub mod retry;
 mod shard;

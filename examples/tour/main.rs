@@ -6,6 +6,7 @@
 mod config_section;
 mod freq_section;
 mod lru_section;
+mod queue_section;
 mod ratelimit_section;
 mod retry_section;
 mod ttl_section;
@@ -32,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     freq_section::run()?;
     ratelimit_section::run()?;
     config_section::run()?;
+    queue_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

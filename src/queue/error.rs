@@ -1,0 +1,42 @@
+use std::fmt;
+
+/// Why a queue operation or a task pool could not be set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A priority level outside `0..LEVELS` was requested.
+    LevelOutOfRange {
+        /// The level that was asked for.
+        level: u8,
+        /// The number of levels; valid levels are `0..levels`.
+        levels: usize,
+    },
+    /// More worker threads were requested than a pool supports.
+    TooManyWorkers {
+        /// The count that was asked for.
+        requested: usize,
+        /// The largest count supported.
+        max: usize,
+    },
+    /// The operating system refused to start a worker thread.
+    Spawn(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::LevelOutOfRange { level, levels } => write!(
+                f,
+                "priority level {level} is out of range: levels are 0 (most urgent) to {}",
+                levels - 1
+            ),
+            Error::TooManyWorkers { requested, max } => write!(
+                f,
+                "a task pool supports at most {max} worker threads, {requested} were requested"
+            ),
+            Error::Spawn(why) => write!(f, "could not start a worker thread: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

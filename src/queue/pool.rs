@@ -1,0 +1,438 @@
+//! [`TaskQueue`]: a worker pool over a [`PriorityQueue`] of jobs, with
+//! delayed tasks, `run_pending` for the caller's thread, and shutdown that
+//! accounts for every task.
+use super::delayed::{Delayed, NOTHING_DUE};
+use super::level::Level;
+use super::priority::PriorityQueue;
+use super::task::{Job, TaskHandle, TaskId, TaskReport};
+use super::Error;
+use crate::clock::{duration_to_nanos, Clock, SystemClock};
+use crate::counter::StripedCounters;
+use crate::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::{thread, Arc, Mutex, RwLock};
+use std::fmt;
+use std::time::Duration;
+
+/// The most worker threads a pool may have.
+pub const MAX_WORKERS: usize = 1024;
+
+/// Pool states, in the only order they move (`fetch_max`).
+const RUNNING: u8 = 0;
+/// `shutdown`: no new tasks; workers finish the ready queue, then exit.
+const DRAINING: u8 = 1;
+/// `shutdown_now`: no new tasks; workers exit after their current task.
+const STOPPED: u8 = 2;
+
+const SUBMITTED: usize = 0;
+const COMPLETED: usize = 1;
+const PANICKED: usize = 2;
+const CANCELLED: usize = 3;
+
+/// Counters of a [`TaskQueue`]. Exact once the pool is quiet; during work a
+/// snapshot in which the counters are not read together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskStats {
+    /// Tasks submitted (including delayed and refused ones).
+    pub submitted: u64,
+    /// Tasks that ran and returned.
+    pub completed: u64,
+    /// Tasks that ran and panicked.
+    pub panicked: u64,
+    /// Tasks that never ran (shutdown, or submitted after it).
+    pub cancelled: u64,
+}
+
+struct Shared<C> {
+    ready: PriorityQueue<Job>,
+    delayed: Delayed,
+    /// `RUNNING`, `DRAINING` or `STOPPED`; only ever increases.
+    state: AtomicU8,
+    /// Submitters hold it shared while they check `state` and enqueue;
+    /// shutdown takes it exclusively to change `state`, so after that no
+    /// submission can still be on its way into a queue.
+    gate: RwLock<()>,
+    next_id: AtomicU64,
+    clock: C,
+    stats: StripedCounters<4>,
+}
+
+impl<C: Clock> Shared<C> {
+    #[inline]
+    fn state(&self) -> u8 {
+        // Acquire: pairs with the Release `fetch_max` in `close`.
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Runs one job on this thread, counting its outcome.
+    fn run(&self, job: Job) -> TaskReport {
+        let (id, level) = (job.id, job.level);
+        let result = job.run();
+        self.stats
+            .incr(if result.is_ok() { COMPLETED } else { PANICKED });
+        TaskReport { id, level, result }
+    }
+
+    fn cancel(&self, job: Job) {
+        job.cancel();
+        self.stats.incr(CANCELLED);
+    }
+
+    /// Moves due delayed jobs to the ready queue; returns how many.
+    fn promote_due(&self) -> usize {
+        if self.delayed.next_due() == NOTHING_DUE {
+            return 0;
+        }
+        let due = self.delayed.take_due(self.clock.now_nanos());
+        let n = due.len();
+        for job in due {
+            self.ready.push(job.level, job);
+        }
+        n
+    }
+
+    fn worker(&self) {
+        enum Wake {
+            Run(Job),
+            Look,
+        }
+        loop {
+            self.promote_due();
+            let state = self.state();
+            if state == STOPPED {
+                return;
+            }
+            if let Some((_, job)) = self.ready.try_pop() {
+                self.run(job);
+                continue;
+            }
+            if state == DRAINING {
+                return;
+            }
+            let due = self.delayed.next_due();
+            let timeout = (due != NOTHING_DUE)
+                .then(|| Duration::from_nanos(due.saturating_sub(self.clock.now_nanos())));
+            let woke = self.ready.parker().park(timeout, || {
+                if self.state() != RUNNING || self.delayed.next_due() != due {
+                    return Some(Wake::Look);
+                }
+                self.ready.try_pop().map(|(_, job)| Wake::Run(job))
+            });
+            if let Some(Wake::Run(job)) = woke {
+                self.run(job);
+            }
+        }
+    }
+}
+
+/// A pool of worker threads that run submitted closures by priority.
+///
+/// - Workers take the most urgent ready task first, oldest first within a
+///   level (the [`PriorityQueue`] guarantee).
+/// - A panicking task never kills its worker: the panic is caught, its
+///   message goes to the task's [`TaskHandle`] as
+///   [`TaskError::Panicked`](super::TaskError::Panicked), and [`stats`](Self::stats) counts it.
+/// - Delayed tasks ([`submit_at`](Self::submit_at),
+///   [`submit_after`](Self::submit_after)) wait in a time-ordered map on the
+///   pool's [`Clock`] and become ready when a worker, [`run_pending`](Self::run_pending)
+///   or [`poll_delayed`](Self::poll_delayed) sees their time has come. Idle
+///   workers park until the earliest due time; a `ManualClock` wakes nobody
+///   when advanced, so call `poll_delayed` after advancing it.
+/// - [`shutdown`](Self::shutdown) runs every ready task, then stops;
+///   [`shutdown_now`](Self::shutdown_now) stops after the running tasks.
+///   Either way every task either runs exactly once or its handle reports
+///   [`TaskError::Cancelled`](super::TaskError::Cancelled): a task is owned by exactly one queue entry and
+///   cancels itself when dropped unrun. Dropping the pool is `shutdown_now`.
+///
+/// ```
+/// use latchwork::queue::{Priority, TaskError, TaskQueue};
+///
+/// let pool = TaskQueue::new(2)?;
+/// let report = pool.submit(Priority::Low, || 6 * 7);
+/// let alert = pool.submit(Priority::Critical, || -> u32 { panic!("disk full") });
+/// assert_eq!(report.join(), Ok(42));
+/// assert_eq!(alert.join(), Err(TaskError::Panicked("disk full".into())));
+/// pool.shutdown();
+/// assert_eq!(pool.stats().panicked, 1);
+/// # Ok::<(), latchwork::queue::Error>(())
+/// ```
+pub struct TaskQueue<C: Clock = SystemClock> {
+    shared: Arc<Shared<C>>,
+    workers: Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+/// Builds a [`TaskQueue`]: worker count and clock.
+#[derive(Debug)]
+pub struct TaskQueueBuilder<C: Clock = SystemClock> {
+    workers: usize,
+    clock: C,
+}
+
+impl TaskQueue<SystemClock> {
+    /// A pool of `workers` threads on the system clock. Zero workers is
+    /// allowed: tasks then run only in [`run_pending`](Self::run_pending) or
+    /// at [`shutdown`](Self::shutdown), on the caller's thread.
+    pub fn new(workers: usize) -> Result<Self, Error> {
+        Self::builder().workers(workers).build()
+    }
+
+    /// A builder (defaults: one worker per available CPU, system clock).
+    pub fn builder() -> TaskQueueBuilder<SystemClock> {
+        TaskQueueBuilder {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            clock: SystemClock,
+        }
+    }
+}
+
+impl<C: Clock> TaskQueueBuilder<C> {
+    /// Number of worker threads (0 to [`MAX_WORKERS`]).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The clock that delayed tasks are timed by.
+    pub fn clock<D: Clock>(self, clock: D) -> TaskQueueBuilder<D> {
+        TaskQueueBuilder {
+            workers: self.workers,
+            clock,
+        }
+    }
+
+    /// Starts the pool's workers.
+    pub fn build(self) -> Result<TaskQueue<C>, Error> {
+        if self.workers > MAX_WORKERS {
+            return Err(Error::TooManyWorkers {
+                requested: self.workers,
+                max: MAX_WORKERS,
+            });
+        }
+        let pool = TaskQueue {
+            shared: Arc::new(Shared {
+                ready: PriorityQueue::new(),
+                delayed: Delayed::new(),
+                state: AtomicU8::new(RUNNING),
+                gate: RwLock::new(()),
+                next_id: AtomicU64::new(0),
+                clock: self.clock,
+                stats: StripedCounters::new(),
+            }),
+            workers: Mutex::new(Vec::with_capacity(self.workers)),
+        };
+        for i in 0..self.workers {
+            let shared = pool.shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("latchwork-worker-{i}"))
+                .spawn(move || shared.worker());
+            match spawned {
+                Ok(handle) => pool.workers.lock().push(handle),
+                // Dropping `pool` stops and joins the workers started so far.
+                Err(e) => return Err(Error::Spawn(e.to_string())),
+            }
+        }
+        Ok(pool)
+    }
+}
+
+impl<C: Clock> TaskQueue<C> {
+    /// Queues `f` at `priority` and returns its handle. After shutdown has
+    /// begun the task is not run and its handle reports
+    /// [`TaskError::Cancelled`](super::TaskError::Cancelled).
+    pub fn submit<F, R>(&self, priority: impl Into<Level>, f: F) -> TaskHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.enqueue(None, priority.into(), f)
+    }
+
+    /// Queues `f` to become ready at `at` on the pool's clock (time since
+    /// the clock's origin, as [`Clock::now`] reports it). A time already
+    /// past makes it ready at the next look.
+    pub fn submit_at<F, R>(&self, at: Duration, priority: impl Into<Level>, f: F) -> TaskHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.enqueue(Some(duration_to_nanos(at)), priority.into(), f)
+    }
+
+    /// Queues `f` to become ready `delay` from now on the pool's clock.
+    pub fn submit_after<F, R>(
+        &self,
+        delay: Duration,
+        priority: impl Into<Level>,
+        f: F,
+    ) -> TaskHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let at = self
+            .shared
+            .clock
+            .now_nanos()
+            .saturating_add(duration_to_nanos(delay));
+        self.enqueue(Some(at), priority.into(), f)
+    }
+
+    fn enqueue<F, R>(&self, due: Option<u64>, level: Level, f: F) -> TaskHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let s = &*self.shared;
+        // Relaxed: ids need only be unique; the queues publish the job.
+        let id = TaskId(s.next_id.fetch_add(1, Ordering::Relaxed));
+        let (job, handle) = Job::new(id, level, f);
+        s.stats.incr(SUBMITTED);
+        let gate = s.gate.read();
+        if s.state() != RUNNING {
+            drop(gate);
+            s.cancel(job);
+            return handle;
+        }
+        match due {
+            None => s.ready.push(level, job),
+            Some(at) => {
+                if s.delayed.insert(at, job) {
+                    // A new earliest time: parked workers recompute their
+                    // timeouts.
+                    s.ready.parker().unpark_all();
+                }
+            }
+        }
+        drop(gate);
+        handle
+    }
+
+    /// Moves delayed tasks whose time has come (on the pool's clock) to the
+    /// ready queue, waking workers; returns how many moved.
+    pub fn poll_delayed(&self) -> usize {
+        self.shared.promote_due()
+    }
+
+    /// Runs every ready task on the caller's thread, most urgent first,
+    /// until the ready queue is empty (promoting due delayed tasks first),
+    /// and reports each in execution order, panics included. Workers, if
+    /// any, keep taking tasks meanwhile; tasks they run are not reported
+    /// here. Tasks that submit more ready tasks extend the run.
+    pub fn run_pending(&self) -> Vec<TaskReport> {
+        let s = &*self.shared;
+        s.promote_due();
+        let mut reports = Vec::new();
+        while let Some((_, job)) = s.ready.try_pop() {
+            reports.push(s.run(job));
+        }
+        reports
+    }
+
+    /// Stops taking tasks, lets the workers finish every ready task (and the
+    /// caller's thread runs what is left if there are no workers), cancels
+    /// delayed tasks whose time has not come, and joins the workers.
+    /// Idempotent. Called from inside a task, it does not wait for the
+    /// calling worker.
+    pub fn shutdown(&self) {
+        self.close(DRAINING);
+    }
+
+    /// Stops taking tasks, cancels every queued and delayed task (their
+    /// handles resolve at once), then joins the workers once their current
+    /// tasks return. Returns how many tasks this call cancelled.
+    pub fn shutdown_now(&self) -> usize {
+        self.close(STOPPED)
+    }
+
+    fn close(&self, target: u8) -> usize {
+        let s = &*self.shared;
+        {
+            let _gate = s.gate.write();
+            // Release: pairs with the Acquire in `Shared::state`.
+            s.state.fetch_max(target, Ordering::Release);
+        }
+        let mut cancelled = 0;
+        if s.state() == STOPPED {
+            // Cancel before waiting for the running tasks, so that their
+            // handles resolve at once.
+            cancelled += self.cancel_queued();
+        } else {
+            s.promote_due();
+        }
+        s.ready.parker().unpark_all();
+        let me = thread::current().id();
+        let workers = std::mem::take(&mut *self.workers.lock());
+        for w in workers {
+            if w.thread().id() != me {
+                // A worker never panics (tasks' panics are caught), and if
+                // one did its tasks are still accounted for below.
+                let _ = w.join();
+            }
+        }
+        if s.state() == DRAINING {
+            // Whatever the workers left (all of it, with no workers).
+            while let Some((_, job)) = s.ready.try_pop() {
+                s.run(job);
+            }
+        }
+        cancelled + self.cancel_queued()
+    }
+
+    /// Cancels every delayed and ready task; returns how many.
+    fn cancel_queued(&self) -> usize {
+        let s = &*self.shared;
+        let mut cancelled = 0;
+        for job in s.delayed.take_all() {
+            s.cancel(job);
+            cancelled += 1;
+        }
+        while let Some((_, job)) = s.ready.try_pop() {
+            s.cancel(job);
+            cancelled += 1;
+        }
+        cancelled
+    }
+
+    /// Ready tasks waiting for a worker (a snapshot).
+    pub fn ready_len(&self) -> usize {
+        self.shared.ready.len()
+    }
+
+    /// Delayed tasks whose time has not been observed yet.
+    pub fn delayed_len(&self) -> usize {
+        self.shared.delayed.len()
+    }
+
+    /// The pool's counters.
+    pub fn stats(&self) -> TaskStats {
+        let st = &self.shared.stats;
+        TaskStats {
+            submitted: st.sum(SUBMITTED),
+            completed: st.sum(COMPLETED),
+            panicked: st.sum(PANICKED),
+            cancelled: st.sum(CANCELLED),
+        }
+    }
+
+    /// The pool's clock.
+    pub fn clock(&self) -> &C {
+        &self.shared.clock
+    }
+}
+
+impl<C: Clock> Drop for TaskQueue<C> {
+    fn drop(&mut self) {
+        self.close(STOPPED);
+    }
+}
+
+impl<C: Clock> fmt::Debug for TaskQueue<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskQueue")
+            .field("workers", &self.workers.lock().len())
+            .field("ready", &self.ready_len())
+            .field("delayed", &self.delayed_len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

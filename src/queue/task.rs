@@ -1,0 +1,259 @@
+//! Tasks: a type-erased job that resolves its [`TaskHandle`] exactly once,
+//! whether it runs, panics or is dropped unrun.
+//!
+//! A `Job` owns its closure until it runs. Running takes the closure out
+//! (`FnOnce`, so no task can run twice); dropping a job that still holds its
+//! closure resolves the handle as [`TaskError::Cancelled`]. Every path that
+//! discards a job (shutdown, the pool being dropped) therefore accounts for
+//! it without having to remember to.
+use super::level::Level;
+use crate::sync::{Arc, Condvar, Mutex};
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Why a task produced no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; the panic message (or a placeholder if the payload
+    /// was not a string). The worker that ran it carries on.
+    Panicked(String),
+    /// The task never ran: it was still queued (or waiting for its time)
+    /// when the pool shut down with `shutdown_now`, or its time had not come
+    /// at `shutdown`, or it was submitted after shutdown began.
+    Cancelled,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(msg) => write!(f, "task panicked: {msg}"),
+            TaskError::Cancelled => f.write_str("task was cancelled before it ran"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// A task's number, in submission order (unique per pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The number itself.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task #{}", self.0)
+    }
+}
+
+/// What [`TaskQueue::run_pending`](super::TaskQueue::run_pending) reports for
+/// each task it ran: which task, at which level, and whether it panicked.
+/// The task's value itself goes to its [`TaskHandle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskReport {
+    /// The task.
+    pub id: TaskId,
+    /// The level it ran at.
+    pub level: Level,
+    /// `Ok` if it returned, `Err(TaskError::Panicked(_))` if it panicked.
+    pub result: Result<(), TaskError>,
+}
+
+enum SlotState<R> {
+    Pending,
+    Done(Result<R, TaskError>),
+    Taken,
+}
+
+/// Where a task's outcome meets its handle.
+struct Slot<R> {
+    state: Mutex<SlotState<R>>,
+    done: Condvar,
+}
+
+impl<R> Slot<R> {
+    fn resolve(&self, outcome: Result<R, TaskError>) {
+        let mut state = self.state.lock();
+        if let SlotState::Pending = *state {
+            *state = SlotState::Done(outcome);
+            self.done.notify_all();
+        }
+    }
+}
+
+/// The receiving end of a submitted task: [`join`](Self::join) waits for its
+/// outcome.
+///
+/// Dropping the handle does not cancel the task; it runs and its value is
+/// dropped.
+pub struct TaskHandle<R> {
+    id: TaskId,
+    slot: Arc<Slot<R>>,
+}
+
+impl<R> TaskHandle<R> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Whether the task has an outcome yet (ran, panicked or was cancelled).
+    pub fn is_finished(&self) -> bool {
+        !matches!(*self.slot.state.lock(), SlotState::Pending)
+    }
+
+    /// Blocks until the task has run (or been cancelled) and returns its
+    /// value, `Err(TaskError::Panicked(message))` if it panicked, or
+    /// `Err(TaskError::Cancelled)` if it was dropped unrun.
+    ///
+    /// With a pool of zero workers, something must run the task (
+    /// [`run_pending`](super::TaskQueue::run_pending) or `shutdown`) or this
+    /// waits forever.
+    pub fn join(self) -> Result<R, TaskError> {
+        let mut state = self.slot.state.lock();
+        loop {
+            match std::mem::replace(&mut *state, SlotState::Taken) {
+                SlotState::Done(outcome) => return outcome,
+                SlotState::Pending => {
+                    *state = SlotState::Pending;
+                    state = self
+                        .slot
+                        .done
+                        .wait(state)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                // `join` consumes the handle, so nothing took it before.
+                SlotState::Taken => return Err(TaskError::Cancelled),
+            }
+        }
+    }
+}
+
+impl<R> fmt::Debug for TaskHandle<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// A closure and the slot it resolves, erased to a common type.
+trait Body: Send {
+    /// Runs the closure, resolves the slot, reports a panic's message.
+    fn run(self: Box<Self>) -> Result<(), TaskError>;
+    /// Resolves the slot as cancelled without running.
+    fn cancel(self: Box<Self>);
+}
+
+struct Typed<F, R> {
+    f: F,
+    slot: Arc<Slot<R>>,
+}
+
+impl<F, R> Body for Typed<F, R>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    fn run(self: Box<Self>) -> Result<(), TaskError> {
+        let Typed { f, slot } = *self;
+        // AssertUnwindSafe: the closure's captures are dropped with it on
+        // unwind and nothing of the pool is borrowed across the call, so a
+        // panic cannot leave pool state half-updated.
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => {
+                slot.resolve(Ok(value));
+                Ok(())
+            }
+            Err(payload) => {
+                let err = TaskError::Panicked(panic_message(payload.as_ref()));
+                slot.resolve(Err(err.clone()));
+                Err(err)
+            }
+        }
+    }
+
+    fn cancel(self: Box<Self>) {
+        self.slot.resolve(Err(TaskError::Cancelled));
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<non-string panic payload>")
+    }
+}
+
+/// A queued task. Dropping it unrun cancels it.
+pub(crate) struct Job {
+    pub(crate) id: TaskId,
+    pub(crate) level: Level,
+    body: Option<Box<dyn Body>>,
+}
+
+impl Job {
+    /// A job and the handle it will resolve.
+    pub(crate) fn new<F, R>(id: TaskId, level: Level, f: F) -> (Job, TaskHandle<R>)
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let slot = Arc::new(Slot {
+            state: Mutex::new(SlotState::Pending),
+            done: Condvar::new(),
+        });
+        let job = Job {
+            id,
+            level,
+            body: Some(Box::new(Typed {
+                f,
+                slot: slot.clone(),
+            })),
+        };
+        (job, TaskHandle { id, slot })
+    }
+
+    /// Runs the task (at most once: the body is taken).
+    pub(crate) fn run(mut self) -> Result<(), TaskError> {
+        match self.body.take() {
+            Some(body) => body.run(),
+            None => Err(TaskError::Cancelled),
+        }
+    }
+
+    /// Cancels the task explicitly (the same as dropping it).
+    pub(crate) fn cancel(mut self) {
+        if let Some(body) = self.body.take() {
+            body.cancel();
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take() {
+            body.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("level", &self.level)
+            .finish_non_exhaustive()
+    }
+}

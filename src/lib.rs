@@ -2,16 +2,16 @@
 //!
 //! Lock-free and concurrent building blocks for high-throughput services.
 //!
-//! | module | what it is | status |
-//! |---|---|---|
-//! | [`lru`] | arena-index LRU cache, and a sharded concurrent form | ready |
-//! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter | ready |
-//! | [`queue`] | strictly ordered multi-level priority queue and a worker pool | ready |
-//! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
-//! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
-//! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters | ready |
-//! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
-//! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime) with lock-free snapshots and atomic hot reload | ready |
+//! | module | what it is |
+//! |---|---|
+//! | [`lru`] | arena-index LRU cache, and a sharded concurrent form |
+//! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization |
+//! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter |
+//! | [`queue`] | strictly ordered multi-level priority queue and a worker pool |
+//! | [`retry`] | backoff with jitter, deadlines, retry-after hints, a lock-free retry budget |
+//! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime), lock-free hot reload |
+//! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters |
+//! | [`clock`] | the clock every time-based module uses (system or manual) |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};

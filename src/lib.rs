@@ -8,6 +8,7 @@
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
+//! | [`event`] | pub-sub emitter with priorities and once-listeners, and a broadcast ring (overwrite or backpressure) | ready |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};
@@ -49,6 +50,7 @@
 mod arena;
 pub mod clock;
 mod counter;
+pub mod event;
 pub mod lru;
 pub mod retry;
 mod sync;

@@ -2,7 +2,7 @@
 use super::parker::Parker;
 use super::ring::{Read, Ring};
 use crate::event::Error;
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::Arc;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -141,18 +141,21 @@ struct Shared<T> {
 impl<T> Shared<T> {
     /// Recomputes the gate: the minimum of the registered cursors and of
     /// the tail read before scanning them. Why the tail: a receiver
-    /// registers (CAS into a `FREE` entry), then reads the tail as its start
-    /// `t2`. If this scan misses the registration, the tail read before the
-    /// scan precedes it in the SeqCst order, so the result is <= `t2`: a
-    /// gate computed without a new receiver never lets producers overwrite
-    /// messages that receiver will read.
+    /// registers (CAS into a `FREE` entry), fences (SeqCst), then reads the
+    /// tail as its start `t2`; this scan reads the tail, fences, then reads
+    /// the cursors. If the scan's fence comes first, the receiver's tail
+    /// read cannot see an older tail than ours, so the result is <= `t2`;
+    /// if the receiver's fence comes first, the scan sees its entry. Either
+    /// way a gate never lets producers overwrite a message a receiver has
+    /// yet to read.
     fn recompute_gate(&self) -> u64 {
-        // SeqCst: see above; all loads are in the single total order.
-        let mut min = self.tail.load(Ordering::SeqCst);
+        // Relaxed + fence: see above.
+        let mut min = self.tail.load(Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         for c in self.cursors.iter() {
-            // SeqCst: acquires the receiver's clones (its cursor store
-            // is SeqCst) and is part of the registration argument.
-            min = min.min(c.load(Ordering::SeqCst));
+            // Acquire: pairs with the receiver's Release cursor store, so
+            // its clones happen before producers reuse the slots.
+            min = min.min(c.load(Ordering::Acquire));
         }
         // AcqRel: publishes what the cursor loads acquired to producers
         // that read the gate with Acquire.
@@ -217,8 +220,11 @@ impl<T> Shared<T> {
             if c.compare_exchange(FREE, provisional, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
             {
-                let start = self.tail.load(Ordering::SeqCst);
-                c.store(start, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                // Relaxed: ordered by the fence (see `recompute_gate`).
+                let start = self.tail.load(Ordering::Relaxed);
+                // Relaxed: only raises a bound producers already respect.
+                c.store(start, Ordering::Relaxed);
                 self.writable.notify();
                 return Ok((Some(i), start));
             }
@@ -254,7 +260,7 @@ impl<T> Sender<T> {
             sh.wait_gate(seq);
         }
         sh.wait_free(seq);
-        sh.ring.write(seq, value);
+        sh.ring.write(seq, value, sh.policy == Policy::Overwrite);
         sh.readable.notify();
     }
 
@@ -405,7 +411,7 @@ impl<T: Clone> Receiver<T> {
             let sh = &*self.shared;
             let next = self.next;
             let woken = sh.readable.wait_until(
-                // SeqCst (inside `is_ready` too): the parker's condition.
+                // SeqCst: the parker's condition (runs after its fence).
                 || sh.ring.is_ready(next) || sh.closed.load(Ordering::SeqCst),
                 deadline,
             );
@@ -420,9 +426,9 @@ impl<T> Receiver<T> {
     fn advance(&mut self) {
         self.next += 1;
         if let Some(i) = self.entry {
-            // SeqCst: Release hands the slot back to producers (I3 of the
-            // ring); SeqCst orders it before the waiter-count load below.
-            self.shared.cursors[i].store(self.next, Ordering::SeqCst);
+            // Release: hands the slot back to producers (I3 of the ring);
+            // `notify` fences it before the waiter-count load.
+            self.shared.cursors[i].store(self.next, Ordering::Release);
             self.shared.writable.notify();
         }
     }
@@ -452,9 +458,9 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let Some(i) = self.entry {
-            // SeqCst: frees the entry for the gate scan (which then ignores
-            // it) and orders it before the waiter-count load.
-            self.shared.cursors[i].store(FREE, Ordering::SeqCst);
+            // Release: frees the entry after this receiver's last clone;
+            // `notify` fences it before the waiter-count load.
+            self.shared.cursors[i].store(FREE, Ordering::Release);
             self.shared.writable.notify();
         }
     }

@@ -2,12 +2,15 @@
 //! (nobody waiting) costs a notifier one load, and a mutex + condvar for
 //! the rare case.
 //!
-//! No lost wake-up: a waiter increments `waiters` (SeqCst) and then checks
-//! its condition (SeqCst loads) under the mutex; a notifier makes its change
-//! (SeqCst store) and then loads `waiters` (SeqCst). Either the notifier
-//! sees the waiter and notifies under the mutex (which the waiter holds
-//! from its check until it sleeps), or the waiter's check sees the change.
-use crate::sync::atomic::{AtomicUsize, Ordering};
+//! No lost wake-up: a waiter increments `waiters`, issues a SeqCst fence
+//! and checks its condition, all under the mutex; a notifier makes its
+//! change, issues a SeqCst fence and loads `waiters`. The two fences are
+//! ordered one way or the other: either the notifier sees the waiter and
+//! notifies under the mutex (which the waiter holds from its check until
+//! it sleeps), or the waiter's check sees the change. (Fences rather than
+//! SeqCst accesses alone: loom models SeqCst accesses as AcqRel, but
+//! models SeqCst fences.)
+use crate::sync::atomic::{fence, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
 use std::time::Instant;
 
@@ -29,19 +32,23 @@ impl Parker {
     /// Wakes every waiter, if there is one.
     #[inline]
     pub(super) fn notify(&self) {
-        // SeqCst: the notifier half of the handshake in the module doc.
-        if self.waiters.load(Ordering::SeqCst) != 0 {
+        // The notifier half of the handshake in the module doc.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        if self.waiters.load(Ordering::Relaxed) != 0 {
             let _g = self.lock.lock();
             self.cv.notify_all();
         }
     }
 
     /// Blocks until `ready()` holds (true) or `deadline` passes (false).
-    /// `ready` must read the state it depends on with SeqCst loads.
+    /// `ready` runs after a SeqCst fence; its loads may be Acquire.
     pub(super) fn wait_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
         let mut guard = self.lock.lock();
-        // SeqCst: the waiter half of the handshake in the module doc.
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // Relaxed + fence: the waiter half of the handshake in the module
+        // doc (the mutex orders it against this waiter's decrement).
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
         let ok = loop {
             if ready() {
                 break true;

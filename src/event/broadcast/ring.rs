@@ -18,19 +18,22 @@
 //!   lap. The value is initialised exactly when the stamp is non-zero and
 //!   not WRITING, or WRITING with `seq >= cap` before the old value is
 //!   moved out.
-//! - **I2 (pinned read, Overwrite)**: a reader clones the value only while
-//!   counted in `readers` and after re-reading the published stamp
-//!   (SeqCst); the writer marks WRITING (SeqCst), then waits for `readers`
-//!   to reach zero before touching the value. SeqCst on both sides makes
-//!   this a Dekker handshake: either the writer sees the pin and waits, or
-//!   the reader sees WRITING and backs off.
+//! - **I2 (pinned read, Overwrite)**: a reader increments `readers`, issues
+//!   a SeqCst fence and re-reads the stamp, and clones only if it still
+//!   shows the message; the writer marks WRITING, issues a SeqCst fence and
+//!   waits for `readers` to reach zero before touching the value. The
+//!   fences make this a Dekker handshake: either the writer sees the pin and
+//!   waits, or the reader sees WRITING and backs off. (Fences, not SeqCst
+//!   accesses alone, so that loom, which models SeqCst accesses as AcqRel,
+//!   checks the real argument.) Under `Backpressure` readers never pin and
+//!   the writer skips the handshake: I3 keeps them apart.
 //! - **I3 (gated read, Backpressure)**: a writer of `seq` first waits until
 //!   every registered receiver's cursor is past `seq - cap`; a receiver
 //!   advances its cursor (Release) only after its clone, so a published
 //!   slot at a receiver's cursor is never rewritten while it reads.
 //! - **I4 (drop)**: dropping the ring has `&mut`: no reader or writer is
 //!   left, and the stamps say which values are initialised (I1).
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::UnsafeCell;
 use std::mem::MaybeUninit;
 
@@ -108,21 +111,25 @@ impl<T> Ring<T> {
     /// Whether the slot of `seq` holds its previous lap, published (I1).
     #[inline]
     pub(super) fn is_free_for(&self, seq: u64) -> bool {
-        // SeqCst: also the condition of a parked producer; pairs with the
-        // SeqCst publish in `write` (no lost wake-up, see `Parker`).
-        self.slot(seq).stamp.load(Ordering::SeqCst) == self.free_stamp(seq)
+        // Acquire: pairs with the Release publish in `write`, so the
+        // previous writer's accesses happen before ours.
+        self.slot(seq).stamp.load(Ordering::Acquire) == self.free_stamp(seq)
     }
 
     /// Writes message `seq`. The caller holds the ticket `seq` and has seen
     /// `is_free_for(seq)` (I1), and in Backpressure mode has waited for the
-    /// gate (I3).
-    pub(super) fn write(&self, seq: u64, value: T) {
+    /// gate (I3); `pinned` says whether readers pin (Overwrite, I2).
+    pub(super) fn write(&self, seq: u64, value: T, pinned: bool) {
         let slot = self.slot(seq);
-        // SeqCst: the writer half of the I2 handshake with `read_pinned`.
-        slot.stamp.store((seq + 1) | WRITING, Ordering::SeqCst);
-        // SeqCst: I2; also acquires the clones of readers that unpinned.
-        while slot.readers.load(Ordering::SeqCst) != 0 {
-            crate::sync::thread::yield_now();
+        if pinned {
+            // Relaxed + fence: the writer half of the I2 handshake.
+            slot.stamp.store((seq + 1) | WRITING, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            // Acquire: pairs with the Release unpin, so the clones of
+            // readers that unpinned happen before the overwrite.
+            while slot.readers.load(Ordering::Acquire) != 0 {
+                crate::sync::thread::yield_now();
+            }
         }
         let old = slot.value.with_mut(|p| {
             // SAFETY: I1 makes this thread the slot's only writer and I2/I3
@@ -133,10 +140,9 @@ impl<T> Ring<T> {
                 old
             }
         });
-        // SeqCst: Release publishes the value to readers' Acquire stamp
-        // loads; SeqCst orders it before the sender's load of the waiter
-        // count (no lost wake-up).
-        slot.stamp.store(seq + 1, Ordering::SeqCst);
+        // Release: publishes the value to readers' Acquire stamp loads (the
+        // sender's notify fences it before the waiter-count load).
+        slot.stamp.store(seq + 1, Ordering::Release);
         // The replaced message is dropped after publishing, so a panicking
         // `Drop` cannot leave the slot marked WRITING.
         drop(old);
@@ -153,9 +159,10 @@ impl<T> Ring<T> {
     }
 
     /// Whether a read of `seq` would find something other than `NotYet`.
-    /// SeqCst: the condition of a parked receiver (see `Parker`).
     pub(super) fn is_ready(&self, seq: u64) -> bool {
-        let stamp = self.slot(seq).stamp.load(Ordering::SeqCst);
+        // Acquire: pairs with the publish; as a parked receiver's condition
+        // it runs after the parker's fence.
+        let stamp = self.slot(seq).stamp.load(Ordering::Acquire);
         stamp == seq + 1 || matches!(Self::classify(stamp, seq), Read::Overwritten)
     }
 }
@@ -188,10 +195,12 @@ impl<T: Clone> Ring<T> {
         if stamp != seq + 1 {
             return Self::classify(stamp, seq);
         }
-        // SeqCst: the reader half of the I2 handshake.
-        slot.readers.fetch_add(1, Ordering::SeqCst);
+        // Relaxed + fence: the reader half of the I2 handshake.
+        slot.readers.fetch_add(1, Ordering::Relaxed);
         let _unpin = Unpin(&slot.readers);
-        let stamp = slot.stamp.load(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        // Acquire: as above; the fence orders it after the pin.
+        let stamp = slot.stamp.load(Ordering::Acquire);
         if stamp != seq + 1 {
             return Self::classify(stamp, seq);
         }
@@ -210,7 +219,7 @@ struct Unpin<'a>(&'a AtomicUsize);
 
 impl Drop for Unpin<'_> {
     fn drop(&mut self) {
-        // Release: orders this reader's clone before the writer's SeqCst
+        // Release: orders this reader's clone before the writer's Acquire
         // load that sees the count fall.
         self.0.fetch_sub(1, Ordering::Release);
     }

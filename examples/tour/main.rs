@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo run --release --example tour`.
 
+mod event_section;
 mod lru_section;
 mod retry_section;
 mod ttl_section;
@@ -26,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     lru_section::run()?;
     retry_section::run()?;
     ttl_section::run()?;
+    event_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

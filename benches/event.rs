@@ -79,7 +79,7 @@ fn latchwork_parts(policy: Policy, p: usize, r: usize) -> (Vec<SendFn>, Vec<Recv
         .into_iter()
         .map(|mut rx| {
             Box::new(move || {
-                let mut n = 0;
+                let mut n = 0u64;
                 loop {
                     match rx.recv() {
                         Ok(v) => {
@@ -115,7 +115,7 @@ fn tokio_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
         .into_iter()
         .map(|mut rx| {
             Box::new(move || {
-                let mut n = 0;
+                let mut n = 0u64;
                 loop {
                     match rx.blocking_recv() {
                         Ok(v) => {
@@ -140,7 +140,7 @@ fn bus_parts(r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
         .into_iter()
         .map(|mut rx| {
             Box::new(move || {
-                let mut n = 0;
+                let mut n = 0u64;
                 while let Ok(v) = rx.recv() {
                     black_box(v);
                     n += 1;
@@ -171,7 +171,7 @@ fn crossbeam_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
         .into_iter()
         .map(|rx| {
             Box::new(move || {
-                let mut n = 0;
+                let mut n = 0u64;
                 while let Ok(v) = rx.recv() {
                     black_box(v);
                     n += 1;
@@ -200,7 +200,7 @@ fn flume_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
         .into_iter()
         .map(|rx| {
             Box::new(move || {
-                let mut n = 0;
+                let mut n = 0u64;
                 while let Ok(v) = rx.recv() {
                     black_box(v);
                     n += 1;

@@ -110,24 +110,56 @@ impl<E> Entry<E> {
         matches!(&self.call, Call::Once(c) if c.is_spent())
     }
 
+    /// Calls the listener: `None` for a once-listener another emit has
+    /// claimed, else what it returned. Panics propagate to `emit`.
     #[inline]
-    fn run(&self, event: &E, report: &mut EmitReport) {
-        let outcome = match &self.call {
-            Call::Many(f) => catch_unwind(AssertUnwindSafe(|| f(event))),
-            Call::Once(cell) => match cell.claim() {
-                Some(f) => catch_unwind(AssertUnwindSafe(move || f(event))),
-                None => return,
-            },
+    fn call(&self, event: &E) -> Option<Result<(), String>> {
+        match &self.call {
+            Call::Many(f) => Some(f(event)),
+            Call::Once(cell) => cell.claim().map(|f| f(event)),
+        }
+    }
+}
+
+/// The merge of one topic's exact list with the matching wildcard
+/// entries, both sorted by `(priority, id)`.
+struct Walk<'a, E> {
+    exact: &'a [Arc<Entry<E>>],
+    wild: &'a [Arc<Entry<E>>],
+    i: usize,
+    j: usize,
+}
+
+impl<'a, E> Walk<'a, E> {
+    #[inline]
+    fn next(&mut self, topic: &str) -> Option<&'a Entry<E>> {
+        while self.j < self.wild.len() && !self.wild[self.j].pattern.matches(topic) {
+            self.j += 1;
+        }
+        let next = match (self.exact.get(self.i), self.wild.get(self.j)) {
+            (Some(a), Some(b)) if a.key() <= b.key() => {
+                self.i += 1;
+                a
+            }
+            (_, Some(b)) => {
+                self.j += 1;
+                b
+            }
+            (Some(a), None) => {
+                self.i += 1;
+                a
+            }
+            (None, None) => return None,
         };
-        report.ran += 1;
-        let reason = match outcome {
-            Ok(Ok(())) => return,
-            Ok(Err(msg)) => FailureReason::Returned(msg),
-            Err(payload) => FailureReason::Panicked(panic_message(payload.as_ref())),
-        };
-        report.failures.push(ListenerFailure {
-            id: SubscriptionId(self.id),
-            priority: self.priority,
+        Some(next)
+    }
+}
+
+impl EmitReport {
+    fn fail<E>(&mut self, entry: &Entry<E>, reason: FailureReason) {
+        self.failures.push(ListenerFailure {
+            id: SubscriptionId(entry.id),
+            priority: entry.priority,
             reason,
         });
     }
@@ -595,32 +627,37 @@ impl<E> Emitter<E> {
     /// (see the type's guarantees).
     pub fn emit(&self, topic: &str, event: &E) -> EmitReport {
         let table = self.shared.table.load();
-        let exact = table.exact.get(topic).map_or(&[][..], |l| &l[..]);
-        let wild = &table.wildcard[..];
+        let mut walk = Walk {
+            exact: table.exact.get(topic).map_or(&[][..], |l| &l[..]),
+            wild: &table.wildcard[..],
+            i: 0,
+            j: 0,
+        };
         let mut report = EmitReport::default();
-        let (mut i, mut j) = (0, 0);
+        // One `catch_unwind` around the whole walk rather than one per
+        // listener: after a panic the walk resumes with the next listener.
         loop {
-            while j < wild.len() && !wild[j].pattern.matches(topic) {
-                j += 1;
+            let mut current = None;
+            let walked = catch_unwind(AssertUnwindSafe(|| {
+                while let Some(entry) = walk.next(topic) {
+                    current = Some(entry);
+                    if let Some(outcome) = entry.call(event) {
+                        report.ran += 1;
+                        if let Err(msg) = outcome {
+                            report.fail(entry, FailureReason::Returned(msg));
+                        }
+                    }
+                }
+            }));
+            match (walked, current) {
+                (Err(payload), Some(entry)) => {
+                    report.ran += 1;
+                    let msg = panic_message(payload.as_ref());
+                    report.fail(entry, FailureReason::Panicked(msg));
+                }
+                _ => return report,
             }
-            let next = match (exact.get(i), wild.get(j)) {
-                (Some(a), Some(b)) if a.key() <= b.key() => {
-                    i += 1;
-                    a
-                }
-                (_, Some(b)) => {
-                    j += 1;
-                    b
-                }
-                (Some(a), None) => {
-                    i += 1;
-                    a
-                }
-                (None, None) => break,
-            };
-            next.run(event, &mut report);
         }
-        report
     }
 }
 

@@ -661,7 +661,7 @@ impl<E> Emitter<E> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Mutex as StdMutex;

@@ -140,14 +140,15 @@ struct Shared<T> {
 
 impl<T> Shared<T> {
     /// Recomputes the gate: the minimum of the registered cursors and of
-    /// the tail read before scanning them. Why the tail: a receiver
-    /// registers (CAS into a `FREE` entry), fences (SeqCst), then reads the
-    /// tail as its start `t2`; this scan reads the tail, fences, then reads
-    /// the cursors. If the scan's fence comes first, the receiver's tail
-    /// read cannot see an older tail than ours, so the result is <= `t2`;
-    /// if the receiver's fence comes first, the scan sees its entry. Either
-    /// way a gate never lets producers overwrite a message a receiver has
-    /// yet to read.
+    /// the tail read before scanning them. A receiver registers by a CAS on
+    /// a `FREE` entry, a SeqCst fence, then a read of the tail as its start
+    /// `t2`; this scan reads the tail (`T`), fences, then reads the cursors.
+    /// If the scan misses the new entry, this fence precedes the receiver's,
+    /// so `t2 >= T >= result`: the gate (shared by all producers, only
+    /// growing) never lets a message at or after `t2` be overwritten. If it
+    /// sees the entry, the entry bounds the result. The
+    /// `backpressure_receiver_registers_while_producer_gates` loom model
+    /// fails without the fences.
     fn recompute_gate(&self) -> u64 {
         // Relaxed + fence: see above.
         let mut min = self.tail.load(Ordering::Relaxed);

@@ -11,6 +11,7 @@
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints, a lock-free retry budget |
 //! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime), lock-free hot reload |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters |
+//! | [`event`] | lock-free pub-sub emitter (topics, wildcards, priorities, once) and broadcast channel |
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
 //!
 //! ```
@@ -54,6 +55,7 @@ mod arena;
 pub mod clock;
 pub mod config;
 mod counter;
+pub mod event;
 pub mod freq;
 pub mod lru;
 pub mod queue;

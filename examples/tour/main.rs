@@ -4,6 +4,7 @@
 //! Run with `cargo run --release --example tour`.
 
 mod config_section;
+mod event_section;
 mod freq_section;
 mod lru_section;
 mod queue_section;
@@ -34,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ratelimit_section::run()?;
     config_section::run()?;
     queue_section::run()?;
+    event_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

@@ -1,0 +1,57 @@
+use std::fmt;
+
+/// Why an emitter subscription or a broadcast channel was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A topic pattern that is empty or has a `*` other than a whole last
+    /// segment (`order.*`) or the lone `*`.
+    InvalidTopic {
+        /// The pattern that was given.
+        topic: String,
+    },
+    /// A broadcast capacity of zero: a ring needs at least one slot.
+    ZeroCapacity,
+    /// A broadcast capacity beyond 2^32 slots (after rounding up to a
+    /// power of two).
+    CapacityTooLarge {
+        /// The capacity that was asked for.
+        requested: usize,
+    },
+    /// A `Backpressure` channel was built with room for zero receivers.
+    ZeroMaxReceivers,
+    /// A `Backpressure` channel already has its maximum number of live
+    /// receivers; drop one, or build the channel with a larger
+    /// `max_receivers`.
+    TooManyReceivers {
+        /// The configured maximum.
+        max: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidTopic { topic } => write!(
+                f,
+                "invalid topic pattern {topic:?}: use a non-empty name, `prefix.*` or `*` \
+                 (a `*` may only stand for the whole last segment)"
+            ),
+            Error::ZeroCapacity => f.write_str("broadcast capacity must be at least 1"),
+            Error::CapacityTooLarge { requested } => write!(
+                f,
+                "broadcast capacity {requested} exceeds the maximum of 2^32 slots"
+            ),
+            Error::ZeroMaxReceivers => {
+                f.write_str("max_receivers must be at least 1 for a Backpressure channel")
+            }
+            Error::TooManyReceivers { max } => write!(
+                f,
+                "this Backpressure channel already has its maximum of {max} receivers \
+                 (drop one or raise max_receivers)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

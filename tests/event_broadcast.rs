@@ -1,0 +1,246 @@
+#![cfg(not(loom))]
+//! Broadcast channel: multi-producer multi-receiver stress under both
+//! policies, close and drain, blocking and timed receive, auto traits.
+
+use latchwork::event::broadcast::{
+    channel, Builder, Policy, RecvError, RecvTimeoutError, TryRecvError,
+};
+use latchwork::event::Error;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn handles_are_send_and_sync() {
+    assert_send_sync::<latchwork::event::broadcast::Sender<u64>>();
+    assert_send_sync::<latchwork::event::broadcast::Receiver<u64>>();
+    assert_send_sync::<latchwork::event::Emitter<String>>();
+    assert_send_sync::<latchwork::event::Subscription>();
+}
+
+const PRODUCERS: u64 = 3;
+const RECEIVERS: usize = 3;
+const PER_PRODUCER: u64 = 20_000;
+
+/// Runs PRODUCERS x RECEIVERS on a small ring; each receiver returns the
+/// values it got and the total it was told it missed.
+fn run(policy: Policy, cap: usize) -> Vec<(Vec<u64>, u64)> {
+    let (tx, rx) = Builder::new(cap).policy(policy).build::<u64>().unwrap();
+    let mut rxs = vec![rx];
+    for _ in 1..RECEIVERS {
+        rxs.push(tx.subscribe().unwrap());
+    }
+    let start = Arc::new(Barrier::new(PRODUCERS as usize + RECEIVERS));
+    let receivers: Vec<_> = rxs
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut rx)| {
+            let start = start.clone();
+            thread::spawn(move || {
+                start.wait();
+                let (mut got, mut missed) = (Vec::new(), 0);
+                loop {
+                    match rx.recv() {
+                        Ok(v) => got.push(v),
+                        Err(RecvError::Lagged(n)) => missed += n,
+                        Err(RecvError::Closed) => break,
+                    }
+                    // One slow receiver makes the policies differ.
+                    if i == 0 && got.len() % 64 == 0 {
+                        thread::yield_now();
+                    }
+                }
+                (got, missed)
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let (tx, start) = (tx.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                for i in 0..PER_PRODUCER {
+                    tx.send(p << 32 | i);
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for p in producers {
+        p.join().unwrap();
+    }
+    receivers.into_iter().map(|r| r.join().unwrap()).collect()
+}
+
+/// Each producer's values appear in the order it sent them.
+fn assert_per_producer_order(got: &[u64]) {
+    let mut last = [None::<u64>; PRODUCERS as usize];
+    for &v in got {
+        let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+        assert!(last[p].is_none_or(|l| l < i), "producer {p} out of order");
+        last[p] = Some(i);
+    }
+}
+
+#[test]
+fn backpressure_every_receiver_gets_everything_once_in_one_order() {
+    let results = run(Policy::Backpressure, 16);
+    let total = PRODUCERS * PER_PRODUCER;
+    let (first, _) = &results[0];
+    for (got, missed) in &results {
+        assert_eq!(*missed, 0);
+        assert_eq!(got.len() as u64, total);
+        assert_eq!(got, first, "all receivers see the same global order");
+        assert_per_producer_order(got);
+    }
+    let mut sorted = first.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len() as u64, total, "each message exactly once");
+}
+
+#[test]
+fn overwrite_received_plus_lagged_is_sent() {
+    let results = run(Policy::Overwrite, 16);
+    let total = PRODUCERS * PER_PRODUCER;
+    for (got, missed) in &results {
+        assert_eq!(got.len() as u64 + missed, total);
+        assert_per_producer_order(got);
+    }
+    // Receivers agree on the relative order of what they both received:
+    // the global order is one sequence, each sees a subsequence of it.
+    let index: std::collections::HashMap<u64, usize> = results[1]
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v, i))
+        .collect();
+    let mut last = None;
+    for v in &results[0].0 {
+        if let Some(&i) = index.get(v) {
+            assert!(last < Some(i), "receivers disagree on the order");
+            last = Some(i);
+        }
+    }
+}
+
+#[test]
+fn close_drains_then_reports_closed() {
+    for policy in [Policy::Overwrite, Policy::Backpressure] {
+        let (tx, mut rx) = channel::<String>(4, policy).unwrap();
+        let mut late = tx.subscribe().unwrap();
+        tx.send("a".into());
+        tx.send("b".into());
+        let tx2 = tx.clone();
+        drop(tx);
+        assert_eq!(rx.try_recv(), Ok("a".to_string()));
+        tx2.send("c".into());
+        drop(tx2);
+        assert_eq!(rx.recv(), Ok("b".to_string()));
+        assert_eq!(rx.recv(), Ok("c".to_string()));
+        assert_eq!(rx.recv(), Err(RecvError::Closed));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Err(RecvTimeoutError::Closed)
+        );
+        assert_eq!(late.recv(), Ok("a".to_string()));
+    }
+}
+
+#[test]
+fn new_receiver_starts_at_the_tail() {
+    let (tx, mut rx) = channel::<u64>(8, Policy::Overwrite).unwrap();
+    tx.send(1);
+    let mut late = rx.resubscribe().unwrap();
+    tx.send(2);
+    assert_eq!(late.try_recv(), Ok(2));
+    assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(rx.pending(), 1);
+}
+
+#[test]
+fn recv_timeout_times_out_on_an_empty_channel() {
+    let (_tx, mut rx) = channel::<u64>(8, Policy::Overwrite).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(20)),
+        Err(RecvTimeoutError::Timeout)
+    );
+}
+
+#[test]
+fn parked_receiver_is_woken_by_send() {
+    let (tx, mut rx) = channel::<u64>(8, Policy::Backpressure).unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let h = thread::spawn(move || {
+        ready_tx.send(()).unwrap();
+        rx.recv()
+    });
+    ready_rx.recv().unwrap();
+    tx.send(42);
+    assert_eq!(h.join().unwrap(), Ok(42));
+}
+
+#[test]
+fn backpressure_producer_waits_for_the_slow_receiver() {
+    let (tx, mut rx) = channel::<u64>(2, Policy::Backpressure).unwrap();
+    tx.send(0);
+    tx.send(1);
+    let h = thread::spawn(move || {
+        tx.send(2); // blocks until rx takes 0
+        tx.sent()
+    });
+    assert_eq!(rx.recv(), Ok(0));
+    assert_eq!(h.join().unwrap(), 3);
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.recv(), Ok(2));
+    assert_eq!(rx.recv(), Err(RecvError::Closed));
+}
+
+#[test]
+fn builder_validates() {
+    assert_eq!(
+        channel::<u8>(0, Policy::Overwrite).err(),
+        Some(Error::ZeroCapacity)
+    );
+    assert_eq!(
+        Builder::new(4)
+            .policy(Policy::Backpressure)
+            .max_receivers(0)
+            .build::<u8>()
+            .err(),
+        Some(Error::ZeroMaxReceivers)
+    );
+    let (tx, _rx) = Builder::new(3)
+        .policy(Policy::Backpressure)
+        .max_receivers(1)
+        .build::<u8>()
+        .unwrap();
+    assert_eq!(tx.capacity(), 4);
+    let err = tx.subscribe().unwrap_err();
+    assert_eq!(err, Error::TooManyReceivers { max: 1 });
+    assert!(err.to_string().contains("max_receivers"));
+    assert!(matches!(
+        channel::<u8>(usize::MAX, Policy::Overwrite),
+        Err(Error::CapacityTooLarge { .. })
+    ));
+}
+
+#[test]
+fn dropped_values_are_freed() {
+    let token = Arc::new(());
+    {
+        let (tx, mut rx) = channel::<Arc<()>>(4, Policy::Overwrite).unwrap();
+        for _ in 0..10 {
+            tx.send(token.clone());
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(6)));
+        let got = rx.try_recv().unwrap();
+        assert_eq!(Arc::strong_count(&token), 6);
+        drop(got);
+    }
+    assert_eq!(Arc::strong_count(&token), 1);
+}

@@ -178,12 +178,12 @@ impl<T: Clone> Ring<T> {
         if stamp != seq + 1 {
             return Self::classify(stamp, seq);
         }
-        // SAFETY: published (I1), and not rewritten before this receiver's
-        // cursor passes `seq`, which happens after this clone (I3).
-        Read::Value(
-            slot.value
-                .with(|p| unsafe { (*p).assume_init_ref().clone() }),
-        )
+        Read::Value(slot.value.with(|p| {
+            // SAFETY: published (I1), and not rewritten before this
+            // receiver's cursor passes `seq`, which happens after this
+            // clone (I3).
+            unsafe { (*p).assume_init_ref().clone() }
+        }))
     }
 
     /// Reads `seq` in Overwrite mode, pinning the slot during the clone (I2).
@@ -204,12 +204,11 @@ impl<T: Clone> Ring<T> {
         if stamp != seq + 1 {
             return Self::classify(stamp, seq);
         }
-        // SAFETY: pinned after re-reading the published stamp, so the
-        // writer of the next lap waits for the unpin (I2).
-        Read::Value(
-            slot.value
-                .with(|p| unsafe { (*p).assume_init_ref().clone() }),
-        )
+        Read::Value(slot.value.with(|p| {
+            // SAFETY: pinned after re-reading the published stamp, so the
+            // writer of the next lap waits for the unpin (I2).
+            unsafe { (*p).assume_init_ref().clone() }
+        }))
     }
 }
 

@@ -8,6 +8,8 @@
 //! | [`clock`] | the clock every time-based module uses (system or manual) | ready |
 //! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization | ready |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints and a shared lock-free retry budget | ready |
+//! | [`pipeline`] | constant-memory staged pipelines with backpressure, chunking, time-or-size batching, a JSON-lines source | ready |
+//! | [`paginate`] | offset pages, keyset cursors over a concurrent ordered index, iterator pages | ready |
 //!
 //! ```
 //! use latchwork::lru::{ConcurrentLru, LruCache};
@@ -50,6 +52,7 @@ mod arena;
 pub mod clock;
 mod counter;
 pub mod lru;
+pub mod paginate;
 pub mod retry;
 mod sync;
 pub mod ttl;

@@ -7,8 +7,13 @@
 //! byte 1        flags: bit 0 = signed; other bits must be 0
 //! bytes 2..10   query fingerprint, u64 little-endian (FNV-1a of order + filter)
 //! bytes 10..n   the key, as CursorKey::encode_key wrote it
-//! bytes n..n+16 (signed only) HMAC-SHA256 over bytes 0..n, first 16 bytes
+//! bytes n..n+16 (signed only) HMAC-SHA256, first 16 bytes, over
+//!               n as u64 LE || bytes 0..n || order byte || filter text
 //! ```
+//!
+//! The fingerprint binds an unsigned token to its query up to a 64-bit hash
+//! collision (unsigned tokens are forgeable anyway); the signed tag covers
+//! the query's full text, so a signed token verifies for no other query.
 use super::error::Error;
 use super::query::Query;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -139,9 +144,7 @@ impl CursorCodec {
         bytes.extend_from_slice(&query.fingerprint().to_le_bytes());
         key.encode_key(&mut bytes);
         if let Some(mac) = &self.mac {
-            let mut mac = mac.clone();
-            mac.update(&bytes);
-            let tag = mac.finalize().into_bytes();
+            let tag = tag_of(mac, &bytes, query).finalize().into_bytes();
             bytes.extend_from_slice(&tag[..TAG_LEN]);
         }
         URL_SAFE_NO_PAD.encode(bytes)
@@ -182,9 +185,10 @@ impl CursorCodec {
                         reason: "too short",
                     })?;
                 let (body, tag) = bytes.split_at(split);
-                let mut mac = mac.clone();
-                mac.update(body);
-                mac.verify_truncated_left(tag)
+                check_fingerprint(body, query)?;
+                // Constant-time comparison of the truncated tag.
+                tag_of(mac, body, query)
+                    .verify_truncated_left(tag)
                     .map_err(|_| Error::BadCursorSignature)?;
                 body
             }
@@ -192,13 +196,29 @@ impl CursorCodec {
             // Unsigned under a key, or signed with nothing to check it.
             _ => return Err(Error::BadCursorSignature),
         };
-        let mut fp = [0u8; 8];
-        fp.copy_from_slice(&body[2..HEADER]);
-        if u64::from_le_bytes(fp) != query.fingerprint() {
-            return Err(Error::CursorQueryMismatch);
-        }
+        check_fingerprint(body, query)?;
         K::decode_key(&body[HEADER..]).ok_or(Error::MalformedCursor {
             reason: "key bytes do not decode as the key type",
         })
     }
+}
+
+/// The MAC state after feeding a token body and the query it is for.
+fn tag_of(mac: &HmacSha256, body: &[u8], query: &Query) -> HmacSha256 {
+    let mut mac = mac.clone();
+    // The length prefix keeps (body, query) pairs from running into each other.
+    mac.update(&(body.len() as u64).to_le_bytes());
+    mac.update(body);
+    mac.update(&[query.order_byte()]);
+    mac.update(query.filter().as_bytes());
+    mac
+}
+
+fn check_fingerprint(body: &[u8], query: &Query) -> Result<(), Error> {
+    let mut fp = [0u8; 8];
+    fp.copy_from_slice(&body[2..HEADER]);
+    if u64::from_le_bytes(fp) != query.fingerprint() {
+        return Err(Error::CursorQueryMismatch);
+    }
+    Ok(())
 }

@@ -55,16 +55,20 @@ impl Query {
         &self.filter
     }
 
+    /// The order as one byte, for hashing and signing.
+    pub(crate) fn order_byte(&self) -> u8 {
+        match self.order {
+            Order::Ascending => b'a',
+            Order::Descending => b'd',
+        }
+    }
+
     /// A stable 64-bit FNV-1a hash of the order and the filter: the same on
     /// every platform and build, so tokens outlive restarts.
     pub fn fingerprint(&self) -> u64 {
         const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let order = match self.order {
-            Order::Ascending => b'a',
-            Order::Descending => b'd',
-        };
-        std::iter::once(order)
+        std::iter::once(self.order_byte())
             .chain(self.filter.bytes())
             .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
     }

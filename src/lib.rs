@@ -53,6 +53,7 @@ pub mod clock;
 mod counter;
 pub mod lru;
 pub mod paginate;
+pub mod pipeline;
 pub mod retry;
 mod sync;
 pub mod ttl;

@@ -75,7 +75,7 @@ fn run(lines: u64) -> usize {
         .unwrap()
         .filter("errors-only", 2, |r| r.level == "ERROR")
         .map("enrich", 2, enrich)
-        .capacity(256)
+        .capacity(8)
         .on_error(move |f| {
             let line = f.error.downcast_ref::<LineError>().map_or(0, |e| e.line());
             sink.lock().unwrap().push(line);

@@ -36,6 +36,7 @@ fn run(
     input: Vec<u32>,
     workers: (usize, usize),
     capacity: usize,
+    batch_size: usize,
     ordered: bool,
 ) -> (Vec<u32>, Vec<u64>, latchwork::pipeline::RunReport) {
     let failures = Arc::new(Mutex::new(Vec::new()));
@@ -48,6 +49,7 @@ fn run(
         })
         .map("add-one", workers.1, |n| n + 1)
         .capacity(capacity)
+        .batch_size(batch_size)
         .ordered(ordered)
         .on_error(move |f: Failure| sink.lock().unwrap().push(f.position))
         .run(|n| {
@@ -125,8 +127,9 @@ proptest! {
         w1 in 1usize..4,
         w2 in 1usize..4,
         capacity in 1usize..8,
+        batch_size in 1usize..6,
     ) {
-        let (out, failed, report) = run(input.clone(), (w1, w2), capacity, true);
+        let (out, failed, report) = run(input.clone(), (w1, w2), capacity, batch_size, true);
         let expected: Vec<u32> = input.iter().filter_map(|&n| reference(n).ok().flatten()).collect();
         let expected_failed: Vec<u64> = (0u64..).zip(&input).filter(|(_, &n)| reference(n).is_err()).map(|(i, _)| i).collect();
         prop_assert_eq!(&out, &expected);
@@ -146,8 +149,9 @@ proptest! {
         input in prop::collection::vec(0u32..10_000, 0..400),
         w1 in 1usize..4,
         capacity in 1usize..8,
+        batch_size in 1usize..6,
     ) {
-        let (mut out, failed, report) = run(input.clone(), (w1, 2), capacity, false);
+        let (mut out, failed, report) = run(input.clone(), (w1, 2), capacity, batch_size, false);
         let mut expected: Vec<u32> = input.iter().filter_map(|&n| reference(n).ok().flatten()).collect();
         out.sort_unstable();
         expected.sort_unstable();
@@ -202,6 +206,7 @@ fn ordered_window_bounds_the_reorder_buffer() {
             Ok::<_, String>(Some(n))
         })
         .capacity(2)
+        .batch_size(1)
         .reorder_window(16)
         .start()
         .unwrap();

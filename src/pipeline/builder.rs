@@ -14,13 +14,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-/// Queue capacity between two stages unless [`Pipeline::capacity`] says
-/// otherwise.
-pub const DEFAULT_CAPACITY: usize = 1_024;
+/// Queue capacity between two steps, in batches, unless
+/// [`Pipeline::capacity`] says otherwise.
+pub const DEFAULT_CAPACITY: usize = 32;
+
+/// Records per batch unless [`Pipeline::batch_size`] says otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
 
 /// What starting a run builds up: the threads spawned so far.
 pub(crate) struct Launch {
     capacity: usize,
+    batch_size: usize,
     shared: Shared,
     tokens: Option<Sender<()>>,
     pub(crate) source: Option<JoinHandle<Counts>>,
@@ -39,17 +43,19 @@ type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Receiver<Msg<T>>, Error
 /// ```
 ///
 /// - **Constant memory**: every queue is bounded, so a fast source waits
-///   for slow stages (backpressure); records in flight never exceed the
-///   queue capacities plus one per worker (plus, in ordered mode, the
-///   reorder window, which also bounds them all), whatever the input size.
+///   for slow stages (backpressure). Records travel in batches of
+///   `batch_size`; batches in flight never exceed the queue capacities
+///   plus one per worker and one at the source (in ordered mode the
+///   reorder window bounds them all, reorder buffer included), whatever
+///   the input size.
 /// - **Per record**, a stage function returns `Ok(Some(out))` to pass a
 ///   record on, `Ok(None)` to drop it, or `Err(e)` to fail it: the failure
 ///   goes to the error sink with the record's source position, and the run
 ///   goes on. A stage that panics fails that record the same way.
 /// - **Ordered** (the default) delivers records in source order: records
-///   carry their position, dropped and failed ones leave a hole marker, and
-///   the consumer reorders within a window of positions the source may run
-///   ahead. **Unordered** delivers each record as soon as it is ready.
+///   batches carry a sequence number, a batch emptied by drops and failures
+///   still travels as a hole marker, and the consumer reorders within a
+///   window of batches the source may run ahead. **Unordered** delivers each record as soon as it is ready.
 /// - **Shutdown**: workers exit when the source ends and the queues drain,
 ///   or as soon as the consumer stops early ([`ControlFlow::Break`] from
 ///   [`run`](Self::run), or dropping [`Running`]): queues disconnect and
@@ -75,6 +81,7 @@ pub struct Pipeline<T> {
     launch: Launcher<T>,
     stages: Vec<(Arc<str>, usize)>,
     capacity: usize,
+    batch_size: usize,
     ordered: bool,
     window: Option<usize>,
     errors: Option<ErrorSink>,
@@ -85,6 +92,7 @@ impl<T> fmt::Debug for Pipeline<T> {
         f.debug_struct("Pipeline")
             .field("stages", &self.stages)
             .field("capacity", &self.capacity)
+            .field("batch_size", &self.batch_size)
             .field("ordered", &self.ordered)
             .field("reorder_window", &self.window)
             .finish_non_exhaustive()
@@ -114,10 +122,12 @@ impl<T: Send + 'static> Pipeline<T> {
         let launch: Launcher<T> = Box::new(move |ctx: &mut Launch| {
             let (tx, rx) = bounded(ctx.capacity);
             let tokens = ctx.tokens.take();
-            let shared = ctx.shared.clone();
+            let (shared, batch_size) = (ctx.shared.clone(), ctx.batch_size);
             let handle = thread::Builder::new()
                 .name("latchwork-pipeline-source".into())
-                .spawn(move || run_source(source, tx, tokens, shared, Arc::from("source")))
+                .spawn(move || {
+                    run_source(source, tx, tokens, batch_size, shared, Arc::from("source"))
+                })
                 .map_err(Error::Spawn)?;
             ctx.source = Some(handle);
             Ok(rx)
@@ -126,6 +136,7 @@ impl<T: Send + 'static> Pipeline<T> {
             launch,
             stages: Vec::new(),
             capacity: DEFAULT_CAPACITY,
+            batch_size: DEFAULT_BATCH_SIZE,
             ordered: true,
             window: None,
             errors: None,
@@ -146,6 +157,7 @@ impl<T: Send + 'static> Pipeline<T> {
             launch: upstream,
             mut stages,
             capacity,
+            batch_size,
             ordered,
             window,
             errors,
@@ -173,6 +185,7 @@ impl<T: Send + 'static> Pipeline<T> {
             launch,
             stages,
             capacity,
+            batch_size,
             ordered,
             window,
             errors,
@@ -198,10 +211,20 @@ impl<T: Send + 'static> Pipeline<T> {
         })
     }
 
-    /// Capacity of every queue between two steps (default
+    /// Capacity of every queue between two steps, in batches (default
     /// [`DEFAULT_CAPACITY`]).
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Records the source groups into one batch before sending it on
+    /// (default [`DEFAULT_BATCH_SIZE`]). Batches make a queue hop cost one
+    /// channel operation per batch; a record waits at the source until its
+    /// batch is full or the source ends, so use 1 for a slow live stream
+    /// whose records must not wait for later ones.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
         self
     }
 
@@ -211,8 +234,8 @@ impl<T: Send + 'static> Pipeline<T> {
         self
     }
 
-    /// In ordered mode, how many positions the source may run ahead of the
-    /// oldest record the consumer has not yet received; it bounds the
+    /// In ordered mode, how many batches the source may run ahead of the
+    /// oldest batch the consumer has not yet received; it bounds the
     /// reorder buffer and everything in flight. Default: the sum of the
     /// queue capacities plus the workers, so the window never throttles a
     /// run that could otherwise proceed.
@@ -236,6 +259,9 @@ impl<T: Send + 'static> Pipeline<T> {
     pub fn start(self) -> Result<Running<T>, Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
+        }
+        if self.batch_size == 0 {
+            return Err(Error::ZeroBatchSize);
         }
         if let Some((name, _)) = self.stages.iter().find(|(_, w)| *w == 0) {
             return Err(Error::ZeroWorkers {
@@ -262,6 +288,7 @@ impl<T: Send + 'static> Pipeline<T> {
         };
         let mut ctx = Launch {
             capacity: self.capacity,
+            batch_size: self.batch_size,
             shared: Shared {
                 ordered: self.ordered,
                 errors: self.errors,

@@ -12,7 +12,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Error {
     /// `chunked(0)`: a chunk must hold at least one item.
     ZeroChunkSize,
-    /// A batcher's `max_items` was 0.
+    /// A batcher's `max_items`, or a pipeline's `batch_size`, was 0.
     ZeroBatchSize,
     /// A batcher's `max_wait` was zero: every batch would be due at once.
     ZeroMaxWait,
@@ -33,7 +33,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::ZeroChunkSize => f.write_str("chunk size must be at least 1, got 0"),
-            Error::ZeroBatchSize => f.write_str("max_items must be at least 1, got 0"),
+            Error::ZeroBatchSize => {
+                f.write_str("batch size (max_items or batch_size) must be at least 1, got 0")
+            }
             Error::ZeroMaxWait => f.write_str("max_wait must be greater than zero"),
             Error::ZeroWorkers { stage } => {
                 write!(f, "stage {stage:?}: workers must be at least 1, got 0")

@@ -17,15 +17,17 @@
 //!   and reporting malformed ones with their line numbers
 //!   ([`Pipeline::json_lines`] makes it a source).
 //!
-//! Ordered mode tags each record with its source position; a record that
-//! is dropped or failed travels on as a hole so the consumer can move past
-//! its position, and the source may run at most a window of positions
-//! ahead of the consumer, which bounds the reorder buffer:
+//! Records travel in batches (one channel operation per batch), each
+//! record with its source position for failure reports. Ordered mode
+//! numbers the batches; a batch that drops and failures empty still travels
+//! on as a hole so the consumer can move past its number, and the source
+//! may run at most a window of batches ahead of the consumer, which bounds
+//! the reorder buffer:
 //!
 //! ```text
-//!  source: take window token, send (pos, record)
-//!  stage:  (pos, Some(r)) -> (pos, Some(f(r))) | (pos, None) on drop/fail
-//!  sink:   buffer by pos, emit pos == next, return one token per pos passed
+//!  source: fill batch, take window token, send (seq, [(pos, record)..])
+//!  stage:  (seq, batch) -> (seq, [(pos, f(r)) for kept r])   (maybe empty)
+//!  sink:   buffer by seq, hand out seq == next, one token back per seq
 //! ```
 //!
 //! No atomics of its own: the threads talk only through
@@ -40,7 +42,7 @@ mod running;
 mod stage;
 
 pub use batch::{Batcher, Batches};
-pub use builder::{Pipeline, DEFAULT_CAPACITY};
+pub use builder::{Pipeline, DEFAULT_BATCH_SIZE, DEFAULT_CAPACITY};
 pub use chunk::{ChunkExt, Chunked};
 pub use error::{BoxError, Error};
 pub use jsonl::{JsonLines, LineError, LineErrorKind};

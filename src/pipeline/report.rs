@@ -54,7 +54,7 @@ pub struct RunReport {
     pub emitted: u64,
     /// Wall time from start to finish.
     pub elapsed: Duration,
-    /// Whether the sink stopped before the source ran out.
+    /// Whether the consumer stopped before it had seen all the output.
     pub stopped_early: bool,
     /// Most records the ordered sink held back at once, waiting for an
     /// earlier one (0 when unordered).

@@ -23,9 +23,13 @@ pub struct Running<T> {
     tokens: Option<Receiver<()>>,
     stop: Option<Sender<()>>,
     ordered: bool,
+    /// Ordered mode: the sequence number of the next batch to hand out.
     next: u64,
-    buffer: BTreeMap<u64, Option<T>>,
+    /// Ordered mode: batches that arrived before their turn.
+    buffer: BTreeMap<u64, Vec<(u64, T)>>,
+    buffered: usize,
     peak_buffer: usize,
+    current: std::vec::IntoIter<(u64, T)>,
     emitted: u64,
     exhausted: bool,
     source: Option<JoinHandle<Counts>>,
@@ -39,7 +43,7 @@ impl<T> fmt::Debug for Running<T> {
         f.debug_struct("Running")
             .field("ordered", &self.ordered)
             .field("emitted", &self.emitted)
-            .field("buffered", &self.buffer.len())
+            .field("buffered", &self.buffered)
             .field("exhausted", &self.exhausted)
             .finish_non_exhaustive()
     }
@@ -63,7 +67,9 @@ impl<T> Running<T> {
             ordered,
             next: 0,
             buffer: BTreeMap::new(),
+            buffered: 0,
             peak_buffer: 0,
+            current: Vec::new().into_iter(),
             emitted: 0,
             source,
             stages,
@@ -117,29 +123,66 @@ impl<T> Running<T> {
             stages,
             emitted: self.emitted,
             elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(self.started)),
-            stopped_early: !self.exhausted,
+            stopped_early: !self.exhausted || self.current.len() > 0 || self.buffered > 0,
             peak_reorder_buffer: self.peak_buffer,
             worker_panics: panics,
         };
         self.buffer.clear();
+        self.current = Vec::new().into_iter();
         self.finished = Some(report.clone());
         report
     }
 
-    /// Moves past position `self.next`, returning its window token.
+    /// Moves past batch `self.next`, returning its window token.
     fn advance(&mut self) {
         self.next += 1;
         if let Some(tokens) = &self.tokens {
-            // The source sent this position's token before the record, so
-            // it is there; taking it lets the source run one further.
+            // The source sent this batch's token before the batch, so it is
+            // there; taking it lets the source run one batch further.
             let _ = tokens.try_recv();
         }
     }
 
-    fn deliver(&mut self, item: Option<T>) -> Option<T> {
-        let item = item?;
-        self.emitted += 1;
-        Some(item)
+    /// The next batch to hand out, or `None` at the end of the run.
+    fn next_batch(&mut self) -> Option<Vec<(u64, T)>> {
+        loop {
+            if self.ordered {
+                if let Some(entry) = self.buffer.first_entry() {
+                    if *entry.key() == self.next {
+                        let batch = entry.remove();
+                        self.buffered -= batch.len();
+                        self.advance();
+                        return Some(batch);
+                    }
+                }
+            }
+            let Some(rx) = &self.rx else {
+                // The run has ended. Batches still buffered exist only if a
+                // worker died holding one: hand out the rest in order.
+                let (seq, batch) = self.buffer.pop_first()?;
+                self.buffered -= batch.len();
+                self.next = seq + 1;
+                return Some(batch);
+            };
+            match rx.recv() {
+                Ok((seq, batch)) => {
+                    if !self.ordered {
+                        return Some(batch);
+                    }
+                    if seq == self.next {
+                        self.advance();
+                        return Some(batch);
+                    }
+                    self.buffered += batch.len();
+                    self.peak_buffer = self.peak_buffer.max(self.buffered);
+                    self.buffer.insert(seq, batch);
+                }
+                Err(_) => {
+                    self.rx = None;
+                    self.exhausted = true;
+                }
+            }
+        }
     }
 }
 
@@ -148,51 +191,11 @@ impl<T> Iterator for Running<T> {
 
     fn next(&mut self) -> Option<T> {
         loop {
-            if self.ordered {
-                if let Some(entry) = self.buffer.first_entry() {
-                    if *entry.key() == self.next {
-                        let item = entry.remove();
-                        self.advance();
-                        match self.deliver(item) {
-                            Some(item) => return Some(item),
-                            None => continue,
-                        }
-                    }
-                }
+            if let Some((_, item)) = self.current.next() {
+                self.emitted += 1;
+                return Some(item);
             }
-            let Some(rx) = &self.rx else {
-                // The run has ended. Positions still buffered exist only if
-                // a worker died holding a record: hand out the rest in order.
-                let (position, item) = self.buffer.pop_first()?;
-                self.next = position + 1;
-                match self.deliver(item) {
-                    Some(item) => return Some(item),
-                    None => continue,
-                }
-            };
-            match rx.recv() {
-                Ok((position, item)) => {
-                    if !self.ordered {
-                        match self.deliver(item) {
-                            Some(item) => return Some(item),
-                            None => continue,
-                        }
-                    }
-                    if position == self.next {
-                        self.advance();
-                        match self.deliver(item) {
-                            Some(item) => return Some(item),
-                            None => continue,
-                        }
-                    }
-                    self.buffer.insert(position, item);
-                    self.peak_buffer = self.peak_buffer.max(self.buffer.len());
-                }
-                Err(_) => {
-                    self.rx = None;
-                    self.exhausted = true;
-                }
-            }
+            self.current = self.next_batch()?.into_iter();
         }
     }
 }

@@ -6,10 +6,12 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// A record in flight: its source position, and `None` for a hole (a record
-/// dropped or failed upstream, sent on only in ordered mode so the sink
-/// can advance past its position).
-pub(crate) type Msg<T> = (u64, Option<T>);
+/// A batch in flight: its sequence number and its records, each with its
+/// source position. Records travel in batches so a queue hop costs one
+/// channel operation per batch, not per record. In ordered mode a stage
+/// sends on every batch, even one left empty by drops and failures (a
+/// hole), so the consumer can move past its sequence number.
+pub(crate) type Msg<T> = (u64, Vec<(u64, T)>);
 
 /// The user's error sink, shared by every thread of a run.
 pub(crate) type ErrorSink = Arc<Mutex<Box<dyn FnMut(Failure) + Send>>>;
@@ -56,12 +58,14 @@ impl Counts {
     }
 }
 
-/// The source thread: numbers the records and, in ordered mode, takes a
-/// window token before each so that at most `window` are in flight.
+/// The source thread: numbers the records, groups them into batches and,
+/// in ordered mode, takes a window token before sending each batch so
+/// that at most `window` batches are in flight.
 pub(crate) fn run_source<T, E>(
     source: impl Iterator<Item = Result<T, E>>,
     tx: Sender<Msg<T>>,
     tokens: Option<Sender<()>>,
+    batch_size: usize,
     shared: Shared,
     name: Arc<str>,
 ) -> Counts
@@ -69,15 +73,28 @@ where
     E: Into<BoxError>,
 {
     let mut c = Counts::default();
+    let mut seq = 0u64;
+    let mut batch = Vec::with_capacity(batch_size);
+    let send = |seq: &mut u64, batch: Vec<(u64, T)>| -> bool {
+        // Blocks while the window is full; fails once the consumer is gone.
+        if let Some(tokens) = &tokens {
+            if tokens.send(()).is_err() {
+                return false;
+            }
+        }
+        let ok = tx.send((*seq, batch)).is_ok();
+        *seq += 1;
+        ok
+    };
     for (position, record) in (0u64..).zip(source) {
         if shared.stopped() {
-            break;
+            return c;
         }
         c.received += 1;
-        let item = match record {
+        match record {
             Ok(item) => {
                 c.emitted += 1;
-                Some(item)
+                batch.push((position, item));
             }
             Err(e) => {
                 c.failed += 1;
@@ -86,21 +103,17 @@ where
                     position,
                     error: e.into(),
                 });
-                None
-            }
-        };
-        if item.is_none() && !shared.ordered {
-            continue;
-        }
-        // Blocks while the window is full; fails once the consumer is gone.
-        if let Some(tokens) = &tokens {
-            if tokens.send(()).is_err() {
-                break;
             }
         }
-        if tx.send((position, item)).is_err() {
-            break;
+        if batch.len() == batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            if !send(&mut seq, full) {
+                return c;
+            }
         }
+    }
+    if !batch.is_empty() && !shared.stopped() {
+        send(&mut seq, batch);
     }
     c
 }
@@ -118,48 +131,41 @@ where
     E: Into<BoxError>,
 {
     let mut c = Counts::default();
-    for (position, item) in rx.iter() {
+    for (seq, batch) in rx.iter() {
         if shared.stopped() {
             break;
         }
-        let out = match item {
-            None => None,
-            Some(item) => {
-                c.received += 1;
-                match catch_unwind(AssertUnwindSafe(|| f(item))) {
-                    Ok(Ok(Some(out))) => {
-                        c.emitted += 1;
-                        Some(out)
-                    }
-                    Ok(Ok(None)) => {
-                        c.dropped += 1;
-                        None
-                    }
-                    Ok(Err(e)) => {
-                        c.failed += 1;
-                        shared.report(Failure {
-                            stage: name.clone(),
-                            position,
-                            error: e.into(),
-                        });
-                        None
-                    }
-                    Err(panic) => {
-                        c.failed += 1;
-                        shared.report(Failure {
-                            stage: name.clone(),
-                            position,
-                            error: panic_message(panic).into(),
-                        });
-                        None
-                    }
+        let mut out = Vec::with_capacity(batch.len());
+        for (position, item) in batch {
+            c.received += 1;
+            match catch_unwind(AssertUnwindSafe(|| f(item))) {
+                Ok(Ok(Some(item))) => {
+                    c.emitted += 1;
+                    out.push((position, item));
+                }
+                Ok(Ok(None)) => c.dropped += 1,
+                Ok(Err(e)) => {
+                    c.failed += 1;
+                    shared.report(Failure {
+                        stage: name.clone(),
+                        position,
+                        error: e.into(),
+                    });
+                }
+                Err(panic) => {
+                    c.failed += 1;
+                    shared.report(Failure {
+                        stage: name.clone(),
+                        position,
+                        error: panic_message(panic).into(),
+                    });
                 }
             }
-        };
-        if out.is_none() && !shared.ordered {
+        }
+        if out.is_empty() && !shared.ordered {
             continue;
         }
-        if tx.send((position, out)).is_err() {
+        if tx.send((seq, out)).is_err() {
             break; // the consumer stopped: shut down
         }
     }

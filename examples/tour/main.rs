@@ -4,6 +4,7 @@
 //! Run with `cargo run --release --example tour`.
 
 mod lru_section;
+mod paginate_section;
 mod retry_section;
 mod ttl_section;
 
@@ -26,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     lru_section::run()?;
     retry_section::run()?;
     ttl_section::run()?;
+    paginate_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

@@ -193,15 +193,17 @@ fn early_stop_ends_an_infinite_source() {
 
 #[test]
 fn ordered_window_bounds_the_reorder_buffer() {
-    // Record 0 is slow; the others overtake it but the window holds the
-    // source back, so the buffer never exceeds the window.
+    // Record 0 is held until another worker has processed record 15, so
+    // later records overtake it; the window (16 batches of 1) holds the
+    // source back, so the reorder buffer never exceeds it, and the output
+    // is still in order.
     let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
-    let gate = Mutex::new(Some(gate_rx));
     let mut running = Pipeline::source(0u32..200)
         .stage("slow-first", 3, move |n| {
-            if n == 0 {
-                let rx = gate.lock().unwrap().take().unwrap();
-                rx.recv().ok(); // wait until the test has seen the buffer fill
+            match n {
+                0 => gate_rx.recv().map_err(|e| e.to_string())?,
+                15 => gate_tx.send(()).map_err(|e| e.to_string())?,
+                _ => {}
             }
             Ok::<_, String>(Some(n))
         })
@@ -210,15 +212,10 @@ fn ordered_window_bounds_the_reorder_buffer() {
         .reorder_window(16)
         .start()
         .unwrap();
-    let opener = std::thread::spawn(move || {
-        // Opens the gate once the other workers had time to run ahead; the
-        // order of the output does not depend on when.
-        gate_tx.send(()).ok();
-    });
     let out: Vec<u32> = running.by_ref().collect();
-    opener.join().unwrap();
     let report = running.finish();
     assert_eq!(out, (0..200).collect::<Vec<_>>());
+    assert_eq!(report.failed(), 0);
     assert!(
         report.peak_reorder_buffer <= 16,
         "{}",

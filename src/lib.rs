@@ -12,6 +12,8 @@
 //! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime), lock-free hot reload |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters |
 //! | [`event`] | lock-free pub-sub emitter (topics, wildcards, priorities, once) and broadcast channel |
+//! | [`pipeline`] | constant-memory staged pipelines with backpressure, chunking, time-or-size batching, a JSON-lines source |
+//! | [`paginate`] | offset pages, keyset cursors over a concurrent ordered index, iterator pages |
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
 //!
 //! ```
@@ -58,6 +60,8 @@ mod counter;
 pub mod event;
 pub mod freq;
 pub mod lru;
+pub mod paginate;
+pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;
 pub mod retry;

@@ -7,6 +7,7 @@ mod config_section;
 mod event_section;
 mod freq_section;
 mod lru_section;
+mod paginate_section;
 mod queue_section;
 mod ratelimit_section;
 mod retry_section;
@@ -36,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config_section::run()?;
     queue_section::run()?;
     event_section::run()?;
+    paginate_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

@@ -1,0 +1,350 @@
+use super::error::{BoxError, Error};
+use super::jsonl::JsonLines;
+use super::report::{Failure, RunReport};
+use super::running::Running;
+use super::stage::{run_source, run_worker, Counts, ErrorSink, Msg, Shared};
+use crate::clock::{Clock, SystemClock};
+use crate::sync::Mutex;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::fmt;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+/// Queue capacity between two steps, in batches, unless
+/// [`Pipeline::capacity`] says otherwise.
+pub const DEFAULT_CAPACITY: usize = 32;
+
+/// Records per batch unless [`Pipeline::batch_size`] says otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// What starting a run builds up: the threads spawned so far.
+pub(crate) struct Launch {
+    capacity: usize,
+    batch_size: usize,
+    shared: Shared,
+    tokens: Option<Sender<()>>,
+    pub(crate) source: Option<JoinHandle<Counts>>,
+    pub(crate) stages: Vec<Vec<JoinHandle<Counts>>>,
+}
+
+type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Receiver<Msg<T>>, Error> + Send>;
+
+/// A staged parallel pipeline: a source iterator, stages with their own
+/// worker threads, and a consumer, joined by bounded queues.
+///
+/// ```text
+///  source ──[cap]──> stage 1 (w1 threads) ──[cap]──> stage 2 (w2) ──[cap]──> consumer
+///                        │ Err / panic                    │
+///                        └──────────> error sink <────────┘
+/// ```
+///
+/// - **Constant memory**: every queue is bounded, so a fast source waits
+///   for slow stages (backpressure). Records travel in batches of
+///   `batch_size`; batches in flight never exceed the queue capacities
+///   plus one per worker and one at the source (in ordered mode the
+///   reorder window bounds them all, reorder buffer included), whatever
+///   the input size.
+/// - **Per record**, a stage function returns `Ok(Some(out))` to pass a
+///   record on, `Ok(None)` to drop it, or `Err(e)` to fail it: the failure
+///   goes to the error sink with the record's source position, and the run
+///   goes on. A stage that panics fails that record the same way.
+/// - **Ordered** (the default) delivers records in source order: records
+///   batches carry a sequence number, a batch emptied by drops and failures
+///   still travels as a hole marker, and the consumer reorders within a
+///   window of batches the source may run ahead. **Unordered** delivers each record as soon as it is ready.
+/// - **Shutdown**: workers exit when the source ends and the queues drain,
+///   or as soon as the consumer stops early ([`ControlFlow::Break`] from
+///   [`run`](Self::run), or dropping [`Running`]): queues disconnect and
+///   every thread is joined before the report is returned.
+///
+/// ```
+/// use latchwork::pipeline::Pipeline;
+/// use std::ops::ControlFlow;
+///
+/// let mut out = Vec::new();
+/// let report = Pipeline::source(1..=10u32)
+///     .stage("odd-only", 2, |n| Ok::<_, String>((n % 2 == 1).then_some(n)))
+///     .stage("check", 2, |n| if n == 5 { Err("five") } else { Ok(Some(n * 10)) })
+///     .run(|n| {
+///         out.push(n);
+///         ControlFlow::Continue(())
+///     })?;
+/// assert_eq!(out, vec![10, 30, 70, 90]); // source order
+/// assert_eq!((report.read, report.emitted, report.dropped(), report.failed()), (10, 4, 5, 1));
+/// # Ok::<(), latchwork::pipeline::Error>(())
+/// ```
+pub struct Pipeline<T> {
+    launch: Launcher<T>,
+    stages: Vec<(Arc<str>, usize)>,
+    capacity: usize,
+    batch_size: usize,
+    ordered: bool,
+    window: Option<usize>,
+    errors: Option<ErrorSink>,
+}
+
+impl<T> fmt::Debug for Pipeline<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("stages", &self.stages)
+            .field("capacity", &self.capacity)
+            .field("batch_size", &self.batch_size)
+            .field("ordered", &self.ordered)
+            .field("reorder_window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Pipeline<T> {
+    /// A pipeline reading `source` on a thread of its own.
+    pub fn source<I>(source: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        Self::fallible_source(source.into_iter().map(Ok::<T, Infallible>))
+    }
+
+    /// A pipeline reading a source whose records can fail: each `Err` goes
+    /// to the error sink (stage `"source"`) with its position, and reading
+    /// goes on.
+    pub fn fallible_source<I, E>(source: I) -> Self
+    where
+        I: IntoIterator<Item = Result<T, E>>,
+        I::IntoIter: Send + 'static,
+        E: Into<BoxError>,
+    {
+        let source = source.into_iter();
+        let launch: Launcher<T> = Box::new(move |ctx: &mut Launch| {
+            let (tx, rx) = bounded(ctx.capacity);
+            let tokens = ctx.tokens.take();
+            let (shared, batch_size) = (ctx.shared.clone(), ctx.batch_size);
+            let handle = thread::Builder::new()
+                .name("latchwork-pipeline-source".into())
+                .spawn(move || {
+                    run_source(source, tx, tokens, batch_size, shared, Arc::from("source"))
+                })
+                .map_err(Error::Spawn)?;
+            ctx.source = Some(handle);
+            Ok(rx)
+        });
+        Pipeline {
+            launch,
+            stages: Vec::new(),
+            capacity: DEFAULT_CAPACITY,
+            batch_size: DEFAULT_BATCH_SIZE,
+            ordered: true,
+            window: None,
+            errors: None,
+        }
+    }
+
+    /// Adds a stage run by `workers` threads. For each record, `f` returns
+    /// `Ok(Some(out))` to pass `out` on, `Ok(None)` to drop the record, or
+    /// `Err(e)` to send it to the error sink.
+    pub fn stage<U, E, F>(self, name: impl Into<String>, workers: usize, f: F) -> Pipeline<U>
+    where
+        U: Send + 'static,
+        E: Into<BoxError>,
+        F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
+    {
+        let name: Arc<str> = Arc::from(name.into());
+        let Pipeline {
+            launch: upstream,
+            mut stages,
+            capacity,
+            batch_size,
+            ordered,
+            window,
+            errors,
+        } = self;
+        stages.push((name.clone(), workers));
+        let launch: Launcher<U> = Box::new(move |ctx: &mut Launch| {
+            let rx = upstream(ctx)?;
+            let (tx, out) = bounded(ctx.capacity);
+            let f = Arc::new(f);
+            ctx.stages.push(Vec::with_capacity(workers));
+            for w in 0..workers {
+                let (rx, tx, f) = (rx.clone(), tx.clone(), Arc::clone(&f));
+                let (shared, name) = (ctx.shared.clone(), name.clone());
+                let handle = thread::Builder::new()
+                    .name(format!("latchwork-pipeline-{name}-{w}"))
+                    .spawn(move || run_worker(rx, tx, f, shared, name))
+                    .map_err(Error::Spawn)?;
+                if let Some(handles) = ctx.stages.last_mut() {
+                    handles.push(handle);
+                }
+            }
+            Ok(out)
+        });
+        Pipeline {
+            launch,
+            stages,
+            capacity,
+            batch_size,
+            ordered,
+            window,
+            errors,
+        }
+    }
+
+    /// A stage that converts every record.
+    pub fn map<U, F>(self, name: impl Into<String>, workers: usize, f: F) -> Pipeline<U>
+    where
+        U: Send + 'static,
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        self.stage(name, workers, move |t| Ok::<_, Infallible>(Some(f(t))))
+    }
+
+    /// A stage that keeps the records `keep` accepts and drops the rest.
+    pub fn filter<F>(self, name: impl Into<String>, workers: usize, keep: F) -> Pipeline<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        self.stage(name, workers, move |t| {
+            Ok::<_, Infallible>(if keep(&t) { Some(t) } else { None })
+        })
+    }
+
+    /// Capacity of every queue between two steps, in batches (default
+    /// [`DEFAULT_CAPACITY`]).
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Records the source groups into one batch before sending it on
+    /// (default [`DEFAULT_BATCH_SIZE`]). Batches make a queue hop cost one
+    /// channel operation per batch; a record waits at the source until its
+    /// batch is full or the source ends, so use 1 for a slow live stream
+    /// whose records must not wait for later ones.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Whether the consumer sees records in source order (default `true`).
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
+    /// In ordered mode, how many batches the source may run ahead of the
+    /// oldest batch the consumer has not yet received; it bounds the
+    /// reorder buffer and everything in flight. Default: the sum of the
+    /// queue capacities plus the workers, so the window never throttles a
+    /// run that could otherwise proceed.
+    pub fn reorder_window(mut self, window: usize) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// Where failures go. Called from worker threads, one failure at a
+    /// time. Without a sink, failures are only counted in the report.
+    pub fn on_error<F>(mut self, sink: F) -> Self
+    where
+        F: FnMut(Failure) + Send + 'static,
+    {
+        self.errors = Some(Arc::new(Mutex::new(Box::new(sink))));
+        self
+    }
+
+    /// Starts the threads and returns the output as an iterator. Dropping
+    /// it early stops the run; [`Running::finish`] returns the report.
+    pub fn start(self) -> Result<Running<T>, Error> {
+        if self.capacity == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if self.batch_size == 0 {
+            return Err(Error::ZeroBatchSize);
+        }
+        if let Some((name, _)) = self.stages.iter().find(|(_, w)| *w == 0) {
+            return Err(Error::ZeroWorkers {
+                stage: name.to_string(),
+            });
+        }
+        let workers: usize = self.stages.iter().map(|(_, w)| w).sum();
+        let window = match self.window {
+            Some(0) => return Err(Error::ZeroReorderWindow),
+            Some(w) => w,
+            None => self
+                .capacity
+                .saturating_mul(self.stages.len() + 1)
+                .saturating_add(workers + 1),
+        };
+        let started = SystemClock.now_nanos();
+        let (stop_tx, stop_rx) = bounded::<()>(1);
+        let (tokens_tx, tokens_rx) = match self.ordered {
+            true => {
+                let (tx, rx) = bounded(window);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        let mut ctx = Launch {
+            capacity: self.capacity,
+            batch_size: self.batch_size,
+            shared: Shared {
+                ordered: self.ordered,
+                errors: self.errors,
+                stop: stop_rx,
+            },
+            tokens: tokens_tx,
+            source: None,
+            stages: Vec::new(),
+        };
+        let launched = (self.launch)(&mut ctx);
+        let stages = self
+            .stages
+            .into_iter()
+            .zip(ctx.stages)
+            .map(|((name, workers), handles)| (name, workers, handles))
+            .collect();
+        let running = Running::new(
+            launched.as_ref().ok().cloned(),
+            tokens_rx,
+            stop_tx,
+            self.ordered,
+            ctx.source,
+            stages,
+            started,
+        );
+        match launched {
+            Ok(_) => Ok(running),
+            Err(e) => {
+                drop(running.finish()); // stops and joins what did start
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs to the end, or until `sink` returns [`ControlFlow::Break`],
+    /// handing each output record to `sink` on the calling thread; returns
+    /// the report once every thread has been joined.
+    pub fn run<F>(self, mut sink: F) -> Result<RunReport, Error>
+    where
+        F: FnMut(T) -> ControlFlow<()>,
+    {
+        let mut running = self.start()?;
+        for item in running.by_ref() {
+            if sink(item).is_break() {
+                break;
+            }
+        }
+        Ok(running.finish())
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Pipeline<T> {
+    /// A pipeline whose source is a [`JsonLines`] reader over the file at
+    /// `path`: blank lines skipped, malformed lines sent to the error sink
+    /// as [`LineError`](super::LineError)s carrying their line numbers.
+    pub fn json_lines(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        Ok(Self::fallible_source(JsonLines::<T, _>::open(path)?))
+    }
+}

@@ -1,0 +1,50 @@
+//! Constant-memory record processing: chunking, time-or-size batching,
+//! a staged parallel pipeline with backpressure, and a JSON-lines source.
+//!
+//! - [`ChunkExt::chunked`] groups any iterator into `Vec`s of `n`.
+//! - [`Batcher`] groups a stream into batches that are due when full or
+//!   when their oldest item has waited long enough, on the crate's
+//!   [`Clock`](crate::clock::Clock); [`Batcher::batches`] drives it from a
+//!   channel.
+//! - [`Pipeline`]: source -> stages (each with its own worker threads) ->
+//!   consumer, over bounded queues, so memory is bounded by the queue
+//!   capacities whatever the input size. Stages map, drop or fail records;
+//!   failures go to an error sink with the record's position and the run
+//!   goes on; output is in source order or unordered; the run ends cleanly
+//!   when the source ends or the consumer stops early, with a
+//!   [`RunReport`].
+//! - [`JsonLines`] reads a file one line at a time, skipping blank lines
+//!   and reporting malformed ones with their line numbers
+//!   ([`Pipeline::json_lines`] makes it a source).
+//!
+//! Records travel in batches (one channel operation per batch), each
+//! record with its source position for failure reports. Ordered mode
+//! numbers the batches; a batch that drops and failures empty still travels
+//! on as a hole so the consumer can move past its number, and the source
+//! may run at most a window of batches ahead of the consumer, which bounds
+//! the reorder buffer:
+//!
+//! ```text
+//!  source: fill batch, take window token, send (seq, [(pos, record)..])
+//!  stage:  (seq, batch) -> (seq, [(pos, f(r)) for kept r])   (maybe empty)
+//!  sink:   buffer by seq, hand out seq == next, one token back per seq
+//! ```
+//!
+//! No atomics of its own: the threads talk only through
+//! `crossbeam-channel` queues, and counts come back when threads are joined.
+mod batch;
+mod builder;
+mod chunk;
+mod error;
+mod jsonl;
+mod report;
+mod running;
+mod stage;
+
+pub use batch::{Batcher, Batches};
+pub use builder::{Pipeline, DEFAULT_BATCH_SIZE, DEFAULT_CAPACITY};
+pub use chunk::{ChunkExt, Chunked};
+pub use error::{BoxError, Error};
+pub use jsonl::{JsonLines, LineError, LineErrorKind};
+pub use report::{Failure, RunReport, StageReport};
+pub use running::Running;

@@ -1,0 +1,207 @@
+use super::report::{RunReport, StageReport};
+use super::stage::{Counts, Msg};
+use crate::clock::{Clock, SystemClock};
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+type StageThreads = (Arc<str>, usize, Vec<JoinHandle<Counts>>);
+
+/// A started [`Pipeline`](super::Pipeline): an iterator over its output.
+///
+/// Dropping it (or calling [`finish`](Self::finish)) before the end stops
+/// the run: the queues disconnect, every worker exits after at most the
+/// record in its hands, and all threads are joined. Joining waits for the
+/// source's current `next()` call to return.
+pub struct Running<T> {
+    rx: Option<Receiver<Msg<T>>>,
+    /// Ordered mode: one token per position the source has sent; taken back
+    /// as the consumer moves past each position.
+    tokens: Option<Receiver<()>>,
+    stop: Option<Sender<()>>,
+    ordered: bool,
+    /// Ordered mode: the sequence number of the next batch to hand out.
+    next: u64,
+    /// Ordered mode: batches that arrived before their turn.
+    buffer: BTreeMap<u64, Vec<(u64, T)>>,
+    buffered: usize,
+    peak_buffer: usize,
+    current: std::vec::IntoIter<(u64, T)>,
+    emitted: u64,
+    exhausted: bool,
+    source: Option<JoinHandle<Counts>>,
+    stages: Vec<StageThreads>,
+    started: u64,
+    finished: Option<RunReport>,
+}
+
+impl<T> fmt::Debug for Running<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Running")
+            .field("ordered", &self.ordered)
+            .field("emitted", &self.emitted)
+            .field("buffered", &self.buffered)
+            .field("exhausted", &self.exhausted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Running<T> {
+    pub(crate) fn new(
+        rx: Option<Receiver<Msg<T>>>,
+        tokens: Option<Receiver<()>>,
+        stop: Sender<()>,
+        ordered: bool,
+        source: Option<JoinHandle<Counts>>,
+        stages: Vec<StageThreads>,
+        started: u64,
+    ) -> Self {
+        Running {
+            exhausted: rx.is_none(),
+            rx,
+            tokens,
+            stop: Some(stop),
+            ordered,
+            next: 0,
+            buffer: BTreeMap::new(),
+            buffered: 0,
+            peak_buffer: 0,
+            current: Vec::new().into_iter(),
+            emitted: 0,
+            source,
+            stages,
+            started,
+            finished: None,
+        }
+    }
+
+    /// Stops the run if it is still going, joins every thread and returns
+    /// the report.
+    pub fn finish(mut self) -> RunReport {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> RunReport {
+        if let Some(report) = &self.finished {
+            return report.clone();
+        }
+        // Disconnect everything the threads may block on or poll.
+        self.stop = None;
+        self.rx = None;
+        self.tokens = None;
+        let mut panics = 0;
+        let mut join = |h: JoinHandle<Counts>| {
+            h.join().unwrap_or_else(|_| {
+                panics += 1;
+                Counts::default()
+            })
+        };
+        let source = self.source.take().map(&mut join).unwrap_or_default();
+        let stages = std::mem::take(&mut self.stages)
+            .into_iter()
+            .map(|(name, workers, handles)| {
+                let mut c = Counts::default();
+                for h in handles {
+                    c.add(join(h));
+                }
+                StageReport {
+                    name: name.to_string(),
+                    workers,
+                    received: c.received,
+                    emitted: c.emitted,
+                    dropped: c.dropped,
+                    failed: c.failed,
+                }
+            })
+            .collect();
+        let report = RunReport {
+            read: source.received,
+            source_failed: source.failed,
+            stages,
+            emitted: self.emitted,
+            elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(self.started)),
+            stopped_early: !self.exhausted || self.current.len() > 0 || self.buffered > 0,
+            peak_reorder_buffer: self.peak_buffer,
+            worker_panics: panics,
+        };
+        self.buffer.clear();
+        self.current = Vec::new().into_iter();
+        self.finished = Some(report.clone());
+        report
+    }
+
+    /// Moves past batch `self.next`, returning its window token.
+    fn advance(&mut self) {
+        self.next += 1;
+        if let Some(tokens) = &self.tokens {
+            // The source sent this batch's token before the batch, so it is
+            // there; taking it lets the source run one batch further.
+            let _ = tokens.try_recv();
+        }
+    }
+
+    /// The next batch to hand out, or `None` at the end of the run.
+    fn next_batch(&mut self) -> Option<Vec<(u64, T)>> {
+        loop {
+            if self.ordered {
+                if let Some(entry) = self.buffer.first_entry() {
+                    if *entry.key() == self.next {
+                        let batch = entry.remove();
+                        self.buffered -= batch.len();
+                        self.advance();
+                        return Some(batch);
+                    }
+                }
+            }
+            let Some(rx) = &self.rx else {
+                // The run has ended. Batches still buffered exist only if a
+                // worker died holding one: hand out the rest in order.
+                let (seq, batch) = self.buffer.pop_first()?;
+                self.buffered -= batch.len();
+                self.next = seq + 1;
+                return Some(batch);
+            };
+            match rx.recv() {
+                Ok((seq, batch)) => {
+                    if !self.ordered {
+                        return Some(batch);
+                    }
+                    if seq == self.next {
+                        self.advance();
+                        return Some(batch);
+                    }
+                    self.buffered += batch.len();
+                    self.peak_buffer = self.peak_buffer.max(self.buffered);
+                    self.buffer.insert(seq, batch);
+                }
+                Err(_) => {
+                    self.rx = None;
+                    self.exhausted = true;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Iterator for Running<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        loop {
+            if let Some((_, item)) = self.current.next() {
+                self.emitted += 1;
+                return Some(item);
+            }
+            self.current = self.next_batch()?.into_iter();
+        }
+    }
+}
+
+impl<T> Drop for Running<T> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -150,7 +150,7 @@ impl LayeredConfig {
     /// mutually consistent.
     #[inline]
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot(self.current.load())
+        Snapshot(self.current.load_full())
     }
 
     /// The effective value at a dotted key, cloned from the current

@@ -16,10 +16,10 @@
 //! of a once-listener is written when the entry is built, before the entry
 //! is published in a snapshot, and afterwards touched only by the one thread
 //! whose swap of `claimed` returned `false` (or by `Drop`, which has `&mut`).
-use super::snapshot::Snapshot;
 use super::topic::Pattern;
 use super::Error;
 use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::ArcCell;
 use crate::sync::{Arc, Mutex, UnsafeCell};
 use crate::DefaultHashBuilder;
 use hashbrown::HashMap;
@@ -239,7 +239,7 @@ impl<E> Table<E> {
 }
 
 struct Shared<E> {
-    table: Snapshot<Table<E>>,
+    table: ArcCell<Table<E>>,
     /// Serialises writers; holds the next subscription id.
     writer: Mutex<u64>,
 }
@@ -489,7 +489,7 @@ impl<E: 'static> Emitter<E> {
     pub fn new() -> Self {
         Emitter {
             shared: Arc::new(Shared {
-                table: Snapshot::new(Table::new()),
+                table: ArcCell::new(Arc::new(Table::new())),
                 writer: Mutex::new(0),
             }),
         }

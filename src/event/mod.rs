@@ -27,7 +27,6 @@
 pub mod broadcast;
 mod emitter;
 mod error;
-mod snapshot;
 mod topic;
 
 pub use emitter::{

@@ -3,34 +3,12 @@
 //! threads emit, failures, and an allocation count of the emit path.
 
 use latchwork::event::{Emitter, Error, FailureReason};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-/// Counts allocations made by the current thread.
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is thread-local.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn emit_does_not_allocate() {
@@ -50,12 +28,12 @@ fn emit_does_not_allocate() {
         );
     }
     em.emit("order.created", &1); // warm up thread-locals (arc-swap's debt slot)
-    let before = ALLOCS.with(|a| a.get());
+    let before = counting_alloc::thread_allocs();
     for _ in 0..1000 {
         assert_eq!(em.emit("order.created", &1).ran(), 4);
         assert_eq!(em.emit("nobody.listens", &1).ran(), 1);
     }
-    assert_eq!(ALLOCS.with(|a| a.get()), before, "emit allocated");
+    assert_eq!(counting_alloc::thread_allocs(), before, "emit allocated");
     assert_eq!(sum.load(Ordering::Relaxed), 4 * 1001 + 1000);
 }
 

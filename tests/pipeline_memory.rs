@@ -11,51 +11,9 @@ mod pipeline_log;
 
 use latchwork::pipeline::{ChunkExt, LineError, Pipeline};
 use pipeline_log::{enrich, generate, LogRecord};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// Relaxed throughout: LIVE and PEAK are independent statistics read after
-// the threads that change them are joined (join orders those changes
-// before the reads); no other data is published through them.
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: same layout contract as our caller's.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` came from this allocator with `layout`; the caller
-        // upholds `realloc`'s contract for `new_size`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        p
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Runs the pipeline over a generated log of `lines` lines; returns the
 /// peak heap growth during the run, in bytes.
@@ -68,8 +26,8 @@ fn run(lines: u64) -> usize {
 
     let bad_lines = Arc::new(Mutex::new(Vec::with_capacity(expected.malformed.len())));
     let sink = bad_lines.clone();
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting_alloc::live();
+    counting_alloc::reset_peak();
 
     let mut running = Pipeline::<LogRecord>::json_lines(&path)
         .unwrap()
@@ -93,7 +51,7 @@ fn run(lines: u64) -> usize {
         records += batch.len() as u64;
     }
     let report = running.finish();
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = (counting_alloc::peak() - base).max(0) as usize;
     std::fs::remove_dir_all(&dir).unwrap();
 
     println!(

@@ -1,15 +1,21 @@
-//! A global allocator that counts live heap bytes and their peak, for the
-//! memory tests (each test binary that includes this file by path gets its
-//! own counter). Forwards every call to the system allocator.
+//! A global allocator that counts live heap bytes and their peak, and the
+//! allocations each thread makes, for the memory and no-allocation tests
+//! (each test binary that includes this file by path gets its own
+//! counters). Forwards every call to the system allocator.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 pub struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+std::thread_local! {
+    static THREAD_ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[inline]
 fn add(delta: isize) {
@@ -24,6 +30,8 @@ fn add(delta: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as isize);
+        // `try_with`: the slot may be gone while the thread shuts down.
+        let _ = THREAD_ALLOCS.try_with(|a| a.set(a.get() + 1));
         // SAFETY: forwarded unchanged; see the impl.
         unsafe { System.alloc(layout) }
     }
@@ -55,4 +63,9 @@ pub fn reset_peak() {
 /// The most live bytes since the last [`reset_peak`].
 pub fn peak() -> isize {
     PEAK.load(Ordering::Relaxed)
+}
+
+/// Allocations made by the calling thread so far.
+pub fn thread_allocs() -> usize {
+    THREAD_ALLOCS.with(|a| a.get())
 }

@@ -25,7 +25,7 @@ fn bench_depth(c: &mut Criterion) {
         .build()
         .unwrap();
     let cursor_key = 2 * (DEPTH - 1); // the last key of the page before
-    let token = pager.codec().encode(&query, &cursor_key);
+    let token = pager.codec().encode(&query, &cursor_key).unwrap();
     let offset_pager = OffsetPager::default();
     let page_no = (DEPTH as usize) / LIMIT + 1;
 

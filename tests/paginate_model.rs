@@ -159,7 +159,7 @@ proptest! {
         let codec = if signed { CursorCodec::signed(b"k").unwrap() } else { CursorCodec::unsigned() };
         let a = Query::ascending().with_filter(filter_a.clone());
         let b = Query::descending().with_filter(filter_b.clone());
-        let token = codec.encode(&a, &key);
+        let token = codec.encode(&a, &key).unwrap();
         prop_assert!(token.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         prop_assert_eq!(codec.decode::<(u64, String)>(&a, &token), Ok(key.clone()));
         prop_assert_eq!(codec.decode::<(u64, String)>(&b, &token), Err(Error::CursorQueryMismatch));
@@ -260,11 +260,11 @@ fn bad_tokens_are_typed_errors() {
         Err(Error::UnsupportedCursorVersion { version: 2 })
     );
     // Key of the wrong width for u64.
-    let token = plain.encode(&q, &7u32);
+    let token = plain.encode(&q, &7u32).unwrap();
     assert!(malformed(plain.decode::<u64>(&q, &token)));
     assert_eq!(plain.decode::<u32>(&q, &token), Ok(7));
 
-    let token = signed.encode(&q, &42u64);
+    let token = signed.encode(&q, &42u64).unwrap();
     assert_eq!(signed.decode::<u64>(&q, &token), Ok(42));
     assert_eq!(
         other_key.decode::<u64>(&q, &token),
@@ -275,7 +275,7 @@ fn bad_tokens_are_typed_errors() {
         Err(Error::BadCursorSignature)
     );
     assert_eq!(
-        signed.decode::<u64>(&q, &plain.encode(&q, &42u64)),
+        signed.decode::<u64>(&q, &plain.encode(&q, &42u64).unwrap()),
         Err(Error::BadCursorSignature)
     );
     // Flip every bit of every byte: each altered token is refused.
@@ -293,7 +293,7 @@ fn bad_tokens_are_typed_errors() {
     // Unsigned tokens detect a changed query even though they can be forged.
     let d = Query::descending();
     assert_eq!(
-        plain.decode::<u64>(&d, &plain.encode(&q, &1u64)),
+        plain.decode::<u64>(&d, &plain.encode(&q, &1u64).unwrap()),
         Err(Error::CursorQueryMismatch)
     );
     assert_eq!(
@@ -328,7 +328,7 @@ fn descending_walk_over_btreemap_and_raw_page_after() {
     assert!(!more);
     // A cursor whose key was deleted still seeks to the right place.
     let q = Query::ascending();
-    let token = pager.codec().encode(&q, &100u32);
+    let token = pager.codec().encode(&q, &100u32).unwrap();
     let page = pager.page(&index, &q, Some(&token), 5).unwrap();
     assert!(page.items.is_empty());
     let set: BTreeSet<u32> = index.keys().copied().collect();
@@ -345,4 +345,26 @@ fn decode_url(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .unwrap()
+}
+
+/// Found by the `paginate_cursor` fuzz target: a key long enough to make a
+/// token past `MAX_CURSOR_LEN` used to encode to a token that `decode`
+/// refused. Now `encode` refuses it, so every written token reads back.
+#[test]
+fn too_long_cursor_keys_are_refused_at_encode() {
+    use latchwork::paginate::{CursorCodec, Error, Query, MAX_CURSOR_LEN};
+    let q = Query::ascending();
+    for codec in [CursorCodec::unsigned(), CursorCodec::signed(b"k").unwrap()] {
+        let long = "x".repeat(MAX_CURSOR_LEN);
+        assert!(matches!(
+            codec.encode(&q, &long),
+            Err(Error::CursorTooLong {
+                max: MAX_CURSOR_LEN,
+                ..
+            })
+        ));
+        let short = "y".repeat(MAX_CURSOR_LEN / 2);
+        let token = codec.encode(&q, &short).unwrap();
+        assert_eq!(codec.decode::<String>(&q, &token).unwrap(), short);
+    }
 }

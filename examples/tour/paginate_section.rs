@@ -81,7 +81,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // One page of long-lived rows at depth 900k: keyset seek vs offset skip.
     let even = Query::ascending().with_filter("id % 2 == 0");
-    let depth_token = pager.codec().encode(&even, &(2 * 900_000u64 - 2));
+    let depth_token = pager.codec().encode(&even, &(2 * 900_000u64 - 2))?;
     let (keyset, keyset_s) = timed(|| {
         pager.page_where(&index, &even, Some(&depth_token), LIMIT, |id, _| {
             id % 2 == 0

@@ -40,8 +40,8 @@ fuzz_target!(|input: Input| {
         if let Ok(key) = signed.decode::<(u64, String)>(&a, token) {
             // Only a token this codec wrote verifies: it must be that one.
             assert_eq!(
-                signed.encode(&a, &key),
-                token,
+                signed.encode(&a, &key).as_deref(),
+                Ok(token),
                 "forged signed token accepted"
             );
         }
@@ -49,7 +49,16 @@ fuzz_target!(|input: Input| {
 
     // Tokens for query a never decode for a different query b.
     for codec in [&plain, &signed] {
-        let token = codec.encode(&a, &input.key);
+        // Every token the codec writes is one it reads back; a key too long
+        // for that is refused up front.
+        let token = match codec.encode(&a, &input.key) {
+            Ok(token) => token,
+            Err(Error::CursorTooLong { len, max }) => {
+                assert!(len > max);
+                continue;
+            }
+            Err(e) => panic!("unexpected encode error {e}"),
+        };
         assert_eq!(
             codec.decode::<(u64, String)>(&a, &token).as_ref(),
             Ok(&input.key)

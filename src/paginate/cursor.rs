@@ -137,7 +137,12 @@ impl CursorCodec {
     }
 
     /// The token that continues `query` after `key`.
-    pub fn encode<K: CursorKey>(&self, query: &Query, key: &K) -> String {
+    ///
+    /// # Errors
+    /// [`Error::CursorTooLong`] when the token would exceed
+    /// [`MAX_CURSOR_LEN`] (which `decode` refuses), so every token this
+    /// codec writes is one it can read back.
+    pub fn encode<K: CursorKey>(&self, query: &Query, key: &K) -> Result<String, Error> {
         let mut bytes = Vec::with_capacity(32);
         bytes.push(VERSION);
         bytes.push(if self.mac.is_some() { FLAG_SIGNED } else { 0 });
@@ -147,7 +152,14 @@ impl CursorCodec {
             let tag = tag_of(mac, &bytes, query).finalize().into_bytes();
             bytes.extend_from_slice(&tag[..TAG_LEN]);
         }
-        URL_SAFE_NO_PAD.encode(bytes)
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        if token.len() > MAX_CURSOR_LEN {
+            return Err(Error::CursorTooLong {
+                len: token.len(),
+                max: MAX_CURSOR_LEN,
+            });
+        }
+        Ok(token)
     }
 
     /// The key in `token`, if it is a well-formed token of this codec

@@ -37,6 +37,15 @@ pub enum Error {
     /// was altered, signed with another key, or unsigned when signing is
     /// required, or signed when this pager has no key).
     BadCursorSignature,
+    /// The key to continue after would make a token longer than
+    /// [`MAX_CURSOR_LEN`](crate::paginate::MAX_CURSOR_LEN), which decoding
+    /// refuses: page by a shorter key (for example an id, not a long text).
+    CursorTooLong {
+        /// The token length the key would need.
+        len: usize,
+        /// The longest token accepted.
+        max: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -59,6 +68,10 @@ impl fmt::Display for Error {
             Error::BadCursorSignature => {
                 f.write_str("cursor signature does not verify (tampered or signed with another key)")
             }
+            Error::CursorTooLong { len, max } => write!(
+                f,
+                "cursor key too long: its token would be {len} characters, the maximum is {max}"
+            ),
         }
     }
 }

@@ -196,7 +196,7 @@ impl KeysetPager {
             true
         });
         let next_cursor = match items.last() {
-            Some((k, _)) if has_more => Some(self.codec.encode(query, k)),
+            Some((k, _)) if has_more => Some(self.codec.encode(query, k)?),
             _ => None,
         };
         Ok(KeysetPage {

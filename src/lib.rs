@@ -72,3 +72,8 @@ pub mod ttl;
 /// The default `BuildHasher` of every hash-indexed structure in the crate:
 /// foldhash's fast, per-process randomly seeded hasher.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

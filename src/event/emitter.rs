@@ -437,21 +437,20 @@ impl EmitReport {
 ///
 /// ```
 /// use latchwork::event::Emitter;
-/// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use std::sync::Arc;
+/// use std::sync::{Arc, Mutex};
 ///
 /// let emitter = Emitter::<u32>::new();
-/// let total = Arc::new(AtomicUsize::new(0));
+/// let total = Arc::new(Mutex::new(0));
 /// let t = total.clone();
 /// let sub = emitter.on("order.created", move |n: &u32| {
-///     t.fetch_add(*n as usize, Ordering::Relaxed);
+///     *t.lock().unwrap() += *n;
 /// })?;
 /// let _audit = emitter.on_with_priority("order.*", -1, |_: &u32| -> Result<(), String> {
 ///     Err("audit log offline".into())
 /// })?;
 /// let report = emitter.emit("order.created", &5);
 /// assert_eq!((report.ran(), report.failures().len()), (2, 1));
-/// assert_eq!(total.load(Ordering::Relaxed), 5);
+/// assert_eq!(*total.lock().unwrap(), 5);
 /// drop(sub); // unsubscribes
 /// assert_eq!(emitter.emit("order.created", &5).ran(), 1);
 /// # Ok::<(), latchwork::event::Error>(())

@@ -152,65 +152,44 @@ fn bus_parts(r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
     (senders, receivers)
 }
 
-fn crossbeam_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..r)
-        .map(|_| crossbeam_channel::bounded::<u64>(CAPACITY))
-        .unzip();
-    let senders = (0..p)
-        .map(|_| {
-            let txs = txs.clone();
-            Box::new(move |v| {
-                for tx in &txs {
-                    let _ = tx.send(v);
-                }
-            }) as SendFn
-        })
-        .collect();
-    drop(txs);
-    let receivers = rxs
-        .into_iter()
-        .map(|rx| {
-            Box::new(move || {
-                let mut n = 0u64;
-                while let Ok(v) = rx.recv() {
-                    black_box(v);
-                    n += 1;
-                }
-                n
-            }) as RecvFn
-        })
-        .collect();
-    (senders, receivers)
+/// Fan-out built from one bounded channel per receiver (crossbeam-channel
+/// and flume share the `bounded`/`send`/`recv` shape): every producer sends
+/// each message to every receiver's channel.
+macro_rules! per_receiver_fanout {
+    ($name:ident, $bounded:path) => {
+        fn $name(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
+            let (txs, rxs): (Vec<_>, Vec<_>) = (0..r).map(|_| $bounded(CAPACITY)).unzip();
+            let senders = (0..p)
+                .map(|_| {
+                    let txs = txs.clone();
+                    Box::new(move |v| {
+                        for tx in &txs {
+                            let _ = tx.send(v);
+                        }
+                    }) as SendFn
+                })
+                .collect();
+            drop(txs);
+            let receivers = rxs
+                .into_iter()
+                .map(|rx| {
+                    Box::new(move || {
+                        let mut n = 0u64;
+                        while let Ok(v) = rx.recv() {
+                            black_box(v);
+                            n += 1;
+                        }
+                        n
+                    }) as RecvFn
+                })
+                .collect();
+            (senders, receivers)
+        }
+    };
 }
 
-fn flume_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..r).map(|_| flume::bounded::<u64>(CAPACITY)).unzip();
-    let senders = (0..p)
-        .map(|_| {
-            let txs = txs.clone();
-            Box::new(move |v| {
-                for tx in &txs {
-                    let _ = tx.send(v);
-                }
-            }) as SendFn
-        })
-        .collect();
-    drop(txs);
-    let receivers = rxs
-        .into_iter()
-        .map(|rx| {
-            Box::new(move || {
-                let mut n = 0u64;
-                while let Ok(v) = rx.recv() {
-                    black_box(v);
-                    n += 1;
-                }
-                n
-            }) as RecvFn
-        })
-        .collect();
-    (senders, receivers)
-}
+per_receiver_fanout!(crossbeam_parts, crossbeam_channel::bounded::<u64>);
+per_receiver_fanout!(flume_parts, flume::bounded::<u64>);
 
 fn broadcast(c: &mut Criterion) {
     let total = messages();

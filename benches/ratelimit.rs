@@ -13,8 +13,10 @@
 //!   outside the timed region.
 mod common;
 
-use common::{heavy_config, ops_per_thread, run_threads, thread_counts, zipf_streams};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use common::{
+    bench_contender, heavy_config, ops_per_thread, run_fresh, thread_counts, zipf_streams,
+};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use governor::{Quota, RateLimiter};
 use latchwork::ratelimit::{KeyedLimiter, TokenBucket};
 use latchwork::DefaultHashBuilder;
@@ -32,58 +34,33 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("non-zero")
 }
 
-/// Runs `make()` fresh per iteration and times `threads` x `ops` of `work`.
-fn timed<T, M, W>(iters: u64, threads: usize, make: M, work: W) -> Duration
-where
-    T: Send + Sync + 'static,
-    M: Fn() -> T,
-    W: Fn(&T, usize) + Send + Sync + Clone + 'static,
-{
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        let shared = Arc::new(make());
-        let (s, w) = (Arc::clone(&shared), work.clone());
-        total += run_threads(threads, move |t| w(&s, t));
-    }
-    total
-}
-
 fn direct(c: &mut Criterion) {
     let ops = ops_per_thread();
     for (name, rate, burst) in [("deny", RATE, BURST), ("admit", 1_000_000_000, BURST)] {
         let mut g = c.benchmark_group(format!("ratelimit_direct_{name}"));
         for threads in thread_counts().into_iter().filter(|&t| t <= 2) {
             g.throughput(Throughput::Elements((ops * threads) as u64));
-            g.bench_function(BenchmarkId::new("latchwork", threads), |b| {
-                b.iter_custom(|iters| {
-                    timed(
-                        iters,
-                        threads,
-                        || {
-                            TokenBucket::new(f64::from(rate), u64::from(burst))
-                                .expect("valid bucket")
-                        },
-                        move |l, _| {
-                            for _ in 0..ops {
-                                black_box(l.check().is_ok());
-                            }
-                        },
-                    )
-                })
+            bench_contender(&mut g, "latchwork", threads, |t| {
+                run_fresh(
+                    t,
+                    || TokenBucket::new(f64::from(rate), u64::from(burst)).expect("valid bucket"),
+                    move |l, _| {
+                        (0..ops).for_each(|_| {
+                            black_box(l.check().is_ok());
+                        })
+                    },
+                )
             });
-            g.bench_function(BenchmarkId::new("governor", threads), |b| {
-                b.iter_custom(|iters| {
-                    timed(
-                        iters,
-                        threads,
-                        || RateLimiter::direct(Quota::per_second(nz(rate)).allow_burst(nz(burst))),
-                        move |l, _| {
-                            for _ in 0..ops {
-                                black_box(l.check().is_ok());
-                            }
-                        },
-                    )
-                })
+            bench_contender(&mut g, "governor", threads, |t| {
+                run_fresh(
+                    t,
+                    || RateLimiter::direct(Quota::per_second(nz(rate)).allow_burst(nz(burst))),
+                    move |l, _| {
+                        (0..ops).for_each(|_| {
+                            black_box(l.check().is_ok());
+                        })
+                    },
+                )
             });
         }
         g.finish();
@@ -123,85 +100,54 @@ impl MutexMap {
     }
 }
 
+/// One keyed run: each thread checks every key of its own stream against
+/// a limiter built fresh by `make`.
+fn keyed_run<L: Send + Sync + 'static>(
+    threads: usize,
+    streams: &[Arc<Vec<u64>>],
+    make: impl FnOnce() -> L,
+    check: fn(&L, &u64) -> bool,
+) -> Duration {
+    let streams = streams.to_vec();
+    run_fresh(threads, make, move |l, t| {
+        for k in streams[t].iter() {
+            black_box(check(l, k));
+        }
+    })
+}
+
 fn keyed(c: &mut Criterion) {
     let ops = ops_per_thread();
     let mut g = c.benchmark_group("ratelimit_keyed");
+    let quota = || Quota::per_second(nz(RATE)).allow_burst(nz(BURST));
     for threads in thread_counts() {
         let streams = zipf_streams(threads, ops);
+        let s = &streams;
         g.throughput(Throughput::Elements((ops * threads) as u64));
-        let s = streams.clone();
-        g.bench_function(BenchmarkId::new("latchwork", threads), move |b| {
-            let s = s.clone();
-            b.iter_custom(move |iters| {
-                let s = s.clone();
-                timed(
-                    iters,
-                    threads,
-                    || {
-                        KeyedLimiter::<u64>::builder()
-                            .rate(f64::from(RATE))
-                            .burst(u64::from(BURST))
-                            .build()
-                            .expect("valid limiter")
-                    },
-                    move |l, t| {
-                        for k in s[t].iter() {
-                            black_box(l.check(k).is_ok());
-                        }
-                    },
-                )
-            })
+        bench_contender(&mut g, "latchwork", threads, |t| {
+            let make = || {
+                KeyedLimiter::<u64>::builder()
+                    .rate(f64::from(RATE))
+                    .burst(u64::from(BURST))
+                    .build()
+                    .expect("valid limiter")
+            };
+            keyed_run(t, s, make, |l, k| l.check(k).is_ok())
         });
-        let s = streams.clone();
-        g.bench_function(BenchmarkId::new("governor", threads), move |b| {
-            let s = s.clone();
-            b.iter_custom(move |iters| {
-                let s = s.clone();
-                timed(
-                    iters,
-                    threads,
-                    || RateLimiter::keyed(Quota::per_second(nz(RATE)).allow_burst(nz(BURST))),
-                    move |l, t| {
-                        for k in s[t].iter() {
-                            black_box(l.check_key(k).is_ok());
-                        }
-                    },
-                )
-            })
+        bench_contender(&mut g, "governor", threads, |t| {
+            keyed_run(
+                t,
+                s,
+                || RateLimiter::keyed(quota()),
+                |l, k| l.check_key(k).is_ok(),
+            )
         });
-        let s = streams.clone();
-        g.bench_function(BenchmarkId::new("governor-foldhash", threads), move |b| {
-            let s = s.clone();
-            b.iter_custom(move |iters| {
-                let s = s.clone();
-                timed(
-                    iters,
-                    threads,
-                    || {
-                        RateLimiter::dashmap_with_hasher(
-                            Quota::per_second(nz(RATE)).allow_burst(nz(BURST)),
-                            DefaultHashBuilder::default(),
-                        )
-                    },
-                    move |l, t| {
-                        for k in s[t].iter() {
-                            black_box(l.check_key(k).is_ok());
-                        }
-                    },
-                )
-            })
+        bench_contender(&mut g, "governor-foldhash", threads, |t| {
+            let make = || RateLimiter::dashmap_with_hasher(quota(), DefaultHashBuilder::default());
+            keyed_run(t, s, make, |l, k| l.check_key(k).is_ok())
         });
-        let s = streams.clone();
-        g.bench_function(BenchmarkId::new("mutex-hashmap", threads), move |b| {
-            let s = s.clone();
-            b.iter_custom(move |iters| {
-                let s = s.clone();
-                timed(iters, threads, MutexMap::new, move |l, t| {
-                    for &k in s[t].iter() {
-                        black_box(l.check(k));
-                    }
-                })
-            })
+        bench_contender(&mut g, "mutex-hashmap", threads, |t| {
+            keyed_run(t, s, MutexMap::new, |l, k| l.check(*k))
         });
     }
     g.finish();

@@ -133,3 +133,14 @@ kv_cache!(
     quick_cache::sync::Cache<u64, u64>,
     moka::sync::Cache<u64, u64>,
 );
+
+/// One timed run over a structure built fresh (outside the timed region):
+/// `threads` threads each run `work(&shared, thread_index)`.
+pub fn run_fresh<T, W>(threads: usize, make: impl FnOnce() -> T, work: W) -> Duration
+where
+    T: Send + Sync + 'static,
+    W: Fn(&T, usize) + Send + Sync + 'static,
+{
+    let shared = Arc::new(make());
+    run_threads(threads, move |t| work(&shared, t))
+}

@@ -2,6 +2,8 @@
 //! stream, applied to a limiter and to its sequential reference on the same
 //! manual clock, comparing every decision, every reported wait and
 //! `available()` after every operation.
+// Each target uses the part of the driver that fits its limiter.
+#![allow(dead_code)]
 
 use arbitrary::Arbitrary;
 use latchwork::clock::{Clock, ManualClock};
@@ -122,4 +124,37 @@ pub fn drive(
         assert_eq!(limiter.available(), model.available(now));
         assert_eq!(limiter.validate(), Ok(()));
     }
+}
+
+/// The input of both sliding-window targets.
+#[derive(Arbitrary, Debug)]
+pub struct WindowInput {
+    window: u16,
+    limit: u8,
+    ops: Vec<Op>,
+}
+
+/// Drives a sliding-window limiter built by `build(limit, window, clock)`
+/// against the reference built by `model(limit, window)`.
+pub fn drive_window<L: Limiter, M: Model>(
+    input: WindowInput,
+    build: impl FnOnce(u64, Duration, ManualClock) -> L,
+    model: impl FnOnce(u64, u64) -> M,
+) {
+    if input.ops.len() > 512 {
+        return; // the references are quadratic
+    }
+    let window = u64::from(input.window.max(1));
+    let limit = u64::from(input.limit.max(1)) % 32 + 1;
+    let clock = ManualClock::new();
+    let limiter = build(limit, Duration::from_nanos(window), clock.clone());
+    let mut model = model(limit, window);
+    drive(
+        &clock,
+        &limiter,
+        &mut model,
+        limit,
+        |d| d % (3 * window),
+        input.ops,
+    );
 }

@@ -37,6 +37,31 @@ fn messages() -> u64 {
 type SendFn = Box<dyn FnMut(u64) + Send>;
 type RecvFn = Box<dyn FnOnce() -> u64 + Send>;
 
+/// What one receive returned, in the terms every contender shares.
+enum Got {
+    Msg(u64),
+    Lagged(u64),
+    Closed,
+}
+
+/// A receive loop that counts messages taken plus messages reported missed,
+/// until the channel closes.
+fn counting(mut next: impl FnMut() -> Got + Send + 'static) -> RecvFn {
+    Box::new(move || {
+        let mut n = 0u64;
+        loop {
+            match next() {
+                Got::Msg(v) => {
+                    black_box(v);
+                    n += 1;
+                }
+                Got::Lagged(k) => n += k,
+                Got::Closed => return n,
+            }
+        }
+    })
+}
+
 fn run_fanout(producers: usize, total: u64, parts: (Vec<SendFn>, Vec<RecvFn>)) -> Duration {
     let (senders, receivers) = parts;
     let receivers_n = receivers.len();
@@ -78,19 +103,11 @@ fn latchwork_parts(policy: Policy, p: usize, r: usize) -> (Vec<SendFn>, Vec<Recv
     let receivers = rxs
         .into_iter()
         .map(|mut rx| {
-            Box::new(move || {
-                let mut n = 0u64;
-                loop {
-                    match rx.recv() {
-                        Ok(v) => {
-                            black_box(v);
-                            n += 1
-                        }
-                        Err(RecvError::Lagged(k)) => n += k,
-                        Err(RecvError::Closed) => return n,
-                    }
-                }
-            }) as RecvFn
+            counting(move || match rx.recv() {
+                Ok(v) => Got::Msg(v),
+                Err(RecvError::Lagged(k)) => Got::Lagged(k),
+                Err(RecvError::Closed) => Got::Closed,
+            })
         })
         .collect();
     (senders, receivers)
@@ -114,19 +131,11 @@ fn tokio_parts(p: usize, r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
     let receivers = rxs
         .into_iter()
         .map(|mut rx| {
-            Box::new(move || {
-                let mut n = 0u64;
-                loop {
-                    match rx.blocking_recv() {
-                        Ok(v) => {
-                            black_box(v);
-                            n += 1
-                        }
-                        Err(TRecvError::Lagged(k)) => n += k,
-                        Err(TRecvError::Closed) => return n,
-                    }
-                }
-            }) as RecvFn
+            counting(move || match rx.blocking_recv() {
+                Ok(v) => Got::Msg(v),
+                Err(TRecvError::Lagged(k)) => Got::Lagged(k),
+                Err(TRecvError::Closed) => Got::Closed,
+            })
         })
         .collect();
     (senders, receivers)
@@ -138,16 +147,7 @@ fn bus_parts(r: usize) -> (Vec<SendFn>, Vec<RecvFn>) {
     let senders = vec![Box::new(move |v| bus.broadcast(v)) as SendFn];
     let receivers = rxs
         .into_iter()
-        .map(|mut rx| {
-            Box::new(move || {
-                let mut n = 0u64;
-                while let Ok(v) = rx.recv() {
-                    black_box(v);
-                    n += 1;
-                }
-                n
-            }) as RecvFn
-        })
+        .map(|mut rx| counting(move || rx.recv().map_or(Got::Closed, Got::Msg)))
         .collect();
     (senders, receivers)
 }
@@ -172,16 +172,7 @@ macro_rules! per_receiver_fanout {
             drop(txs);
             let receivers = rxs
                 .into_iter()
-                .map(|rx| {
-                    Box::new(move || {
-                        let mut n = 0u64;
-                        while let Ok(v) = rx.recv() {
-                            black_box(v);
-                            n += 1;
-                        }
-                        n
-                    }) as RecvFn
-                })
+                .map(|rx| counting(move || rx.recv().map_or(Got::Closed, Got::Msg)))
                 .collect();
             (senders, receivers)
         }

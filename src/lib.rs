@@ -4,8 +4,9 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`lru`] | arena-index LRU cache, and a sharded concurrent form |
-//! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization |
+//! | [`cache`] | the concurrent cache: TinyLFU or LRU, weights, TTL/TTI, listener, single-flight loads |
+//! | [`lru`] | arena-index strict LRU cache for one thread |
+//! | [`ttl`] | memoization with a time to live (single-flight, on [`cache`]) |
 //! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter |
 //! | [`queue`] | strictly ordered multi-level priority queue and a worker pool |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints, a lock-free retry budget |
@@ -17,7 +18,8 @@
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
 //!
 //! ```
-//! use latchwork::lru::{ConcurrentLru, LruCache};
+//! use latchwork::cache::Cache;
+//! use latchwork::lru::LruCache;
 //!
 //! // Single-threaded, strict LRU.
 //! let mut cache = LruCache::new(2)?;
@@ -26,11 +28,11 @@
 //! cache.get(&1);
 //! assert_eq!(cache.put(3, "three"), Some((2, "two")));
 //!
-//! // Shared by many threads through `&self`.
-//! let shared = ConcurrentLru::new(10_000)?;
+//! // Shared by many threads through `&self`: TinyLFU admission by default.
+//! let shared = Cache::new(10_000)?;
 //! shared.insert("user:42", 7u32);
 //! assert_eq!(shared.get("user:42"), Some(7));
-//! # Ok::<(), latchwork::lru::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Hashing
@@ -54,6 +56,7 @@
 )]
 
 mod arena;
+pub mod cache;
 pub mod clock;
 pub mod config;
 mod counter;
@@ -68,6 +71,7 @@ pub mod retry;
 mod shard;
 mod sync;
 pub mod ttl;
+mod wheel;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:
 /// foldhash's fast, per-process randomly seeded hasher.

@@ -196,6 +196,16 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
             }
         }
         let now = self.clock.now_nanos();
+        // Sketch words per entry: 8 while the whole sketch stays within
+        // 1 MiB (caches up to 16k entries), halving above, down to one word
+        // (8 bytes) per entry from 128k entries on.
+        let sketch_per_entry = match self.max_capacity {
+            Some(cap) if !weighted => {
+                let per = (1u64 << 17) / cap.max(1);
+                1usize << per.clamp(1, 8).ilog2()
+            }
+            _ => 1,
+        };
         let shards = (0..n)
             .map(|i| {
                 let capacity = self
@@ -205,10 +215,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
                 let limits = Limits {
                     capacity,
                     max_entries: usize::try_from(entries).unwrap_or(usize::MAX),
-                    sketch_max: usize::try_from(entries.min(1 << 23)).unwrap_or(1 << 23),
+                    sketch_per_entry,
                 };
-                let seed = (i as u32).wrapping_mul(0x9E37_79B9) ^ 0x5bd1_e995;
-                CachePadded::new(Shard::new(Segment::new(self.policy, limits, now, seed)))
+                CachePadded::new(Shard::new(Segment::new(self.policy, limits, now)))
             })
             .collect();
         let nanos = |d: Option<Duration>| d.map(duration_to_nanos).filter(|&n| n != u64::MAX);

@@ -9,10 +9,12 @@
 //! estimate is the minimum of its four counters, which never undercounts
 //! what was added since the last halving except through saturation at 15.
 //!
-//! Aging: after `sample` increments (ten per counter word, as the TinyLFU
-//! paper's sample size W = 10 x capacity suggests), every counter is halved,
-//! so the sketch follows a changing popularity instead of remembering the
-//! first hour for ever.
+//! Aging: after `sample` increments every counter is halved, so the sketch
+//! follows a changing popularity instead of remembering the first hour for
+//! ever. The TinyLFU paper suggests a sample of W = 10 x capacity; on the
+//! hit-ratio suite a longer memory (80 x capacity) and a wider table than
+//! one word per entry for small caches measured better on every trace (see
+//! `docs/benchmarks.md`), so the caller chooses both.
 //!
 //! The sketch lives in a shard's segment and is only touched under the
 //! shard's write lock (hits reach it through the read-buffer replay), so it
@@ -20,8 +22,6 @@
 
 /// Counters per word.
 const PER_WORD: u32 = 16;
-/// Increments between two halvings, per word of table.
-const SAMPLE_PER_WORD: u64 = 10;
 /// The largest table, in words (256 MiB would be 2^25 words; this is 64 MiB).
 const MAX_WORDS: usize = 1 << 23;
 /// Halves every 4-bit counter of a word at once.
@@ -48,29 +48,22 @@ fn spread(hash: u32) -> u64 {
 }
 
 impl Sketch {
-    /// A sketch sized for about `entries` resident keys (at least one block).
-    pub(crate) fn new(entries: usize) -> Self {
-        let words = entries.clamp(4, MAX_WORDS).next_power_of_two();
+    /// A sketch of about `words` words (a power of two, at least one block)
+    /// that halves after `sample` increments.
+    pub(crate) fn new(words: usize, sample: u64) -> Self {
+        let words = words.clamp(4, MAX_WORDS).next_power_of_two();
         Sketch {
             table: vec![0; words],
             block_mask: (words / 4 - 1) as u32,
             additions: 0,
-            sample: words as u64 * SAMPLE_PER_WORD,
+            sample: sample.max(1),
         }
     }
 
-    /// The number of keys the table was sized for.
+    /// Words in the table.
     #[inline]
-    pub(crate) fn sized_for(&self) -> usize {
+    pub(crate) fn words(&self) -> usize {
         self.table.len()
-    }
-
-    /// Regrows the table for `entries` keys when it is smaller than that;
-    /// the counts start over (they cannot be re-spread without the keys).
-    pub(crate) fn ensure(&mut self, entries: usize) {
-        if entries > self.table.len() && self.table.len() < MAX_WORDS {
-            *self = Sketch::new(entries);
-        }
     }
 
     /// (word index, bit shift) of row `row`'s counter for `h`.
@@ -149,13 +142,12 @@ mod tests {
     }
 
     impl Reference {
-        fn new(entries: usize) -> Self {
-            let words = entries.clamp(4, MAX_WORDS).next_power_of_two();
+        fn new(words: usize, sample: u64) -> Self {
             Reference {
                 rows: vec![[0; 16]; words],
                 block_mask: (words / 4 - 1) as u32,
                 additions: 0,
-                sample: words as u64 * SAMPLE_PER_WORD,
+                sample,
             }
         }
         fn pos(&self, hash: u32, row: u32) -> (usize, usize) {
@@ -195,7 +187,7 @@ mod tests {
 
     #[test]
     fn counts_saturate_and_age() {
-        let mut s = Sketch::new(64);
+        let mut s = Sketch::new(64, 640);
         for _ in 0..20 {
             s.increment(7);
         }
@@ -212,8 +204,8 @@ mod tests {
         /// equal, through saturation and halving.
         #[test]
         fn matches_reference(ops in prop::collection::vec((0u32..200, any::<bool>()), 1..3_000)) {
-            let mut s = Sketch::new(16);
-            let mut r = Reference::new(16);
+            let mut s = Sketch::new(16, 160);
+            let mut r = Reference::new(16, 160);
             for (k, inc) in ops {
                 if inc {
                     s.increment(k);

@@ -238,9 +238,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                     }
                 }
             }
-            Some((i, seg.node(i)?.value.clone()))
+            let node = seg.node(i)?;
+            Some((i, node.value.clone(), seg.wants_hit(node)))
         });
-        let Some((i, value)) = hit else {
+        let Some((i, value, wanted)) = hit else {
             drop(seg);
             self.stats.incr(MISSES);
             return None;
@@ -248,7 +249,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         // Recorded under the read lock: a drain needs the write lock, so it
         // never overlaps this record, and index `i` cannot be reused before
         // the hit is replayed (every write section drains first).
-        let recorded = shard.reads.record(i);
+        let recorded = if wanted {
+            shard.reads.record(i)
+        } else {
+            Recorded::Ok
+        };
         drop(seg);
         self.stats.incr(HITS);
         if recorded == Recorded::ShouldDrain {

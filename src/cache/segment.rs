@@ -75,6 +75,9 @@ pub(crate) struct Node<K, V> {
     weight: u32,
     /// The low 32 bits of the key's hash, for the sketch.
     hash32: u32,
+    /// The segment tick when the entry last moved to the back of the
+    /// protected region (see `Segment::wants_hit`).
+    stamp: u32,
     region: Region,
 }
 
@@ -159,6 +162,11 @@ pub(crate) struct Segment<K, V> {
     limits: Limits,
     window_cap: u64,
     protected_cap: u64,
+    /// Counts arrivals: inserts and promotions from probation (wrapping).
+    tick: u32,
+    /// A hit on a protected entry moved fewer than this many ticks ago is
+    /// not recorded (see `wants_hit`); 0 records every hit.
+    skip_window: u32,
     /// Total weight held, and the window's and protected region's part.
     weight: u64,
     window_w: u64,
@@ -211,6 +219,15 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             limits,
             window_cap,
             protected_cap,
+            tick: 0,
+            skip_window: match policy {
+                // Half the protected region, in entries (weights aside).
+                Policy::TinyLfu if bounded => {
+                    u32::try_from((protected_cap / 2).min(limits.max_entries as u64 / 2))
+                        .unwrap_or(u32::MAX)
+                }
+                _ => 0,
+            },
             weight: 0,
             window_w: 0,
             protected_w: 0,
@@ -265,6 +282,31 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         }
     }
 
+    /// Whether a hit on `node` is worth recording for the policy. Under
+    /// TinyLFU a hit on a protected entry that was last recorded fewer than
+    /// `skip_window` arrivals ago is not: fewer than that many entries can
+    /// have arrived above it, so it is still in the upper half of the
+    /// region, and its sketch count is refreshed at least once per
+    /// `skip_window` arrivals, far more often than the sketch halves. This
+    /// saves the buffer write and the replay for the hot keys that take
+    /// most hits (the protected region's recency order becomes approximate,
+    /// which only decides which entry is demoted to probation, where the
+    /// sketch judges it again). Every other hit (window, probation, LRU) is
+    /// recorded, so `Policy::Lru` is exact from one thread.
+    #[inline]
+    pub(crate) fn wants_hit(&self, node: &Node<K, V>) -> bool {
+        node.region != Region::Protected || self.tick.wrapping_sub(node.stamp) >= self.skip_window
+    }
+
+    #[inline]
+    fn stamp(&mut self, i: u32) {
+        self.tick = self.tick.wrapping_add(1);
+        let tick = self.tick;
+        if let Some(n) = self.arena.get_mut(i) {
+            n.stamp = tick;
+        }
+    }
+
     /// Replays a recorded hit on entry `i`: sketch and recency order.
     #[inline]
     pub(crate) fn on_hit(&mut self, i: u32) {
@@ -277,10 +319,20 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         }
         match (self.policy, region) {
             (Policy::Lru, _) | (_, Region::Window) => self.arena.move_to_back_of(WINDOW, i),
-            (_, Region::Protected) => self.arena.move_to_back_of(PROTECTED, i),
+            (_, Region::Protected) => {
+                // Re-stamped but the tick not advanced: only arrivals
+                // (inserts, promotions from probation) age the stamps, so a
+                // working set that fits stops recording hits altogether.
+                self.arena.move_to_back_of(PROTECTED, i);
+                let tick = self.tick;
+                if let Some(n) = self.arena.get_mut(i) {
+                    n.stamp = tick;
+                }
+            }
             (_, Region::Probation) => {
                 node.region = Region::Protected;
                 self.arena.move_to_back_of(PROTECTED, i);
+                self.stamp(i);
                 self.protected_w += w;
                 while self.protected_w > self.protected_cap {
                     let Some(j) = self.arena.front_of(PROTECTED) else {
@@ -461,11 +513,13 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                 value,
                 weight,
                 hash32,
+                stamp: self.tick,
                 region,
             },
             self.limits.max_entries,
         );
         let w = u64::from(weight);
+        self.tick = self.tick.wrapping_add(1);
         self.weight += w;
         if self.policy == Policy::TinyLfu {
             self.window_w += w;

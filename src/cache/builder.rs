@@ -11,6 +11,14 @@ use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::time::Duration;
 
+/// Sketch words per entry for a cache of `capacity` entries: 8 while the
+/// whole sketch stays within 1 MiB (caches up to 16k entries), halving
+/// above, down to one word (8 bytes) per entry from 128k entries on.
+pub(crate) fn sketch_per_entry(capacity: u64) -> usize {
+    let per = (1u64 << 17) / capacity.max(1);
+    1usize << per.clamp(1, 8).ilog2()
+}
+
 /// Builder for a [`Cache`]; see [`Cache::builder`].
 ///
 /// Every setting is optional: the default is an unbounded cache with the
@@ -196,14 +204,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
             }
         }
         let now = self.clock.now_nanos();
-        // Sketch words per entry: 8 while the whole sketch stays within
-        // 1 MiB (caches up to 16k entries), halving above, down to one word
-        // (8 bytes) per entry from 128k entries on.
         let sketch_per_entry = match self.max_capacity {
-            Some(cap) if !weighted => {
-                let per = (1u64 << 17) / cap.max(1);
-                1usize << per.clamp(1, 8).ilog2()
-            }
+            Some(cap) if !weighted => sketch_per_entry(cap),
             _ => 1,
         };
         let shards = (0..n)

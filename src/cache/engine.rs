@@ -734,7 +734,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut total = 0u64;
         for s in self.shards.iter() {
-            let seg = s.write();
+            // The read lock: checking must not replay pending hits.
+            let seg = s.seg.read();
             seg.check(&self.hasher)?;
             total += seg.weight();
         }

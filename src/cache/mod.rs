@@ -28,6 +28,9 @@ mod read_buffer;
 mod segment;
 mod sketch;
 
+#[cfg(all(test, not(loom)))]
+mod model_tests;
+
 pub use builder::CacheBuilder;
 pub use engine::Cache;
 pub use error::Error;

@@ -175,7 +175,7 @@ pub(crate) struct Segment<K, V> {
 }
 
 /// A sketch for `entries` resident keys.
-fn sketch_for(entries: usize, per_entry: usize) -> Sketch {
+pub(crate) fn sketch_for(entries: usize, per_entry: usize) -> Sketch {
     Sketch::new(
         entries.saturating_mul(per_entry),
         (entries as u64).saturating_mul(SAMPLE_PER_ENTRY),

@@ -294,11 +294,12 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 
     /// Inserts or replaces `key`'s value (the old one is reported to the
     /// listener as [`RemovalCause::Replaced`]). Returns whether the entry is
-    /// cached after the call: `false` when it weighs more than the whole
-    /// capacity (reported as [`RemovalCause::Size`]), or when the TinyLFU
-    /// filter evicted it at once in favour of more frequently used entries
-    /// (only possible in a shard whose window holds no entry: a capacity
-    /// of one).
+    /// cached after the call. `false` means it left at once and the
+    /// listener heard of it with [`RemovalCause::Size`]: it weighs more than
+    /// the whole capacity, or the TinyLFU admission filter preferred the
+    /// entries it would have displaced. (A new entry normally waits in the
+    /// recency window before it meets the filter; only one heavier than its
+    /// shard's window, or in a shard of capacity one, meets it at once.)
     pub fn insert(&self, key: K, value: V) -> bool {
         self.insert_ttl(key, value, self.config.ttl)
     }
@@ -380,10 +381,24 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let Some(max) = self.config.max_capacity else {
             return;
         };
+        // The other shards first, round-robin from a moving start so no
+        // shard is drained alone; the writer's own shard (where the heavy
+        // entry just went) only once the others have nothing left.
+        let n = self.shards.len();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
         let mut idle = 0;
-        let mut j = idx;
-        while self.total.load(Ordering::Relaxed) > max && idle <= self.shards.len() {
-            j = (j + 1 + self.cursor.fetch_add(1, Ordering::Relaxed)) & self.mask;
+        let mut step = 0usize;
+        while self.total.load(Ordering::Relaxed) > max {
+            let j = if idle >= n {
+                idx
+            } else {
+                step += 1;
+                (start + step) & self.mask
+            };
+            if j == idx && idle < n {
+                idle += 1;
+                continue;
+            }
             let mut out = Removals::new();
             let (evicted, freed) = {
                 let mut seg = self.shards[j].write();
@@ -393,7 +408,13 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             };
             self.total.fetch_sub(freed, Ordering::Relaxed);
             self.notify(out);
-            idle = if evicted { 0 } else { idle + 1 };
+            if evicted {
+                idle = 0;
+            } else if j == idx {
+                break; // nothing left anywhere
+            } else {
+                idle += 1;
+            }
         }
     }
 

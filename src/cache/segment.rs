@@ -484,9 +484,11 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             let (old_w, new_w) = (u64::from(old_w), u64::from(weight));
             self.weight = self.weight - old_w + new_w;
             match region {
-                Region::Window => self.window_w = self.window_w - old_w + new_w,
+                Region::Window if self.policy == Policy::TinyLfu => {
+                    self.window_w = self.window_w - old_w + new_w;
+                }
                 Region::Protected => self.protected_w = self.protected_w - old_w + new_w,
-                Region::Probation => {}
+                _ => {}
             }
             out.push(key, old, RemovalCause::Replaced);
             self.set_times(i, deadline, hard);

@@ -177,10 +177,22 @@ fn print_hit_ratios() {
     let keys = zipf_stream(ZIPF_KEYS, 0.99, 1_000_000, 0x5EED);
     let cap = ZIPF_CAPACITY;
     eprintln!("hit ratio, Zipf(0.99) 1M requests over 100k keys, capacity 10k, one thread:");
-    eprintln!("  Cache TinyLfu          {:.2}%", 100.0 * hit_ratio(tinylfu(cap), &keys));
-    eprintln!("  Cache Lru              {:.2}%", 100.0 * hit_ratio(lru_policy(cap), &keys));
-    eprintln!("  quick_cache (S3-FIFO)  {:.2}%", 100.0 * hit_ratio(quick(cap), &keys));
-    eprintln!("  moka (TinyLFU)         {:.2}%", 100.0 * hit_ratio(moka(cap), &keys));
+    eprintln!(
+        "  Cache TinyLfu          {:.2}%",
+        100.0 * hit_ratio(tinylfu(cap), &keys)
+    );
+    eprintln!(
+        "  Cache Lru              {:.2}%",
+        100.0 * hit_ratio(lru_policy(cap), &keys)
+    );
+    eprintln!(
+        "  quick_cache (S3-FIFO)  {:.2}%",
+        100.0 * hit_ratio(quick(cap), &keys)
+    );
+    eprintln!(
+        "  moka (TinyLFU)         {:.2}%",
+        100.0 * hit_ratio(moka(cap), &keys)
+    );
     eprintln!(
         "  strict LRU (lru crate) {:.2}%",
         100.0 * hit_ratio(MutexLru::with_capacity(cap), &keys)
@@ -202,11 +214,15 @@ fn concurrent(c: &mut Criterion) {
             let streams = streams_for(w, threads, ops);
             g.throughput(Throughput::Elements((ops * threads) as u64));
             let s = &streams;
-            bench_contender(&mut g, "latchwork", threads, |t| run(|| tinylfu(cap), w, t, s));
+            bench_contender(&mut g, "latchwork", threads, |t| {
+                run(|| tinylfu(cap), w, t, s)
+            });
             bench_contender(&mut g, "latchwork_lru", threads, |t| {
                 run(|| lru_policy(cap), w, t, s)
             });
-            bench_contender(&mut g, "quick_cache", threads, |t| run(|| quick(cap), w, t, s));
+            bench_contender(&mut g, "quick_cache", threads, |t| {
+                run(|| quick(cap), w, t, s)
+            });
             bench_contender(&mut g, "moka", threads, |t| run(|| moka(cap), w, t, s));
             bench_contender(&mut g, "mutex_lru", threads, |t| {
                 run(|| MutexLru::with_capacity(cap), w, t, s)
@@ -280,7 +296,10 @@ fn single_flight(c: &mut Criterion) {
     let loader_calls = Arc::new(AtomicUsize::new(0));
     let plain_calls = Arc::new(AtomicUsize::new(0));
     let mut rounds = [0usize; 2];
-    for (i, name) in ["get_or_insert_with", "plain_get_insert"].into_iter().enumerate() {
+    for (i, name) in ["get_or_insert_with", "plain_get_insert"]
+        .into_iter()
+        .enumerate()
+    {
         let calls = [&loader_calls, &plain_calls][i].clone();
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {

@@ -28,11 +28,18 @@ pub(crate) enum CountError {
 /// [`DEFAULT_ENTRIES`], at most [`DEFAULT_MAX`].
 pub(crate) fn count(requested: Option<usize>, capacity: Option<u64>) -> Result<usize, CountError> {
     let limit_by = |per: u64| -> usize {
-        capacity.map_or(usize::MAX, |c| usize::try_from((c / per).max(1)).unwrap_or(usize::MAX))
+        capacity.map_or(usize::MAX, |c| {
+            usize::try_from((c / per).max(1)).unwrap_or(usize::MAX)
+        })
     };
     let n = match requested {
         Some(0) => return Err(CountError::Zero),
-        Some(r) if r > MAX => return Err(CountError::TooMany { requested: r, max: MAX }),
+        Some(r) if r > MAX => {
+            return Err(CountError::TooMany {
+                requested: r,
+                max: MAX,
+            })
+        }
         Some(r) => floor_pow2(r.next_power_of_two().min(limit_by(MIN_ENTRIES))),
         None => floor_pow2(DEFAULT_MAX.min(limit_by(DEFAULT_ENTRIES))),
     };
@@ -77,7 +84,10 @@ mod tests {
         assert_eq!(count(Some(0), Some(10)), Err(CountError::Zero));
         assert_eq!(
             count(Some(usize::MAX), Some(10)),
-            Err(CountError::TooMany { requested: usize::MAX, max: MAX })
+            Err(CountError::TooMany {
+                requested: usize::MAX,
+                max: MAX
+            })
         );
         assert_eq!(count(Some(MAX), None), Ok(MAX));
         assert_eq!((0..16).map(|i| capacity_of(100, 16, i)).sum::<u64>(), 100);

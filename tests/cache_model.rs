@@ -162,7 +162,9 @@ impl Timed {
         Some(e.1)
     }
     fn peek(&self, k: u8) -> Option<u32> {
-        self.pos(k).filter(|&i| self.live(i)).map(|i| self.order[i].1)
+        self.pos(k)
+            .filter(|&i| self.live(i))
+            .map(|i| self.order[i].1)
     }
     fn insert(&mut self, k: u8, v: u32, ttl: Option<u64>) -> bool {
         let w = weigh(v);
@@ -199,12 +201,14 @@ impl Timed {
         let now = self.now;
         let (gone, kept): (Vec<_>, Vec<_>) = self.order.drain(..).partition(|e| e.3 <= now);
         self.order = kept;
-        self.events.extend(gone.into_iter().map(|e| (e.0, e.1, RemovalCause::Expired)));
+        self.events
+            .extend(gone.into_iter().map(|e| (e.0, e.1, RemovalCause::Expired)));
     }
     fn retain_not_multiple_of_3(&mut self) {
         let (gone, kept): (Vec<_>, Vec<_>) = self.order.drain(..).partition(|e| e.1 % 3 == 0);
         self.order = kept;
-        self.events.extend(gone.into_iter().map(|e| (e.0, e.1, RemovalCause::Explicit)));
+        self.events
+            .extend(gone.into_iter().map(|e| (e.0, e.1, RemovalCause::Explicit)));
     }
 }
 
@@ -328,7 +332,10 @@ fn listener_calls_match_stats_and_survive_a_panicking_listener() {
     cache.invalidate_all();
     let s = cache.stats();
     let c = *calls.lock().unwrap();
-    assert_eq!(c, [s.evictions, s.expirations, s.invalidations, s.replacements]);
+    assert_eq!(
+        c,
+        [s.evictions, s.expirations, s.invalidations, s.replacements]
+    );
     assert!(s.listener_panics > 0, "some calls panicked and were caught");
     assert!(cache.is_empty());
     // Still usable after the panics.
@@ -399,19 +406,29 @@ fn entry_heavier_than_a_shard_share_is_cached_within_the_global_bound() {
 #[test]
 fn bad_settings_are_typed_errors() {
     let b = || Cache::<u8, u8>::builder();
-    assert_eq!(b().max_capacity(0).build().unwrap_err(), Error::ZeroCapacity);
+    assert_eq!(
+        b().max_capacity(0).build().unwrap_err(),
+        Error::ZeroCapacity
+    );
     assert_eq!(b().shards(0).build().unwrap_err(), Error::ZeroShards);
     assert!(matches!(
         b().shards(usize::MAX).build(),
-        Err(Error::TooManyShards { requested: usize::MAX, .. })
+        Err(Error::TooManyShards {
+            requested: usize::MAX,
+            ..
+        })
     ));
     assert!(matches!(
         b().time_to_live(Duration::ZERO).build(),
-        Err(Error::ZeroDuration { parameter: "time_to_live" })
+        Err(Error::ZeroDuration {
+            parameter: "time_to_live"
+        })
     ));
     assert!(matches!(
         b().time_to_idle(Duration::ZERO).build(),
-        Err(Error::ZeroDuration { parameter: "time_to_idle" })
+        Err(Error::ZeroDuration {
+            parameter: "time_to_idle"
+        })
     ));
     assert!(matches!(
         b().max_capacity(u64::MAX).shards(1).build(),

@@ -213,7 +213,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
                 let capacity = self
                     .max_capacity
                     .map_or(u64::MAX, |c| shard::capacity_of(c, n, i));
-                let entries = if weighted { arena_max } else { capacity.min(arena_max) };
+                let entries = if weighted {
+                    arena_max
+                } else {
+                    capacity.min(arena_max)
+                };
                 let limits = Limits {
                     capacity,
                     max_entries: usize::try_from(entries).unwrap_or(usize::MAX),

@@ -329,34 +329,57 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 
     #[inline]
     fn weigh(&self, key: &K, value: &V) -> u32 {
-        self.config.weigher.as_ref().map_or(1, |w| w(key, value).max(1))
+        self.config
+            .weigher
+            .as_ref()
+            .map_or(1, |w| w(key, value).max(1))
     }
 
     fn insert_ttl(&self, key: K, value: V, ttl: Option<u64>) -> bool {
         let hash = self.hasher.hash_one(&key);
         let weight = self.weigh(&key, &value);
+        let idx = self.shard_index(hash);
+        let mut out = Removals::new();
         if self
             .config
             .max_capacity
             .is_some_and(|cap| u64::from(weight) > cap)
         {
+            // Too heavy to hold: the new value replaces the old one (which
+            // must not be served any more) and leaves at once.
+            let (before, after) = {
+                let mut seg = self.shards[idx].write();
+                seg.flights.cancel(hash, &key);
+                let before = seg.weight();
+                if let Some(i) = seg.find(hash, &key) {
+                    seg.remove_index(i, &self.hasher, RemovalCause::Replaced, &mut out);
+                }
+                (before, seg.weight())
+            };
             self.stats.incr(INSERTS);
-            let mut out = Removals::new();
+            self.account(idx, before, after);
             out.push(key, value, RemovalCause::Size);
             self.notify(out);
             return false;
         }
         let now = self.write_now();
         let (deadline, hard) = self.deadlines(now, ttl);
-        let idx = self.shard_index(hash);
-        let mut out = Removals::new();
         let (stored, before, after) = {
             let mut seg = self.shards[idx].write();
             seg.flights.cancel(hash, &key);
             let before = seg.weight();
             seg.expire(now, EXPIRE_BUDGET, &self.hasher, &mut out);
             let stored = seg
-                .upsert(hash, key, value, weight, deadline, hard, &self.hasher, &mut out)
+                .upsert(
+                    hash,
+                    key,
+                    value,
+                    weight,
+                    deadline,
+                    hard,
+                    &self.hasher,
+                    &mut out,
+                )
                 .is_some();
             (stored, before, seg.weight())
         };
@@ -622,7 +645,16 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 (false, before, before)
             } else {
                 seg.expire(now, EXPIRE_BUDGET, &self.hasher, &mut out);
-                seg.upsert(hash, key, value, weight, deadline, hard, &self.hasher, &mut out);
+                seg.upsert(
+                    hash,
+                    key,
+                    value,
+                    weight,
+                    deadline,
+                    hard,
+                    &self.hasher,
+                    &mut out,
+                );
                 (true, before, seg.weight())
             }
         };
@@ -663,7 +695,13 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             let (before, after) = {
                 let mut seg = shard.write();
                 let before = seg.weight();
-                seg.retain(now, &self.hasher, &mut keep, RemovalCause::Explicit, &mut out);
+                seg.retain(
+                    now,
+                    &self.hasher,
+                    &mut keep,
+                    RemovalCause::Explicit,
+                    &mut out,
+                );
                 (before, seg.weight())
             };
             self.account(idx, before, after);
@@ -745,7 +783,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// Heap bytes held by the shards (tables, arenas, deadlines, timers and
     /// sketches), not counting what keys and values own.
     pub fn heap_bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.seg.read().heap_bytes()).sum::<usize>()
+        self.shards
+            .iter()
+            .map(|s| s.seg.read().heap_bytes())
+            .sum::<usize>()
             + self.shards.len() * std::mem::size_of::<CachePadded<Shard<K, V>>>()
     }
 
@@ -771,7 +812,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// Expired entries whose timers are due but not handled yet; for tests.
     #[doc(hidden)]
     pub fn pending_expirations(&self) -> usize {
-        self.shards.iter().map(|s| s.seg.read().pending_expiry()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.seg.read().pending_expiry())
+            .sum()
     }
 }
 

@@ -122,10 +122,9 @@ impl<K: Eq, V> FlightTable<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        match self
-            .table
-            .find_entry(hash, |(_, k, f)| k.borrow() == key && Arc::ptr_eq(f, flight))
-        {
+        match self.table.find_entry(hash, |(_, k, f)| {
+            k.borrow() == key && Arc::ptr_eq(f, flight)
+        }) {
             Ok(e) => {
                 e.remove();
                 true

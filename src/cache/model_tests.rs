@@ -84,7 +84,12 @@ impl Reference {
     fn find(&self, k: u8) -> Option<(Region, usize)> {
         [Region::Window, Region::Probation, Region::Protected]
             .into_iter()
-            .find_map(|r| self.lists[list(r)].iter().position(|e| e.key == k).map(|i| (r, i)))
+            .find_map(|r| {
+                self.lists[list(r)]
+                    .iter()
+                    .position(|e| e.key == k)
+                    .map(|i| (r, i))
+            })
     }
 
     fn take(&mut self, r: Region, i: usize) -> Entry {
@@ -180,7 +185,10 @@ impl Reference {
                     .filter(|v| v.key != c.key)
                     .map(|v| v.key);
                 let Some(v) = victim else { break };
-                let (fc, fv) = (self.sketch.frequency(self.h(c.key)), self.sketch.frequency(self.h(v)));
+                let (fc, fv) = (
+                    self.sketch.frequency(self.h(c.key)),
+                    self.sketch.frequency(self.h(v)),
+                );
                 if fc > fv {
                     self.remove_key(v, RemovalCause::Size);
                 } else {
@@ -321,4 +329,3 @@ fn tinylfu_long_skewed_run_matches_reference() {
     }
     c.check_invariants().unwrap();
 }
-

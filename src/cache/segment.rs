@@ -253,7 +253,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     {
         let arena = &self.arena;
         self.table
-            .find(hash, |&i| arena.get(i).is_some_and(|n| n.key.borrow() == key))
+            .find(hash, |&i| {
+                arena.get(i).is_some_and(|n| n.key.borrow() == key)
+            })
             .copied()
     }
 
@@ -390,7 +392,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                 continue; // stale: the entry is gone
             }
             // Relaxed: see `Times::deadline`; we hold the write lock.
-            let d = self.times[t.index as usize].deadline.load(Ordering::Relaxed);
+            let d = self.times[t.index as usize]
+                .deadline
+                .load(Ordering::Relaxed);
             if d <= now {
                 self.remove_index(t.index, hasher, RemovalCause::Expired, out);
             } else if d != NEVER {
@@ -409,10 +413,12 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         self.wheel.due_len()
     }
 
-    /// Rebuilds the wheel from the live entries once stale hints outnumber
-    /// them, so hint memory stays proportional to entries held.
+    /// Rebuilds the wheel from the live entries once stale hints (left by
+    /// removals and evictions) pass a quarter of them, so hint memory stays
+    /// within 1.25 timers per entry; the rebuild's O(entries) cost is
+    /// amortised over the quarter of entries' worth of removals before it.
     fn compact_timers(&mut self) {
-        if self.wheel.len() <= 2 * self.arena.len() + 64 {
+        if self.wheel.len() <= self.arena.len() + self.arena.len() / 4 + 64 {
             return;
         }
         let elapsed = self.wheel.elapsed();
@@ -444,7 +450,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         self.enable_times();
         let idx = i as usize;
         if idx >= self.times.len() {
-            let len = (idx + 1).max(self.times.len() * 2).min(self.arena.slot_count().max(idx + 1));
+            let len = (idx + 1)
+                .max(self.times.len() * 2)
+                .min(self.arena.slot_count().max(idx + 1));
             self.times.resize_with(len, || Times::NONE);
         }
         let t = &mut self.times[idx];
@@ -453,7 +461,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         t.hard = hard;
         // A later deadline keeps the pending earlier timer, which re-arms
         // itself when it fires; only an earlier one needs a new timer.
-        if deadline != NEVER && (old == NEVER || tick_of(deadline) < tick_of(old) || !self.arena.get(i).is_some()) {
+        if deadline != NEVER
+            && (old == NEVER || tick_of(deadline) < tick_of(old) || !self.arena.get(i).is_some())
+        {
             self.wheel.insert(Timer {
                 index: i,
                 tick: tick_of(deadline),
@@ -535,10 +545,13 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                 self.enable_times();
             }
             if (i as usize) >= self.times.len() {
-                self.times.resize_with(self.arena.slot_count(), || Times::NONE);
+                self.times
+                    .resize_with(self.arena.slot_count(), || Times::NONE);
             }
             // A fresh slot: its old timers (if any) are stale.
-            self.times[i as usize].deadline.store(NEVER, Ordering::Relaxed);
+            self.times[i as usize]
+                .deadline
+                .store(NEVER, Ordering::Relaxed);
             self.set_times_fresh(i, deadline, hard);
         }
         self.evict(i, hasher, out);
@@ -605,7 +618,11 @@ impl<K: Hash + Eq, V> Segment<K, V> {
 
     /// Evicts this segment's policy victim (for the cache-wide weight bound);
     /// false when the segment is empty.
-    pub(crate) fn evict_one<S: BuildHasher>(&mut self, hasher: &S, out: &mut Removals<K, V>) -> bool {
+    pub(crate) fn evict_one<S: BuildHasher>(
+        &mut self,
+        hasher: &S,
+        out: &mut Removals<K, V>,
+    ) -> bool {
         let victim = [PROBATION, PROTECTED, WINDOW]
             .into_iter()
             .find_map(|l| self.arena.front_of(l));
@@ -695,7 +712,12 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     }
 
     /// Removes every expired entry now, whatever the budget.
-    pub(crate) fn expire_all<S: BuildHasher>(&mut self, now: u64, hasher: &S, out: &mut Removals<K, V>) {
+    pub(crate) fn expire_all<S: BuildHasher>(
+        &mut self,
+        now: u64,
+        hasher: &S,
+        out: &mut Removals<K, V>,
+    ) {
         if self.times.is_empty() {
             return;
         }

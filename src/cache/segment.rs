@@ -94,10 +94,12 @@ pub(crate) struct Times {
 }
 
 impl Times {
-    const NONE: Times = Times {
-        deadline: AtomicU64::new(NEVER),
-        hard: NEVER,
-    };
+    fn none() -> Times {
+        Times {
+            deadline: AtomicU64::new(NEVER),
+            hard: NEVER,
+        }
+    }
 }
 
 /// Removed entries, handed to the listener and dropped after the lock is
@@ -438,7 +440,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     fn enable_times(&mut self) {
         if self.times.is_empty() {
             self.times
-                .resize_with(self.arena.slot_count().max(4), || Times::NONE);
+                .resize_with(self.arena.slot_count().max(4), Times::none);
         }
     }
 
@@ -453,7 +455,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             let len = (idx + 1)
                 .max(self.times.len() * 2)
                 .min(self.arena.slot_count().max(idx + 1));
-            self.times.resize_with(len, || Times::NONE);
+            self.times.resize_with(len, Times::none);
         }
         let t = &mut self.times[idx];
         let old = t.deadline.load(Ordering::Relaxed);
@@ -462,7 +464,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         // A later deadline keeps the pending earlier timer, which re-arms
         // itself when it fires; only an earlier one needs a new timer.
         if deadline != NEVER
-            && (old == NEVER || tick_of(deadline) < tick_of(old) || !self.arena.get(i).is_some())
+            && (old == NEVER || tick_of(deadline) < tick_of(old))
         {
             self.wheel.insert(Timer {
                 index: i,
@@ -546,7 +548,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             }
             if (i as usize) >= self.times.len() {
                 self.times
-                    .resize_with(self.arena.slot_count(), || Times::NONE);
+                    .resize_with(self.arena.slot_count(), Times::none);
             }
             // A fresh slot: its old timers (if any) are stale.
             self.times[i as usize]

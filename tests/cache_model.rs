@@ -169,6 +169,11 @@ impl Timed {
     fn insert(&mut self, k: u8, v: u32, ttl: Option<u64>) -> bool {
         let w = weigh(v);
         if w > self.cap {
+            // Too heavy: the old value must not be served any more.
+            if let Some(i) = self.pos(k) {
+                let old = self.order.remove(i);
+                self.events.push((k, old.1, RemovalCause::Replaced));
+            }
             self.events.push((k, v, RemovalCause::Size));
             return false;
         }

@@ -78,6 +78,41 @@ struct Contender {
 /// ```
 const CONTENDERS: &[Contender] = &[
     Contender {
+        // The concurrent cache with its default policy and shard count.
+        name: "latchwork Cache TinyLfu",
+        build: |cap| {
+            let c = latchwork::cache::Cache::builder()
+                .max_capacity(cap as u64)
+                .policy(latchwork::cache::Policy::TinyLfu)
+                .build()
+                .expect("valid cache");
+            Box::new(move |k| {
+                let hit = c.get(&k).is_some();
+                if !hit {
+                    c.insert(k, k);
+                }
+                hit
+            })
+        },
+    },
+    Contender {
+        name: "latchwork Cache Lru",
+        build: |cap| {
+            let c = latchwork::cache::Cache::builder()
+                .max_capacity(cap as u64)
+                .policy(latchwork::cache::Policy::Lru)
+                .build()
+                .expect("valid cache");
+            Box::new(move |k| {
+                let hit = c.get(&k).is_some();
+                if !hit {
+                    c.insert(k, k);
+                }
+                hit
+            })
+        },
+    },
+    Contender {
         name: "latchwork LruCache",
         build: |cap| {
             let mut c = LruCache::new(cap).expect("capacity > 0");

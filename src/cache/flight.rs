@@ -20,7 +20,12 @@
 //! - A removal of the key, `retain` or `invalidate_all` unregisters the
 //!   flight, so a load that began before the invalidation is not stored
 //!   after it (its waiters still receive the value they asked for).
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
+// std's `Arc` even under loom: errors cross the public API as
+// `std::sync::Arc<E>` (and need `Arc<dyn Any>` downcasts, which loom's
+// `Arc` lacks); the flight's wait protocol is its loom `Mutex` and
+// `Condvar`, which the models do explore.
+use std::sync::Arc;
 use hashbrown::HashTable;
 use std::any::Any;
 use std::borrow::Borrow;

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 type Callback = std::sync::Arc<dyn Fn(&ConfigChange) + Send + Sync>;
@@ -251,8 +252,19 @@ impl LayeredConfig {
                 keys: keys.clone(),
                 snapshot: new,
             };
+            // A panicking subscriber must not keep the others from hearing
+            // of the change: each runs under `catch_unwind`, and the first
+            // panic resumes once every subscriber has run (the snapshot is
+            // already swapped in, and the writers' lock is released by the
+            // unwinding guard).
+            let mut first_panic = None;
             for c in callbacks {
-                c(&change);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| c(&change))) {
+                    first_panic.get_or_insert(payload);
+                }
+            }
+            if let Some(payload) = first_panic {
+                resume_unwind(payload);
             }
         }
         keys
@@ -268,6 +280,10 @@ impl LayeredConfig {
     /// lock is held: a callback may read (`snapshot`, `get`) and subscribe,
     /// but must not call `set`, `unset` or `reload` on the same
     /// configuration (that would deadlock).
+    ///
+    /// A callback that panics does not keep the others from running: every
+    /// subscriber hears of the change, then the first panic resumes on the
+    /// writer's thread (the change itself is already applied).
     pub fn subscribe(&self, f: impl Fn(&ConfigChange) + Send + Sync + 'static) -> Subscription {
         let mut subs = self.subscribers.lock();
         let id = subs.next_id;

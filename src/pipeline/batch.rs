@@ -1,5 +1,6 @@
+use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
-use crate::clock::{duration_to_nanos, Clock, SystemClock};
+use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub struct Batcher<T, C: Clock = SystemClock> {
     items: Vec<T>,
     /// Clock reading when the oldest pending item arrived.
     oldest: u64,
+    /// Clamps readings that go backwards: one earlier than the last seen
+    /// counts as no time passed, so a batch's age never shrinks.
+    clamp: MonotonicClamp,
 }
 
 impl<T> Batcher<T, SystemClock> {
@@ -58,6 +62,7 @@ impl<T, C: Clock> Batcher<T, C> {
             clock,
             items: Vec::new(),
             oldest: 0,
+            clamp: MonotonicClamp::new(),
         })
     }
 
@@ -65,8 +70,8 @@ impl<T, C: Clock> Batcher<T, C> {
     /// is now full or old enough.
     pub fn push(&mut self, item: T) -> Option<Vec<T>> {
         if self.items.is_empty() {
-            self.oldest = self.clock.now_nanos();
-            self.items.reserve(self.max_items);
+            self.oldest = self.now();
+            self.items.reserve(self.max_items.min(PREALLOC_ITEMS));
         }
         self.items.push(item);
         if self.items.len() >= self.max_items || self.is_due() {
@@ -99,9 +104,7 @@ impl<T, C: Clock> Batcher<T, C> {
             return None;
         }
         let deadline = self.oldest.saturating_add(self.max_wait);
-        Some(Duration::from_nanos(
-            deadline.saturating_sub(self.clock.now_nanos()),
-        ))
+        Some(Duration::from_nanos(deadline.saturating_sub(self.now())))
     }
 
     /// Items pending.
@@ -115,8 +118,12 @@ impl<T, C: Clock> Batcher<T, C> {
     }
 
     fn is_due(&self) -> bool {
-        !self.items.is_empty()
-            && self.clock.now_nanos().saturating_sub(self.oldest) >= self.max_wait
+        !self.items.is_empty() && self.now().saturating_sub(self.oldest) >= self.max_wait
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clamp.read(self.clock.now_nanos())
     }
 
     /// Batches of the items received on `rx`: waits for the next item at

@@ -73,20 +73,21 @@ unsafe impl<T: Send> Send for Ring<T> {}
 unsafe impl<T: Send + Sync> Sync for Ring<T> {}
 
 impl<T> Ring<T> {
-    /// A ring of `cap` slots; `cap` is a power of two.
-    pub(super) fn new(cap: usize) -> Self {
-        let slots = (0..cap)
-            .map(|_| Slot {
-                stamp: AtomicU64::new(0),
-                readers: AtomicUsize::new(0),
-                value: UnsafeCell::new(MaybeUninit::uninit()),
-            })
-            .collect();
-        Ring {
-            slots,
+    /// A ring of `cap` slots; `cap` is a power of two. `None` if the
+    /// slots cannot be allocated (reserved fallibly: no OOM abort).
+    pub(super) fn try_new(cap: usize) -> Option<Self> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(cap).ok()?;
+        slots.extend((0..cap).map(|_| Slot {
+            stamp: AtomicU64::new(0),
+            readers: AtomicUsize::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }));
+        Some(Ring {
+            slots: slots.into_boxed_slice(),
             mask: cap as u64 - 1,
             cap: cap as u64,
-        }
+        })
     }
 
     pub(super) fn capacity(&self) -> u64 {

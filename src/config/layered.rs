@@ -188,6 +188,7 @@ impl LayeredConfig {
             key: key.into(),
             message: e.to_string(),
         })?;
+        let value = path::check_depth(key, segs.len(), value)?;
         let mut sources = self.sources.lock();
         path::insert(&mut sources.runtime, &segs, value);
         Ok(self.commit_runtime(&mut sources))
@@ -320,7 +321,13 @@ impl LayeredConfigBuilder {
     /// `#[derive(Serialize)]` or a map; nested structs and maps become
     /// tables. It must serialise to a table.
     pub fn defaults<T: Serialize + ?Sized>(mut self, defaults: &T) -> Self {
-        match serde_json::to_value(defaults) {
+        let value = serde_json::to_value(defaults)
+            .map_err(|e| Error::Serialize {
+                key: "defaults".into(),
+                message: e.to_string(),
+            })
+            .and_then(|v| path::check_depth("defaults", 0, v));
+        match value {
             Ok(v @ Value::Object(_)) => {
                 let mut merged = Value::Object(std::mem::take(&mut self.defaults));
                 path::merge(&mut merged, &v);
@@ -335,10 +342,7 @@ impl LayeredConfigBuilder {
                 });
             }
             Err(e) => {
-                self.error.get_or_insert(Error::Serialize {
-                    key: "defaults".into(),
-                    message: e.to_string(),
-                });
+                self.error.get_or_insert(e);
             }
         }
         self
@@ -351,6 +355,7 @@ impl LayeredConfigBuilder {
                 key: key.into(),
                 message: e.to_string(),
             })?;
+            let v = path::check_depth(key, segs.len(), v)?;
             path::insert(&mut self.defaults, &segs, v);
             Ok(())
         });

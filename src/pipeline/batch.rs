@@ -8,6 +8,11 @@ use std::time::Duration;
 /// a batch is due when it holds `max_items`, or when its oldest item has
 /// waited `max_wait` on the batcher's [`Clock`].
 ///
+/// A clock reading earlier than the last one seen counts as no time passed
+/// (see [`clock`](crate::clock#time-that-goes-backwards)): a batch's age
+/// never shrinks, so a clock stepping back delays a batch by at most the
+/// time since the batcher last looked, never by the size of the step.
+///
 /// `push` and `poll` never block; drive it from an event loop, or use
 /// [`Batcher::batches`] over a channel. Tests use a
 /// [`ManualClock`](crate::clock::ManualClock), so no test waits for time.

@@ -146,7 +146,10 @@ impl<C: Clock> Shared<C> {
 ///   pool's [`Clock`] and become ready when a worker, [`run_pending`](Self::run_pending)
 ///   or [`poll_delayed`](Self::poll_delayed) sees their time has come. Idle
 ///   workers park until the earliest due time; a `ManualClock` wakes nobody
-///   when advanced, so call `poll_delayed` after advancing it.
+///   when advanced, so call `poll_delayed` after advancing it. A clock
+///   reading earlier than the last one the pool saw counts as no time
+///   passed (see [`clock`](crate::clock#time-that-goes-backwards)): no
+///   delayed task is lost or run early because of it.
 /// - [`shutdown`](Self::shutdown) runs every ready task, then stops;
 ///   [`shutdown_now`](Self::shutdown_now) stops after the running tasks.
 ///   Either way every task either runs exactly once or its handle reports

@@ -31,7 +31,10 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 ///
 /// One policy serves many calls, from many threads (`&self`). Time and
 /// sleeping go through the policy's [`Clock`], so tests drive it with a
-/// [`ManualClock`](crate::clock::ManualClock) and never wait.
+/// [`ManualClock`](crate::clock::ManualClock) and never wait. A reading
+/// earlier than the last one a call saw counts as no time passed (see
+/// [`clock`](crate::clock#time-that-goes-backwards)): elapsed time never
+/// shrinks, so a clock stepping back cannot extend `max_elapsed`.
 ///
 /// Between failed attempt `n` and attempt `n + 1` the policy waits the
 /// backoff's `n`th delay, raised to the error's retry-after hint if it has

@@ -1,3 +1,4 @@
+#![cfg(not(loom))]
 //! Regression tests for the hardening rows of issue 15: each test is one
 //! input that used to panic, abort or misbehave, and what it does now.
 //! Time is driven by `ManualClock` or the test's `JumpClock`; nothing sleeps.

@@ -1,3 +1,4 @@
+#![cfg(not(loom))]
 //! Soak test: minutes of mixed concurrent load, then conservation checks.
 //! Not part of CI (`#[ignore]`); run it with `scripts/soak.sh`
 //! (`SOAK_MINUTES`, default 10; `SOAK_SECONDS` overrides it for short runs).

@@ -11,17 +11,19 @@
 //! # Time that goes backwards
 //! The trait asks for monotonic readings, but a user's clock may step back
 //! (a wall clock corrected by NTP, a test double, a bug). Every time-based
-//! type of the crate (the limiters, the batcher, retry deadlines, delayed
-//! tasks) treats a reading earlier than the last one it saw as *no time
-//! passed*, then lets time pass again from there at the clock's pace (the
-//! [`Monotonic`] wrapper; the types use the same clamp inside), and never
-//! forgets state because of it. A clock that jumps forward is believed:
-//! windows expire and buckets refill. The token bucket and the keyed
-//! limiter need no clamp: their state is a "full again at" time, and a
-//! reading that goes back only makes them stricter until it catches up. A clock at `u64::MAX` nanoseconds
-//! (the end of time, about 584 years) stays there: limiters still admit at
-//! most their limit per window, and a task due at the end of time still
-//! runs once the clock reads it.
+//! type of the crate (the sliding windows, the batcher, retry deadlines,
+//! delayed tasks) treats a reading earlier than the last one it saw as *no
+//! time passed*, then lets time pass again from there at the clock's pace
+//! (the [`Monotonic`] wrapper; the types use the same clamp inside), and
+//! never forgets state because of it. A clock that jumps forward is
+//! believed: windows expire and buckets refill. The token bucket and the
+//! keyed limiter need no clamp: their state is a "full again at" time, and
+//! a reading that goes back only makes them stricter until it catches up.
+//!
+//! A clock that stops at `u64::MAX` nanoseconds (the end of time, about
+//! 584 years) stays there: no limiter admits more than its limit (a token
+//! bucket admits nothing more once its "full again at" time would pass
+//! `u64::MAX`), and a task due at the end of time still runs there.
 //!
 //! ```
 //! use latchwork::clock::{Clock, ManualClock};
@@ -94,16 +96,27 @@ impl MonotonicClamp {
         MonotonicClamp(Mutex::new(ClampState::default()))
     }
 
-    /// The reading for raw clock reading `raw`: never below any reading
-    /// returned before.
+    /// Reads `clock`, clamped: never below any reading returned before.
+    ///
+    /// The clock is read under the clamp's lock, so readings of a clock
+    /// that is monotonic across threads arrive in order; reading first and
+    /// clamping after would let two threads' readings cross and count the
+    /// gap as a step back, skewing time forward a little at every crossing.
     #[inline]
-    pub(crate) fn read(&self, raw: u64) -> u64 {
+    pub(crate) fn now<C: Clock>(&self, clock: &C) -> u64 {
         let mut st = self.0.lock();
-        if raw < st.last {
-            st.offset = st.offset.saturating_add(st.last - raw);
+        st.step(clock.now_nanos())
+    }
+}
+
+impl ClampState {
+    #[inline]
+    fn step(&mut self, raw: u64) -> u64 {
+        if raw < self.last {
+            self.offset = self.offset.saturating_add(self.last - raw);
         }
-        st.last = raw;
-        raw.saturating_add(st.offset)
+        self.last = raw;
+        raw.saturating_add(self.offset)
     }
 }
 
@@ -114,7 +127,7 @@ impl MonotonicClamp {
 ///
 /// The crate's time-based types clamp on their own; wrap a clock in
 /// `Monotonic` to give the same guarantee to code of your own. Clones share
-/// the high-water mark.
+/// the clamp (the last reading and the total stepped back).
 ///
 /// ```
 /// use latchwork::clock::{Clock, Monotonic};
@@ -163,7 +176,7 @@ impl<C: Clock> Monotonic<C> {
 impl<C: Clock> Clock for Monotonic<C> {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        self.clamp.read(self.inner.now_nanos())
+        self.clamp.now(&self.inner)
     }
 
     fn sleep(&self, duration: Duration) {
@@ -293,13 +306,13 @@ mod tests {
 
     #[test]
     fn clamp_counts_a_step_back_as_no_time_passed() {
-        let c = MonotonicClamp::new();
-        assert_eq!(c.read(5), 5);
-        assert_eq!(c.read(4), 5); // back 1
-        assert_eq!(c.read(6), 7); // then time passes again
-        assert_eq!(c.read(0), 7); // back to the origin
-        assert_eq!(c.read(u64::MAX), u64::MAX); // saturates at the end of time
-        assert_eq!(c.read(3), u64::MAX);
+        let mut c = ClampState::default();
+        assert_eq!(c.step(5), 5);
+        assert_eq!(c.step(4), 5); // back 1
+        assert_eq!(c.step(6), 7); // then time passes again
+        assert_eq!(c.step(0), 7); // back to the origin
+        assert_eq!(c.step(u64::MAX), u64::MAX); // saturates at the end of time
+        assert_eq!(c.step(3), u64::MAX);
     }
 
     #[test]

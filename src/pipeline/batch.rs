@@ -128,7 +128,7 @@ impl<T, C: Clock> Batcher<T, C> {
 
     #[inline]
     fn now(&self) -> u64 {
-        self.clamp.read(self.clock.now_nanos())
+        self.clamp.now(&self.clock)
     }
 
     /// Batches of the items received on `rx`: waits for the next item at

@@ -64,7 +64,7 @@ impl<C: Clock> Shared<C> {
     /// no time passed (see [`clock`](crate::clock#time-that-goes-backwards)).
     #[inline]
     fn now(&self) -> u64 {
-        self.clamp.read(self.clock.now_nanos())
+        self.clamp.now(&self.clock)
     }
 
     #[inline]

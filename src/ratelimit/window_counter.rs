@@ -144,7 +144,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
             return Ok(());
         }
         let mut st = self.state.lock();
-        let now = self.clamp.read(self.clock.now_nanos());
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         match self.decide(&st, now, cost) {
             Ok(()) => {
@@ -181,7 +181,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
             return Ok(Duration::ZERO);
         }
         let mut st = self.state.lock();
-        let now = self.clamp.read(self.clock.now_nanos());
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         Ok(Duration::from_nanos(
             self.decide(&st, now, cost).err().unwrap_or(0),
@@ -191,7 +191,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
         let mut st = self.state.lock();
-        let now = self.clamp.read(self.clock.now_nanos());
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         let (w, e) = (u128::from(self.window), u128::from(now % self.window));
         // Largest c with prev (W - e) + (curr + c) W <= limit W.

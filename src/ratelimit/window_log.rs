@@ -276,7 +276,7 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// the ring's lock held.
     #[inline]
     fn now(&self) -> u64 {
-        self.clamp.read(self.clock.now_nanos())
+        self.clamp.now(&self.clock)
     }
 
     /// `Ok` if `cost` fits at `now`, else the nanoseconds until it does.

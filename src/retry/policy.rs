@@ -238,7 +238,7 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
         let clamp = MonotonicClamp::new();
         Run {
             policy,
-            start: clamp.read(policy.clock.now_nanos()),
+            start: clamp.now(&policy.clock),
             clamp,
             attempts: 1,
             delays: DelayState::new(&policy.backoff),
@@ -256,11 +256,7 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
     /// next attempt, or the final error.
     fn failed(&mut self, err: E) -> Result<Duration, RetryError<E>> {
         let p = self.policy;
-        let elapsed = Duration::from_nanos(
-            self.clamp
-                .read(p.clock.now_nanos())
-                .saturating_sub(self.start),
-        );
+        let elapsed = Duration::from_nanos(self.clamp.now(&p.clock).saturating_sub(self.start));
         let attempts = self.attempts;
         let give_up = |last, reason| RetryError {
             last,

@@ -13,12 +13,15 @@
 //! case runs in a child process: `all_cases` re-executes this test binary
 //! once per case with `BAD_INPUT_CASE=<name>`, under an 8 GiB address-space
 //! limit and a timeout, and `one_case` (which does nothing without the
-//! variable) runs that case in the child. `BAD_INPUT_FILTER=<substring>`
+//! variable) runs that case in the child, counting its heap: a case that
+//! holds more than 1 GiB at once fails. `BAD_INPUT_FILTER=<substring>`
 //! runs only the matching cases.
 //!
 //! One `fn cases_<module>() -> Vec<Case>` per module; add a module by
 //! writing its function and listing it in `cases`.
 
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "common/jump_clock.rs"]
 mod jump_clock;
 
@@ -1310,6 +1313,9 @@ const FILTER_VAR: &str = "BAD_INPUT_FILTER";
 /// Address-space limit of a child, in KiB (8 GiB).
 const CHILD_MEMORY_KIB: u64 = 8 << 20;
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most heap one case may hold at once (the largest valid request, a
+/// broadcast ring of `MAX_CAPACITY` 16-byte slots, is 256 MiB).
+const CASE_HEAP_LIMIT: isize = 1 << 30;
 
 /// In a child: runs the case named by `BAD_INPUT_CASE`. Without the
 /// variable (a plain `cargo test`) it does nothing.
@@ -1322,8 +1328,14 @@ fn one_case() {
         .into_iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no case named {name:?}"));
+    counting_alloc::reset_peak();
+    let before = counting_alloc::live();
     if let Err(why) = (case.run)() {
         panic!("BAD-INPUT-FAILURE: {why}");
+    }
+    let heap = counting_alloc::peak() - before;
+    if heap > CASE_HEAP_LIMIT {
+        panic!("BAD-INPUT-FAILURE: peak heap {heap} bytes, above {CASE_HEAP_LIMIT}");
     }
 }
 

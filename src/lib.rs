@@ -43,6 +43,33 @@
 //! than speed, pass `std::collections::hash_map::RandomState` (SipHash-1-3)
 //! through the `with_hasher`/builder constructors.
 //!
+//! ## Bad input
+//! Every constructor, setter and method that takes a number, duration,
+//! size, cost, key or clock either does its documented thing or returns the
+//! module's typed error naming the parameter; none panics.
+//! `tests/bad_input.rs` calls each with extreme values, one child process
+//! per case, so that a crash is reported rather than fatal. Three rules
+//! hold throughout:
+//! - **A size the process cannot hold is a typed error, never an OOM
+//!   abort.** Sizes allocated up front are checked against a documented
+//!   maximum ([`event::broadcast::MAX_CAPACITY`],
+//!   [`event::broadcast::MAX_RECEIVERS`], [`pipeline::MAX_CAPACITY`] and its
+//!   siblings) and reserved fallibly (`try_reserve`); sizes that are only
+//!   bounds (a chunk of `usize::MAX`, a heavy-hitter summary for a huge `k`,
+//!   a page limit) pre-allocate a small amount and grow with the data
+//!   actually seen. Memory follows what is stored, never a requested cost
+//!   (the sliding-window log keeps one entry per request, not per unit).
+//! - **Recursion driven by user input is bounded.** Configuration keys and
+//!   values nest at most [`config::MAX_DEPTH`] levels (files are bounded by
+//!   their parsers); topics and keys are processed iteratively.
+//! - **A clock at its maximum, or one that stops or steps back, is handled
+//!   deliberately.** A reading earlier than the last one seen counts as no
+//!   time passed (see [`clock`](clock#time-that-goes-backwards)); no
+//!   limiter admits more than its limit because of it, and a clock stopped
+//!   at `u64::MAX` nanoseconds admits nothing more once its budget is used.
+//!   A task due at the end of time (`Duration::MAX`) is kept and runs once
+//!   the clock gets there; timeouts of `Duration::MAX` wait forever.
+//!
 //! ## Concurrency testing
 //! Every atomic protocol has a [loom](https://docs.rs/loom) model. All
 //! synchronisation goes through one internal shim, so

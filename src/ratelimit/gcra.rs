@@ -109,9 +109,13 @@ impl Gcra {
     #[inline]
     pub(crate) fn decide(&self, tat: u64, now: u64, cost: u64) -> Result<u64, u64> {
         let base = tat.max(now);
-        // Saturates only ~584 years after the clock's origin; a saturated
-        // TAT denies, which is the safe side.
-        let new = base.saturating_add(cost * self.interval);
+        // Overflows only ~584 years after the clock's origin. A saturated
+        // TAT would admit everything once the clock itself reaches
+        // `u64::MAX` (a clock that stopped at the end of time), so an
+        // overflow denies, with the longest wait there is.
+        let Some(new) = base.checked_add(cost * self.interval) else {
+            return Err(u64::MAX);
+        };
         let ahead = new - now; // new >= base >= now
         if ahead <= self.tau {
             Ok(new)
@@ -158,5 +162,21 @@ mod tests {
         assert_eq!(g.available(130, 100), 0);
         assert_eq!(g.available(130, 125), 2);
         assert_eq!(g.available(0, 125), 3);
+    }
+
+    #[test]
+    fn a_clock_stopped_at_the_end_of_time_admits_nothing_more() {
+        let g = Gcra::from_interval(10, 3).unwrap();
+        let mut tat = 0;
+        let mut admitted = 0;
+        for now in [u64::MAX - 25, u64::MAX, u64::MAX, u64::MAX, u64::MAX] {
+            if let Ok(t) = g.decide(tat, now, 1) {
+                tat = t;
+                admitted += 1;
+            }
+        }
+        // One before the end; at `u64::MAX` itself any TAT overflows.
+        assert_eq!(admitted, 1);
+        assert_eq!(g.decide(tat, u64::MAX, 1), Err(u64::MAX));
     }
 }

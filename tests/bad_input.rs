@@ -56,6 +56,7 @@ fn case(name: impl Into<String>, run: impl Fn() -> Outcome + 'static) -> Case {
 /// Every case, module by module.
 fn cases() -> Vec<Case> {
     [
+        cases_cache(),
         cases_ratelimit(),
         cases_queue(),
         cases_event(),
@@ -164,6 +165,173 @@ fn clock_moves() -> Vec<ClockMove> {
             c.back(duration_to_nanos(10 * YEAR));
         }),
     ]
+}
+
+// ---- cache -----------------------------------------------------------------
+
+fn cases_cache() -> Vec<Case> {
+    use latchwork::cache::{Cache, Policy};
+    let mut v = Vec::new();
+    for policy in [Policy::TinyLfu, Policy::Lru] {
+        for cap in [0u64, 1, 2, u64::MAX - 1, u64::MAX] {
+            for weighted in [false, true] {
+                v.push(case(
+                    format!("cache/{policy:?} max_capacity({cap}) weighted={weighted}"),
+                    move || {
+                        let mut b = Cache::<u64, u64>::builder()
+                            .max_capacity(cap)
+                            .policy(policy);
+                        if weighted {
+                            b = b.weigher(|_, v| *v as u32);
+                        }
+                        let r = b.build();
+                        if cap == 0 {
+                            return rejects(r, "max_capacity");
+                        }
+                        let c = match r {
+                            Ok(c) => c,
+                            Err(e) => return names(&e, "max_capacity"),
+                        };
+                        for k in 0..1_000u64 {
+                            c.insert(k, k % 7);
+                        }
+                        check(c.weighted_size() <= cap, || {
+                            format!("weighted size {} over {cap}", c.weighted_size())
+                        })?;
+                        c.check_invariants()
+                    },
+                ));
+            }
+        }
+        for shards in [
+            0usize,
+            1,
+            3,
+            1 << 16,
+            (1 << 16) + 1,
+            usize::MAX - 1,
+            usize::MAX,
+        ] {
+            v.push(case(
+                format!("cache/{policy:?} shards({shards})"),
+                move || {
+                    let r = Cache::<u64, u64>::builder()
+                        .max_capacity(1_000)
+                        .policy(policy)
+                        .shards(shards)
+                        .build();
+                    if shards == 0 || shards > 1 << 16 {
+                        return rejects(r, "shards");
+                    }
+                    let c = accepts(r)?;
+                    for k in 0..5_000 {
+                        c.insert(k, k);
+                        c.get(&(k / 2));
+                    }
+                    check(c.len() <= 1_000 && c.shard_count() <= 1_000 / 32, || {
+                        format!("len {} shards {}", c.len(), c.shard_count())
+                    })
+                },
+            ));
+        }
+    }
+    for d in DURATIONS {
+        for setter in ["time_to_live", "time_to_idle"] {
+            v.push(case(format!("cache/{setter}({d:?})"), move || {
+                let b = Cache::<u64, u64>::builder()
+                    .max_capacity(100)
+                    .clock(ManualClock::new());
+                let b = if setter == "time_to_live" {
+                    b.time_to_live(d)
+                } else {
+                    b.time_to_idle(d)
+                };
+                let r = b.build();
+                if d.is_zero() {
+                    return rejects(r, setter);
+                }
+                let c = accepts(r)?;
+                c.insert(1, 1);
+                let live = c.get(&1) == Some(1);
+                check(
+                    live == (d > Duration::from_nanos(1)) || d == Duration::from_nanos(1),
+                    || format!("entry with {setter} {d:?} live: {live}"),
+                )
+            }));
+        }
+        v.push(case(format!("cache/insert_with_ttl({d:?})"), move || {
+            let clock = ManualClock::new();
+            let c = accepts(
+                Cache::<u64, u64>::builder()
+                    .max_capacity(10)
+                    .clock(clock.clone())
+                    .build(),
+            )?;
+            c.insert_with_ttl(1, 1, d);
+            clock.advance(Duration::from_nanos(1));
+            let want = d > Duration::from_nanos(1);
+            check((c.get(&1) == Some(1)) == want, || {
+                format!("live should be {want}")
+            })?;
+            clock.advance(100 * YEAR);
+            c.run_pending_tasks();
+            c.check_invariants()
+        }));
+    }
+    for w in [0u32, 1, u32::MAX - 1, u32::MAX] {
+        v.push(case(format!("cache/weigher returning {w}"), move || {
+            let c = accepts(
+                Cache::<u64, u64>::builder()
+                    .max_capacity(1_000)
+                    .weigher(move |_, _| w)
+                    .build(),
+            )?;
+            let stored = c.insert(1, 1);
+            check(stored == (u64::from(w.max(1)) <= 1_000), || {
+                format!("weight {w}: stored {stored}")
+            })?;
+            check(c.weighted_size() <= 1_000, || "over capacity".into())
+        }));
+    }
+    let keys: [Lazy; 2] = [("empty", String::new), ("1 MiB", || "k".repeat(1 << 20))];
+    for (what, key) in keys {
+        v.push(case(format!("cache/{what} key"), move || {
+            let c = accepts(Cache::<String, u64>::builder().max_capacity(4).build())?;
+            let k = key();
+            c.insert(k.clone(), 1);
+            check(c.get(&k) == Some(1), || "not found".into())?;
+            check(c.remove(&k) == Some(1), || "not removed".into())
+        }));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(format!("cache/TTL over a clock {what}"), move || {
+            let clock = JumpClock::at(100 * NS);
+            let c = accepts(
+                Cache::<u64, u64>::builder()
+                    .max_capacity(100)
+                    .time_to_live(SEC)
+                    .clock(clock.clone())
+                    .build(),
+            )?;
+            c.insert(1, 1);
+            clock.forward(2 * SEC);
+            check(c.get(&1).is_none(), || "expired entry returned".into())?;
+            c.insert(2, 2);
+            step(&clock);
+            // Seen expired once, never live again; a step back is no time
+            // passed, so the fresh entry stays live.
+            check(c.get(&1).is_none(), || "expired entry came back".into())?;
+            if clock.nanos() < 100 * NS + 3 * NS {
+                check(c.get(&2) == Some(2), || {
+                    "fresh entry lost on a step back".into()
+                })?;
+            }
+            c.insert(3, 3);
+            c.run_pending_tasks();
+            c.check_invariants()
+        }));
+    }
+    v
 }
 
 // ---- ratelimit -------------------------------------------------------------

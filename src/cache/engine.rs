@@ -8,7 +8,6 @@ use crate::counter::StripedCounters;
 use crate::shard;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{RwLock, RwLockWriteGuard};
-use std::sync::Arc;
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
@@ -16,6 +15,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync>;
@@ -230,8 +230,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 // Relaxed: see `Times::deadline`.
                 let d = t.deadline.load(Ordering::Relaxed);
                 if d != NEVER || self.config.tti.is_some() {
-                    let now = self.clock.now_nanos();
+                    let now = seg.floored(self.clock.now_nanos());
                     if now >= d {
+                        // Seen expired: never live again, whatever the
+                        // clock does next.
+                        seg.raise_floor(now);
                         return None;
                     }
                     if let Some(tti) = self.config.tti {
@@ -276,7 +279,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let hash = self.hasher.hash_one(key);
         let seg = self.shards[self.shard_index(hash)].seg.read();
         let i = seg.find(hash, key)?;
-        seg.live(i, || self.clock.now_nanos())
+        seg.live(i, || seg.floored(self.clock.now_nanos()))
             .then(|| seg.node(i).map(|n| n.value.clone()))
             .flatten()
     }
@@ -290,7 +293,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let hash = self.hasher.hash_one(key);
         let seg = self.shards[self.shard_index(hash)].seg.read();
         seg.find(hash, key)
-            .is_some_and(|i| seg.live(i, || self.clock.now_nanos()))
+            .is_some_and(|i| seg.live(i, || seg.floored(self.clock.now_nanos())))
     }
 
     /// Inserts or replaces `key`'s value (the old one is reported to the
@@ -364,9 +367,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return false;
         }
         let now = self.write_now();
-        let (deadline, hard) = self.deadlines(now, ttl);
         let (stored, before, after) = {
             let mut seg = self.shards[idx].write();
+            let now = seg.clamp_now(now);
+            let (deadline, hard) = self.deadlines(now, ttl);
             seg.flights.cancel(hash, &key);
             let before = seg.weight();
             seg.expire(now, EXPIRE_BUDGET, &self.hasher, &mut out);
@@ -477,6 +481,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let mut out = Removals::new();
         let (before, after) = {
             let mut seg = self.shards[idx].write();
+            let now = seg.clamp_now(now);
             seg.flights.cancel(hash, key);
             let before = seg.weight();
             if let Some(i) = seg.find(hash, key) {
@@ -560,7 +565,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         loop {
             let role = {
                 let mut seg = self.shards[idx].write();
-                let now = self.write_now();
+                let now = seg.clamp_now(self.write_now());
                 match seg.find(hash, &key).filter(|&i| seg.live(i, || now)) {
                     Some(i) => match seg.node(i) {
                         Some(n) => Role::Found(n.value.clone()),
@@ -636,11 +641,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             self.notify(out);
             return;
         }
-        let now = self.write_now();
-        let (deadline, hard) = self.deadlines(now, self.config.ttl);
         let idx = self.shard_index(hash);
         let (stored, before, after) = {
             let mut seg = self.shards[idx].write();
+            let now = seg.clamp_now(self.write_now());
+            let (deadline, hard) = self.deadlines(now, self.config.ttl);
             let before = seg.weight();
             if !seg.flights.finish(hash, &key, flight) {
                 (false, before, before)
@@ -718,6 +723,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             let mut out = Removals::new();
             let (before, after) = {
                 let mut seg = shard.write();
+                let now = seg.clamp_now(now);
                 let before = seg.weight();
                 seg.expire_all(now, &self.hasher, &mut out);
                 (before, seg.weight())

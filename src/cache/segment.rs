@@ -174,6 +174,13 @@ pub(crate) struct Segment<K, V> {
     window_w: u64,
     protected_w: u64,
     pub(crate) flights: FlightTable<K, V>,
+    /// The latest clock reading this shard acted on: readings below it are
+    /// taken as it (a clock that steps back is "no time passed"), so an
+    /// entry once seen expired is never live again. Raised under the write
+    /// lock, and by a reader that finds an entry expired (rare); read on
+    /// every expiry check. Relaxed: a monotone hint, checked against each
+    /// reader's own reading.
+    floor: AtomicU64,
 }
 
 /// A sketch for `entries` resident keys.
@@ -234,6 +241,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             window_w: 0,
             protected_w: 0,
             flights: FlightTable::new(),
+            floor: AtomicU64::new(now),
         }
     }
 
@@ -245,6 +253,34 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     #[inline]
     pub(crate) fn weight(&self) -> u64 {
         self.weight
+    }
+
+    /// `now`, or the shard's floor if the clock stepped back below it
+    /// (see `floor`); raises the floor to the result.
+    #[inline]
+    pub(crate) fn clamp_now(&self, now: u64) -> u64 {
+        // Relaxed: see `floor`.
+        let floor = self.floor.load(Ordering::Relaxed);
+        if now > floor {
+            self.floor.store(now, Ordering::Relaxed);
+            now
+        } else {
+            floor
+        }
+    }
+
+    /// `now`, or the floor if the clock stepped back, without raising it.
+    #[inline]
+    pub(crate) fn floored(&self, now: u64) -> u64 {
+        // Relaxed: see `floor`.
+        now.max(self.floor.load(Ordering::Relaxed))
+    }
+
+    /// Raises the floor to `now` (a reader that saw an entry expire).
+    #[inline]
+    pub(crate) fn raise_floor(&self, now: u64) {
+        // Relaxed: see `floor`.
+        self.floor.fetch_max(now, Ordering::Relaxed);
     }
 
     #[inline]
@@ -463,9 +499,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         t.hard = hard;
         // A later deadline keeps the pending earlier timer, which re-arms
         // itself when it fires; only an earlier one needs a new timer.
-        if deadline != NEVER
-            && (old == NEVER || tick_of(deadline) < tick_of(old))
-        {
+        if deadline != NEVER && (old == NEVER || tick_of(deadline) < tick_of(old)) {
             self.wheel.insert(Timer {
                 index: i,
                 tick: tick_of(deadline),
@@ -547,8 +581,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                 self.enable_times();
             }
             if (i as usize) >= self.times.len() {
-                self.times
-                    .resize_with(self.arena.slot_count(), Times::none);
+                self.times.resize_with(self.arena.slot_count(), Times::none);
             }
             // A fresh slot: its old timers (if any) are stale.
             self.times[i as usize]

@@ -67,7 +67,7 @@ impl Reference {
             window_cap,
             main_cap,
             protected_cap,
-            skip: (protected_cap / 2).min(cap / 2) as u32,
+            skip: protected_cap.min(cap) as u32,
             tick: 0,
             lists: Default::default(),
             sketch: sketch_for(cap.min(1024), sketch_per_entry(cap as u64)),

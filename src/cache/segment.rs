@@ -230,9 +230,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             protected_cap,
             tick: 0,
             skip_window: match policy {
-                // Half the protected region, in entries (weights aside).
+                // The protected region's size, in entries (weights aside).
                 Policy::TinyLfu if bounded => {
-                    u32::try_from((protected_cap / 2).min(limits.max_entries as u64 / 2))
+                    u32::try_from(protected_cap.min(limits.max_entries as u64))
                         .unwrap_or(u32::MAX)
                 }
                 _ => 0,
@@ -324,10 +324,11 @@ impl<K: Hash + Eq, V> Segment<K, V> {
 
     /// Whether a hit on `node` is worth recording for the policy. Under
     /// TinyLFU a hit on a protected entry that was last recorded fewer than
-    /// `skip_window` arrivals ago is not: fewer than that many entries can
-    /// have arrived above it, so it is still in the upper half of the
-    /// region, and its sketch count is refreshed at least once per
-    /// `skip_window` arrivals, far more often than the sketch halves. This
+    /// `skip_window` (the protected region's size) arrivals ago is not:
+    /// fewer than that many entries can have arrived above it, so it is
+    /// still in the region, and its sketch count is refreshed at least once
+    /// per `skip_window` arrivals, some 80 times per halving of the sketch,
+    /// which saturates a 4-bit counter anyway. This
     /// saves the buffer write and the replay for the hot keys that take
     /// most hits (the protected region's recency order becomes approximate,
     /// which only decides which entry is demoted to probation, where the

@@ -21,6 +21,12 @@
 //! `acquire` sleeps through the clock; `wait_time` tells async callers how
 //! long to sleep on their own runtime.
 //!
+//! `check_info` answers a [`RateLimitInfo`] instead (allowed, limit,
+//! remaining, retry-after, reset-after: the rate-limit headers). With the
+//! `redis` feature (off by default), `RedisLimiter` and
+//! `BlockingRedisLimiter` (module `redis`) give the same answer from a
+//! bucket kept in Redis and shared by every replica.
+//!
 //! ```
 //! use latchwork::ratelimit::{Error, KeyedLimiter, TokenBucket};
 //!
@@ -36,13 +42,19 @@
 mod bucket;
 mod error;
 mod gcra;
+mod info;
 mod keyed;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod window_counter;
 mod window_log;
 
 pub use bucket::{TokenBucket, TokenBucketBuilder};
 pub use error::Error;
+pub use info::RateLimitInfo;
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
+#[cfg(feature = "redis")]
+pub use redis::{BlockingRedisLimiter, FailurePolicy, Quota, RedisLimiter, RedisLimiterBuilder};
 pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
 pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};
 

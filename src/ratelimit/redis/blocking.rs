@@ -2,7 +2,7 @@
 use super::super::{Error, RateLimitInfo};
 use super::builder::unavailable;
 use super::core::{Answers, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind};
+use super::script::{self, Call, OpKind, RELOADS};
 use crate::sync::Mutex;
 use ::redis::{Connection, ConnectionLike, Value};
 use std::fmt;
@@ -189,7 +189,7 @@ impl BlockingRedisLimiter {
         let mut out: Answers = vec![None; calls.len()];
         let mut todo: Vec<usize> = (0..calls.len()).collect();
         let now = self.core.now();
-        for round in 0..2 {
+        for round in 0..=RELOADS {
             let pipe = script::pipeline(&self.core.sha, todo.iter().map(|&i| &calls[i]), now);
             match self.with_conn(|c| pipe.query::<Vec<Value>>(c)) {
                 Ok(values) => todo = self.core.absorb(&todo, values, &mut out),
@@ -198,7 +198,7 @@ impl BlockingRedisLimiter {
                     break;
                 }
             }
-            if todo.is_empty() || round == 1 {
+            if todo.is_empty() || round == RELOADS {
                 break;
             }
             if let Err(e) = self.with_conn(|c| script::load_command().query::<String>(c)) {

@@ -2,7 +2,7 @@
 use super::super::{Error, RateLimitInfo};
 use super::builder::{unavailable, RedisLimiterBuilder};
 use super::core::{Answers, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind};
+use super::script::{self, Call, OpKind, RELOADS};
 use ::redis::aio::ConnectionManager;
 use ::redis::Value;
 use std::fmt;
@@ -199,7 +199,7 @@ impl RedisLimiter {
         let mut todo: Vec<usize> = (0..calls.len()).collect();
         let now = self.core.now();
         let mut conn = self.conn.clone();
-        for round in 0..2 {
+        for round in 0..=RELOADS {
             let pipe = script::pipeline(&self.core.sha, todo.iter().map(|&i| &calls[i]), now);
             match pipe.query_async::<Vec<Value>>(&mut conn).await {
                 Ok(values) => todo = self.core.absorb(&todo, values, &mut out),
@@ -208,7 +208,7 @@ impl RedisLimiter {
                     break;
                 }
             }
-            if todo.is_empty() || round == 1 {
+            if todo.is_empty() || round == RELOADS {
                 break;
             }
             if let Err(e) = script::load_command()

@@ -12,6 +12,10 @@ use std::time::Duration;
 /// The script's source; its SHA-1 is what `EVALSHA` names.
 pub(crate) const SOURCE: &str = include_str!("gcra.lua");
 
+/// How many times one call loads the script after `NOSCRIPT` before it
+/// gives up (each reload can race another client's `SCRIPT FLUSH`).
+pub(crate) const RELOADS: usize = 3;
+
 /// Longest key accepted, in bytes.
 pub(crate) const MAX_KEY_LEN: usize = 512;
 

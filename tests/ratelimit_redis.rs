@@ -560,6 +560,100 @@ mod redis_backed {
         assert_eq!(exists, 0);
     }
 
+    /// Leased mode: tokens go back to Redis when the lease expires and when
+    /// the limiter is dropped (time scripted through the test clock).
+    #[test]
+    fn leases_are_returned_on_expiry_and_drop() {
+        let Some(url) = url() else { return };
+        let clock = ManualClock::new();
+        let prefix = prefix("lease");
+        let build = |lease: bool| {
+            let b = RedisLimiter::builder()
+                .url(&url)
+                .rate(1.0)
+                .burst(20)
+                .key_prefix(&prefix)
+                .test_clock(clock.clone());
+            if lease {
+                b.lease(10, Duration::from_secs(1))
+            } else {
+                b
+            }
+            .build_blocking()
+            .unwrap()
+        };
+        let plain = build(false);
+        let leased = build(true);
+        assert!(leased.check("k", 1).unwrap().allowed);
+        assert_eq!(plain.peek("k").unwrap().remaining, 10, "one lease of 10");
+        for _ in 0..5 {
+            assert!(leased.check("k", 1).unwrap().allowed);
+        }
+        assert_eq!(plain.peek("k").unwrap().remaining, 10, "spent locally");
+        clock.advance(Duration::from_secs(2)); // lease expired, 2 refilled
+        assert!(leased.check("k", 1).unwrap().allowed); // returns 4, leases 10
+        assert_eq!(plain.peek("k").unwrap().remaining, 6);
+        drop(leased); // returns the 9 left
+        assert_eq!(plain.peek("k").unwrap().remaining, 15);
+        // A cost larger than the lease size still works (leases the cost).
+        let leased = build(true);
+        assert_eq!(leased.check("big", 15).unwrap().remaining, 5);
+        assert!(!leased.check("big", 6).unwrap().allowed);
+        assert!(matches!(
+            RedisLimiter::builder()
+                .url(&url)
+                .rate(1.0)
+                .lease(0, Duration::from_secs(1))
+                .build_blocking(),
+            Err(Error::ZeroCapacity { parameter: "lease" })
+        ));
+    }
+
+    /// Four leased instances hammering one key for 2 s: the total admitted
+    /// stays within `burst + rate x elapsed` (tokens are charged in Redis
+    /// before they are spent).
+    #[test]
+    fn leased_clients_stay_within_the_bound() {
+        let Some(url) = url() else { return };
+        let _serial = server_wide();
+        let (rate, burst) = (500.0, 100u64);
+        let prefix = prefix("lease-hammer");
+        let limiters: Vec<_> = (0..4)
+            .map(|_| {
+                RedisLimiter::builder()
+                    .url(&url)
+                    .rate(rate)
+                    .burst(burst)
+                    .key_prefix(&prefix)
+                    .lease(20, Duration::from_millis(100))
+                    .build_blocking()
+                    .unwrap()
+            })
+            .collect();
+        let start = Instant::now();
+        let run_for = Duration::from_secs(2);
+        let admitted: u64 = std::thread::scope(|s| {
+            let hs: Vec<_> = limiters
+                .iter()
+                .map(|l| {
+                    s.spawn(move || {
+                        let mut yes = 0u64;
+                        while start.elapsed() < run_for {
+                            yes += u64::from(l.check("hot", 1).unwrap().allowed);
+                        }
+                        yes
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        let elapsed = start.elapsed().as_secs_f64();
+        let bound = burst as f64 + rate * elapsed;
+        eprintln!("leased: admitted {admitted}, bound {bound:.1}");
+        assert!(admitted as f64 <= bound + 1.0, "admitted {admitted} > {bound}");
+        assert!(admitted as f64 >= 0.7 * rate * elapsed, "admitted {admitted}");
+    }
+
     /// A private `redis-server` on a free loopback port, killed on drop.
     struct Server {
         child: Option<Child>,

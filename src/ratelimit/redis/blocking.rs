@@ -1,7 +1,7 @@
 //! The blocking limiter, on one synchronous connection.
 use super::super::{Error, RateLimitInfo};
 use super::builder::unavailable;
-use super::core::{Answers, Core, FailurePolicy, Quota};
+use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
 use super::script::{self, Call, OpKind, RELOADS};
 use crate::sync::Mutex;
 use ::redis::{Connection, ConnectionLike, Value};
@@ -89,7 +89,28 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, None)?)
+        match self
+            .core
+            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
+        {
+            Begin::Direct(call) => self.one(call),
+            Begin::Spent(info) => Ok(info),
+            Begin::Lease(plan) => {
+                let answers = self.run(&plan.calls);
+                self.core.lease_end(plan, answers)
+            }
+        }
+    }
+
+    /// Returns every lease's unspent tokens to Redis in one round trip
+    /// (leased mode; see
+    /// [`RedisLimiterBuilder::lease`](super::RedisLimiterBuilder::lease)). Drop
+    /// does it too.
+    pub fn release_leases(&self) {
+        let calls = self.core.drain_leases();
+        if !calls.is_empty() {
+            drop(self.run(&calls));
+        }
     }
 
     /// As [`RedisLimiter::check_with`](super::RedisLimiter::check_with): a
@@ -142,7 +163,10 @@ impl BlockingRedisLimiter {
             .iter()
             .map(|(k, cost)| self.core.call(k.as_ref(), OpKind::Check, *cost, None))
             .collect::<Result<Vec<_>, _>>()?;
-        self.run(&calls).into_iter().collect()
+        self.run(&calls)
+            .into_iter()
+            .map(|a| a.map(|(info, _)| info))
+            .collect()
     }
 
     /// As [`RedisLimiter::set_quota`](super::RedisLimiter::set_quota).
@@ -176,6 +200,7 @@ impl BlockingRedisLimiter {
     fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
         self.run(std::slice::from_ref(&call))
             .pop()
+            .map(|a| a.map(|(info, _)| info))
             .unwrap_or_else(|| {
                 Err(Error::Backend {
                     message: "no reply".into(),
@@ -185,7 +210,7 @@ impl BlockingRedisLimiter {
 
     /// As the async `run`: one pipeline, one reload and resend of the calls
     /// that met `NOSCRIPT`.
-    fn run(&self, calls: &[Call]) -> Vec<Result<RateLimitInfo, Error>> {
+    fn run(&self, calls: &[Call]) -> Vec<Result<(RateLimitInfo, u64), Error>> {
         let mut out: Answers = vec![None; calls.len()];
         let mut todo: Vec<usize> = (0..calls.len()).collect();
         let now = self.core.now();
@@ -207,6 +232,12 @@ impl BlockingRedisLimiter {
             }
         }
         Core::finish(out)
+    }
+}
+
+impl Drop for BlockingRedisLimiter {
+    fn drop(&mut self) {
+        self.release_leases();
     }
 }
 

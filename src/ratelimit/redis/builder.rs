@@ -18,6 +18,7 @@ pub struct RedisLimiterBuilder {
     connect_timeout: Duration,
     response_timeout: Duration,
     clock: Option<ManualClock>,
+    lease: Option<(u64, Duration)>,
 }
 
 impl RedisLimiterBuilder {
@@ -31,6 +32,7 @@ impl RedisLimiterBuilder {
             connect_timeout: Duration::from_millis(500),
             response_timeout: Duration::from_millis(500),
             clock: None,
+            lease: None,
         }
     }
 
@@ -86,6 +88,27 @@ impl RedisLimiterBuilder {
         self
     }
 
+    /// Leased mode for hot keys: a check that finds no lease for its key
+    /// takes up to `max_tokens` (at most the burst) from Redis in one round
+    /// trip, and later checks on that key spend them in-process until they
+    /// run out or `ttl` passes; the rest then goes back to Redis with the
+    /// next round trip for that key (or on `release_leases`, or on drop of
+    /// the blocking limiter).
+    ///
+    /// **Bound.** Tokens are charged in Redis *before* they are spent, so
+    /// across all instances the admitted total still never exceeds
+    /// `burst + rate x t`: over-admission is zero, within the documented
+    /// "at most `max_tokens` per instance" a lease could allow. What leasing
+    /// costs is fairness: an instance can hold back up to `max_tokens` tokens
+    /// that other instances are denied until it spends or returns them.
+    /// `remaining` in a leased answer is this instance's lease plus the
+    /// global remainder at its last round trip (an estimate). Peek, refund
+    /// and `check_many` always go to Redis.
+    pub fn lease(mut self, max_tokens: u64, ttl: Duration) -> Self {
+        self.lease = Some((max_tokens, ttl));
+        self
+    }
+
     /// Test-only: the script reads this clock instead of Redis `TIME`, so
     /// a test scripts a timeline. Not for production: instances with
     /// different clocks would disagree.
@@ -118,12 +141,18 @@ impl RedisLimiterBuilder {
                 return Err(Error::ZeroWindow { parameter });
             }
         }
-        let core = Core::new(
-            self.prefix,
-            Quota::new(rate, burst)?,
-            self.policy,
-            self.clock,
-        )?;
+        if let Some((max, ttl)) = self.lease {
+            if max == 0 {
+                return Err(Error::ZeroCapacity { parameter: "lease" });
+            }
+            if ttl.is_zero() {
+                return Err(Error::ZeroWindow {
+                    parameter: "lease_ttl",
+                });
+            }
+        }
+        let quota = Quota::new(rate, burst)?;
+        let core = Core::new(self.prefix, quota, self.policy, self.clock, self.lease)?;
         Ok((client, core, self.connect_timeout, self.response_timeout))
     }
 

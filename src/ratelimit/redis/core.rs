@@ -4,11 +4,13 @@
 use super::super::gcra::Gcra;
 use super::super::{Error, KeyedLimiter, RateLimitInfo};
 use super::script::{self, Call, OpKind, Reply};
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::RwLock;
+use crate::sync::{Mutex, RwLock};
+use crate::DefaultHashBuilder;
 use ::redis::Value;
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,12 +95,52 @@ pub(crate) struct Core {
     policy: FailurePolicy,
     local: Option<RwLock<KeyedLimiter<String>>>,
     fallbacks: AtomicU64,
-    /// Test-only: replaces Redis `TIME` so a timeline can be scripted.
+    /// Test-only: replaces Redis `TIME` so a timeline can be scripted (and
+    /// the system clock for lease expiry).
     clock: Option<ManualClock>,
+    leases: Option<Leases>,
 }
 
-/// Per call: its answer once it has one.
-pub(crate) type Answers = Vec<Option<Result<RateLimitInfo, Error>>>;
+/// Leased mode: per hot key, tokens already charged in Redis that this
+/// instance spends without a round trip.
+struct Leases {
+    /// Most tokens one lease takes (at most the burst when used).
+    max: u64,
+    /// How long a lease may be spent, in nanoseconds.
+    ttl: u64,
+    held: Mutex<HashMap<String, Lease, DefaultHashBuilder>>,
+}
+
+struct Lease {
+    tokens: u64,
+    /// Local clock reading after which the rest goes back to Redis.
+    expires: u64,
+    gcra: Gcra,
+    /// Redis's answer when the lease was taken.
+    info: RateLimitInfo,
+}
+
+/// What a check in leased mode does next.
+pub(crate) enum Begin {
+    /// No lease involved: send the call as it is.
+    Direct(Call),
+    /// Spent from the lease, no round trip.
+    Spent(RateLimitInfo),
+    /// Send `calls` (a refund of an expired lease, then the lease) and
+    /// settle with [`Core::lease_end`].
+    Lease(LeasePlan),
+}
+
+/// A lease round trip in flight.
+pub(crate) struct LeasePlan {
+    pub(crate) calls: Vec<Call>,
+    /// Tokens of a still-valid lease, too few for the cost, spent too.
+    keep: u64,
+    cost: u64,
+}
+
+/// Per call: its answer (and the raw first reply field) once it has one.
+pub(crate) type Answers = Vec<Option<Result<(RateLimitInfo, u64), Error>>>;
 
 impl Core {
     pub(crate) fn new(
@@ -106,6 +148,7 @@ impl Core {
         quota: Quota,
         policy: FailurePolicy,
         clock: Option<ManualClock>,
+        lease: Option<(u64, Duration)>,
     ) -> Result<Self, Error> {
         script::check_prefix(&prefix)?;
         let local = match policy {
@@ -125,7 +168,154 @@ impl Core {
             local,
             fallbacks: AtomicU64::new(0),
             clock,
+            leases: lease.map(|(max, ttl)| Leases {
+                max,
+                ttl: duration_to_nanos(ttl),
+                held: Mutex::new(HashMap::default()),
+            }),
         })
+    }
+
+    fn local_now(&self) -> u64 {
+        self.clock
+            .as_ref()
+            .map_or_else(|| SystemClock.now_nanos(), Clock::now_nanos)
+    }
+
+    /// Leased mode, before the round trip: spend from a valid lease, or
+    /// plan a new one (returning an expired lease's rest on the way).
+    pub(crate) fn lease_begin(&self, call: Call) -> Begin {
+        let Some(leases) = &self.leases else {
+            return Begin::Direct(call);
+        };
+        if call.kind != OpKind::Check || call.cost == 0 {
+            return Begin::Direct(call);
+        }
+        let now = self.local_now();
+        let (mut keep, mut back) = (0, 0);
+        {
+            let mut held = leases.held.lock();
+            if let Some(l) = held.get_mut(&call.key) {
+                let valid = now < l.expires && l.gcra == call.gcra;
+                if valid && l.tokens >= call.cost {
+                    l.tokens -= call.cost;
+                    return Begin::Spent(RateLimitInfo {
+                        allowed: true,
+                        limit: call.gcra.capacity(),
+                        remaining: l.tokens + l.info.remaining,
+                        retry_after: None,
+                        reset_after: l.info.reset_after,
+                    });
+                }
+                if valid {
+                    keep = l.tokens;
+                } else {
+                    back = l.tokens.min(call.gcra.capacity());
+                }
+                held.remove(&call.key);
+            }
+        }
+        let need = call.cost - keep;
+        let mut calls = Vec::with_capacity(2);
+        if back > 0 {
+            calls.push(Call {
+                kind: OpKind::Refund,
+                cost: back,
+                ..call.clone()
+            });
+        }
+        let cost = call.cost;
+        calls.push(Call {
+            kind: OpKind::Lease,
+            cost: need,
+            want: leases.max.min(call.gcra.capacity()).max(need),
+            ..call
+        });
+        Begin::Lease(LeasePlan { calls, keep, cost })
+    }
+
+    /// Leased mode, after the round trip: file the tokens taken and answer.
+    pub(crate) fn lease_end(
+        &self,
+        plan: LeasePlan,
+        mut answers: Vec<Result<(RateLimitInfo, u64), Error>>,
+    ) -> Result<RateLimitInfo, Error> {
+        let Some(leases) = &self.leases else {
+            return Err(Error::Backend {
+                message: "not in leased mode".into(),
+            });
+        };
+        let Some(call) = plan.calls.last() else {
+            return Err(Error::Backend {
+                message: "empty lease plan".into(),
+            });
+        };
+        let answer = answers.pop().unwrap_or_else(|| {
+            Err(Error::Backend {
+                message: "no reply".into(),
+            })
+        });
+        let (info, left) = match answer {
+            // `taken >= need`, so this cannot underflow.
+            Ok((info, taken)) if taken >= call.cost && info.allowed => {
+                (Ok(info), plan.keep + taken - plan.cost)
+            }
+            Ok((info, _)) => (Ok(info), plan.keep),
+            Err(e) => (Err(e), plan.keep),
+        };
+        if left > 0 {
+            let now = self.local_now();
+            let mut held = leases.held.lock();
+            let l = held.entry(call.key.clone()).or_insert(Lease {
+                tokens: 0,
+                expires: now.saturating_add(leases.ttl),
+                gcra: call.gcra,
+                info: *info.as_ref().unwrap_or(&RateLimitInfo {
+                    allowed: true,
+                    limit: call.gcra.capacity(),
+                    remaining: 0,
+                    retry_after: None,
+                    reset_after: Duration::ZERO,
+                }),
+            });
+            l.tokens += left;
+        }
+        let info = info?;
+        Ok(RateLimitInfo {
+            remaining: info.remaining + left,
+            ..info
+        })
+    }
+
+    /// Takes every lease's unspent tokens, as refund calls to send.
+    pub(crate) fn drain_leases(&self) -> Vec<Call> {
+        let Some(leases) = &self.leases else {
+            return Vec::new();
+        };
+        let prefix = &self.prefix;
+        leases
+            .held
+            .lock()
+            .drain()
+            .filter(|(_, l)| l.tokens > 0)
+            .filter_map(|(key, l)| {
+                script::call(
+                    prefix,
+                    &key,
+                    OpKind::Refund,
+                    l.tokens.min(l.gcra.capacity()),
+                    l.gcra,
+                )
+                .ok()
+            })
+            .collect()
+    }
+
+    /// Drops `key`'s lease without returning it (the key is being reset).
+    pub(crate) fn forget_lease(&self, key: &str) {
+        if let Some(leases) = &self.leases {
+            leases.held.lock().remove(key);
+        }
     }
 
     pub(crate) fn quota(&self) -> Quota {
@@ -177,7 +367,7 @@ impl Core {
         let mut values = values.into_iter();
         for &i in todo {
             match values.next().map(script::parse) {
-                Some(Reply::Info(info)) => out[i] = Some(Ok(info)),
+                Some(Reply::Info(info, first)) => out[i] = Some(Ok((info, first))),
                 Some(Reply::NoScript) => again.push(i),
                 Some(Reply::Failed(e)) => out[i] = Some(Err(e)),
                 None => {
@@ -210,7 +400,17 @@ impl Core {
         }
     }
 
-    fn fall_back(&self, call: &Call, e: &::redis::RedisError) -> Result<RateLimitInfo, Error> {
+    fn fall_back(
+        &self,
+        call: &Call,
+        e: &::redis::RedisError,
+    ) -> Result<(RateLimitInfo, u64), Error> {
+        // A lease falls back as a plain check of its cost: nothing leased.
+        let info = self.fall_back_info(call, e)?;
+        Ok((info, if info.allowed { call.cost } else { 0 }))
+    }
+
+    fn fall_back_info(&self, call: &Call, e: &::redis::RedisError) -> Result<RateLimitInfo, Error> {
         if self.policy == FailurePolicy::FailClosed {
             return Err(Error::Unavailable {
                 message: e.to_string(),
@@ -235,13 +435,14 @@ impl Core {
         };
         let local = local.read();
         Ok(match call.kind {
-            OpKind::Check => local.check_info(call.key.as_str(), call.cost)?,
+            OpKind::Check | OpKind::Lease => local.check_info(call.key.as_str(), call.cost)?,
             OpKind::Peek => local.peek_info(call.key.as_str()),
             OpKind::Refund => local.refund(call.key.as_str(), call.cost),
         })
     }
 
     pub(crate) fn reset_local(&self, key: &str) {
+        self.forget_lease(key);
         if let Some(local) = &self.local {
             local.read().reset(key);
         }
@@ -249,7 +450,7 @@ impl Core {
 
     /// The answers in call order; a call that still has none met
     /// `NOSCRIPT` even after loading the script.
-    pub(crate) fn finish(out: Answers) -> Vec<Result<RateLimitInfo, Error>> {
+    pub(crate) fn finish(out: Answers) -> Vec<Result<(RateLimitInfo, u64), Error>> {
         out.into_iter()
             .map(|a| {
                 a.unwrap_or_else(|| {

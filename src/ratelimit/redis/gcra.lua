@@ -1,10 +1,13 @@
 -- latchwork GCRA, one key per call. Written for latchwork; see script.rs.
 -- KEYS[1]  the bucket's key
--- ARGV[1]  op: 'c' check (take ARGV[2] tokens), 'p' peek, 'r' refund
+-- ARGV[1]  op: 'c' check (take ARGV[2] tokens), 'p' peek, 'r' refund,
+--          'l' lease (take up to ARGV[6] tokens, at least ARGV[2], or none)
 -- ARGV[2]  cost, ARGV[3] interval ns per token, ARGV[4] burst tokens
 -- ARGV[5]  '' to read Redis TIME; a decimal ns reading only from tests
+-- ARGV[6]  for 'l': the most tokens to lease
 -- Stored value: '<tat ns since the epoch> <interval> <burst>', PX = time to full.
--- Reply: {allowed 0/1, limit, remaining, retry_after ns or -1, reset_after ns}
+-- Reply: {allowed 0/1 (for 'l': tokens taken), limit, remaining,
+--         retry_after ns or -1, reset_after ns}
 local G = 1000000000
 local MAXTAU = 4503599627370496 -- 2^52 ns: every sum below stays exact in a double
 
@@ -39,8 +42,15 @@ local key, op = KEYS[1], ARGV[1]
 local cost, interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 if not (whole(cost) and whole(interval) and whole(burst)) or interval < 1 or burst < 1
     or interval * burst > MAXTAU or cost > burst
-    or (op ~= 'c' and op ~= 'p' and op ~= 'r') then
+    or (op ~= 'c' and op ~= 'p' and op ~= 'r' and op ~= 'l') then
   return redis.error_reply('ERR latchwork: invalid limiter arguments')
+end
+local want = 0
+if op == 'l' then
+  want = tonumber(ARGV[6])
+  if not whole(want) or want < cost or want > burst or want < 1 then
+    return redis.error_reply('ERR latchwork: invalid lease size')
+  end
 end
 local tau = interval * burst
 
@@ -114,6 +124,22 @@ if op == 'r' then
   end
   store(d)
   return {1, burst, idiv(tau - d, interval), -1, d}
+end
+if op == 'l' then
+  local avail = idiv(tau - debt, interval)
+  local take = want
+  if take > avail then
+    take = avail
+  end
+  if take >= cost and take > 0 then
+    local d = debt + take * interval
+    store(d)
+    return {take, burst, idiv(tau - d, interval), -1, d}
+  end
+  if converted then
+    store(debt)
+  end
+  return {0, burst, avail, debt + cost * interval - tau, debt}
 end
 local ahead = debt + (op == 'c' and cost or 1) * interval
 if ahead <= tau then

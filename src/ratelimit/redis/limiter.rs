@@ -1,7 +1,7 @@
 //! The async limiter, on a tokio `ConnectionManager`.
 use super::super::{Error, RateLimitInfo};
 use super::builder::{unavailable, RedisLimiterBuilder};
-use super::core::{Answers, Core, FailurePolicy, Quota};
+use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
 use super::script::{self, Call, OpKind, RELOADS};
 use ::redis::aio::ConnectionManager;
 use ::redis::Value;
@@ -74,8 +74,28 @@ impl RedisLimiter {
     /// [`FailurePolicy::FailClosed`]; [`Error::Backend`] when Redis answers
     /// with an error (for example the key holds other data).
     pub async fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, None)?)
-            .await
+        match self
+            .core
+            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
+        {
+            Begin::Direct(call) => self.one(call).await,
+            Begin::Spent(info) => Ok(info),
+            Begin::Lease(plan) => {
+                let answers = self.run(&plan.calls).await;
+                self.core.lease_end(plan, answers)
+            }
+        }
+    }
+
+    /// Returns every lease's unspent tokens to Redis in one round trip
+    /// (leased mode; see [`RedisLimiterBuilder::lease`]). Call it before
+    /// dropping the limiter: the async limiter cannot do so in `drop`, and
+    /// tokens not returned stay charged until their key refills.
+    pub async fn release_leases(&self) {
+        let calls = self.core.drain_leases();
+        if !calls.is_empty() {
+            drop(self.run(&calls).await);
+        }
     }
 
     /// [`check`](Self::check) under `quota` instead of the limiter's: a
@@ -148,7 +168,11 @@ impl RedisLimiter {
             .iter()
             .map(|(k, cost)| self.core.call(k.as_ref(), OpKind::Check, *cost, None))
             .collect::<Result<Vec<_>, _>>()?;
-        self.run(&calls).await.into_iter().collect()
+        self.run(&calls)
+            .await
+            .into_iter()
+            .map(|a| a.map(|(info, _)| info))
+            .collect()
     }
 
     /// Changes the limiter's rate and burst at run time, keeping every
@@ -185,16 +209,19 @@ impl RedisLimiter {
 
     async fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
         let mut answers = self.run(std::slice::from_ref(&call)).await;
-        answers.pop().unwrap_or_else(|| {
-            Err(Error::Backend {
-                message: "no reply".into(),
+        answers
+            .pop()
+            .map(|a| a.map(|(info, _)| info))
+            .unwrap_or_else(|| {
+                Err(Error::Backend {
+                    message: "no reply".into(),
+                })
             })
-        })
     }
 
     /// One pipeline; on `NOSCRIPT`, load the script and resend only the
     /// calls that got it.
-    async fn run(&self, calls: &[Call]) -> Vec<Result<RateLimitInfo, Error>> {
+    async fn run(&self, calls: &[Call]) -> Vec<Result<(RateLimitInfo, u64), Error>> {
         let mut out: Answers = vec![None; calls.len()];
         let mut todo: Vec<usize> = (0..calls.len()).collect();
         let now = self.core.now();

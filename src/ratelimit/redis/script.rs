@@ -32,6 +32,8 @@ pub(crate) enum OpKind {
     Check,
     Peek,
     Refund,
+    /// Take up to `Call::want` tokens, at least `cost`, or none.
+    Lease,
 }
 
 impl OpKind {
@@ -40,6 +42,7 @@ impl OpKind {
             OpKind::Check => "c",
             OpKind::Peek => "p",
             OpKind::Refund => "r",
+            OpKind::Lease => "l",
         }
     }
 }
@@ -54,6 +57,8 @@ pub(crate) struct Call {
     pub(crate) kind: OpKind,
     pub(crate) cost: u64,
     pub(crate) gcra: Gcra,
+    /// For a lease, the most tokens to take; else 0.
+    pub(crate) want: u64,
 }
 
 /// Checks a prefix: short, and no brace (the braces belong to the key's
@@ -100,6 +105,7 @@ pub(crate) fn call(
         kind,
         cost,
         gcra,
+        want: 0,
     })
 }
 
@@ -148,7 +154,8 @@ pub(crate) fn pipeline<'a>(
             .arg(c.cost)
             .arg(c.gcra.interval())
             .arg(c.gcra.capacity())
-            .arg(&now);
+            .arg(&now)
+            .arg(c.want);
     }
     pipe
 }
@@ -162,7 +169,8 @@ pub(crate) fn load_command() -> ::redis::Cmd {
 
 /// One call's reply.
 pub(crate) enum Reply {
-    Info(RateLimitInfo),
+    /// The answer, and the raw first field (for a lease, the tokens taken).
+    Info(RateLimitInfo, u64),
     NoScript,
     Failed(Error),
 }
@@ -179,13 +187,17 @@ pub(crate) fn parse(value: Value) -> Reply {
                 }
             }
             let ns = |v: i64| Duration::from_nanos(u64::try_from(v).unwrap_or(0));
-            Reply::Info(RateLimitInfo {
-                allowed: n[0] == 1,
-                limit: u64::try_from(n[1]).unwrap_or(0),
-                remaining: u64::try_from(n[2]).unwrap_or(0),
-                retry_after: (n[3] >= 0).then(|| ns(n[3])),
-                reset_after: ns(n[4]),
-            })
+            let first = u64::try_from(n[0]).unwrap_or(0);
+            Reply::Info(
+                RateLimitInfo {
+                    allowed: first >= 1,
+                    limit: u64::try_from(n[1]).unwrap_or(0),
+                    remaining: u64::try_from(n[2]).unwrap_or(0),
+                    retry_after: (n[3] >= 0).then(|| ns(n[3])),
+                    reset_after: ns(n[4]),
+                },
+                first,
+            )
         }
         Value::ServerError(e) if e.code() == "NOSCRIPT" => Reply::NoScript,
         Value::ServerError(e) => Reply::Failed(Error::Backend {

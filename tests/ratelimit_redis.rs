@@ -650,8 +650,14 @@ mod redis_backed {
         let elapsed = start.elapsed().as_secs_f64();
         let bound = burst as f64 + rate * elapsed;
         eprintln!("leased: admitted {admitted}, bound {bound:.1}");
-        assert!(admitted as f64 <= bound + 1.0, "admitted {admitted} > {bound}");
-        assert!(admitted as f64 >= 0.7 * rate * elapsed, "admitted {admitted}");
+        assert!(
+            admitted as f64 <= bound + 1.0,
+            "admitted {admitted} > {bound}"
+        );
+        assert!(
+            admitted as f64 >= 0.7 * rate * elapsed,
+            "admitted {admitted}"
+        );
     }
 
     /// A private `redis-server` on a free loopback port, killed on drop.

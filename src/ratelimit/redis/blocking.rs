@@ -2,9 +2,9 @@
 use super::super::{Error, RateLimitInfo};
 use super::builder::unavailable;
 use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind, RELOADS};
+use super::script::{self, Call, OpKind, Request, RELOADS};
 use crate::sync::Mutex;
-use ::redis::{Connection, ConnectionLike, Value};
+use ::redis::{Connection, ConnectionLike};
 use std::fmt;
 use std::time::Duration;
 
@@ -215,9 +215,13 @@ impl BlockingRedisLimiter {
         let mut todo: Vec<usize> = (0..calls.len()).collect();
         let now = self.core.now();
         for round in 0..=RELOADS {
-            let pipe = script::pipeline(&self.core.sha, todo.iter().map(|&i| &calls[i]), now);
-            match self.with_conn(|c| pipe.query::<Vec<Value>>(c)) {
-                Ok(values) => todo = self.core.absorb(&todo, values, &mut out),
+            let batch: Vec<&Call> = todo.iter().map(|&i| &calls[i]).collect();
+            let replies = match script::request(&self.core.sha, &batch, now) {
+                Request::One(cmd) => self.with_conn(|c| script::one_reply(cmd.query(c))),
+                Request::Many(pipe) => self.with_conn(|c| script::many_replies(pipe.query(c))),
+            };
+            match replies {
+                Ok(replies) => todo = self.core.absorb(&todo, replies, &mut out),
                 Err(e) => {
                     self.core.failed(calls, &todo, &e, &mut out);
                     break;

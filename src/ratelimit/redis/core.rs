@@ -8,7 +8,6 @@ use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Mutex, RwLock};
 use crate::DefaultHashBuilder;
-use ::redis::Value;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
@@ -355,18 +354,18 @@ impl Core {
         script::call(&self.prefix, key, kind, cost, gcra)
     }
 
-    /// Files one round's replies (`values[j]` answers `calls[todo[j]]`) and
+    /// Files one round's replies (`replies[j]` answers `calls[todo[j]]`) and
     /// returns the calls that met `NOSCRIPT`.
     pub(crate) fn absorb(
         &self,
         todo: &[usize],
-        values: Vec<Value>,
+        replies: Vec<Reply>,
         out: &mut Answers,
     ) -> Vec<usize> {
         let mut again = Vec::new();
-        let mut values = values.into_iter();
+        let mut replies = replies.into_iter();
         for &i in todo {
-            match values.next().map(script::parse) {
+            match replies.next() {
                 Some(Reply::Info(info, first)) => out[i] = Some(Ok((info, first))),
                 Some(Reply::NoScript) => again.push(i),
                 Some(Reply::Failed(e)) => out[i] = Some(Err(e)),

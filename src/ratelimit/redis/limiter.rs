@@ -2,9 +2,8 @@
 use super::super::{Error, RateLimitInfo};
 use super::builder::{unavailable, RedisLimiterBuilder};
 use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind, RELOADS};
+use super::script::{self, Call, OpKind, Request, RELOADS};
 use ::redis::aio::ConnectionManager;
-use ::redis::Value;
 use std::fmt;
 
 /// A GCRA rate limiter whose state lives in Redis, shared by every
@@ -227,9 +226,13 @@ impl RedisLimiter {
         let now = self.core.now();
         let mut conn = self.conn.clone();
         for round in 0..=RELOADS {
-            let pipe = script::pipeline(&self.core.sha, todo.iter().map(|&i| &calls[i]), now);
-            match pipe.query_async::<Vec<Value>>(&mut conn).await {
-                Ok(values) => todo = self.core.absorb(&todo, values, &mut out),
+            let batch: Vec<&Call> = todo.iter().map(|&i| &calls[i]).collect();
+            let replies = match script::request(&self.core.sha, &batch, now) {
+                Request::One(cmd) => script::one_reply(cmd.query_async(&mut conn).await),
+                Request::Many(pipe) => script::many_replies(pipe.query_async(&mut conn).await),
+            };
+            match replies {
+                Ok(replies) => todo = self.core.absorb(&todo, replies, &mut out),
                 Err(e) => {
                     self.core.failed(calls, &todo, &e, &mut out);
                     break;

@@ -6,7 +6,7 @@
 //! script and retries only the calls that got it, so no call runs twice.
 use super::super::gcra::Gcra;
 use super::super::{Error, RateLimitInfo};
-use ::redis::{Pipeline, Value};
+use ::redis::{Cmd, ErrorKind, Pipeline, RedisResult, ServerErrorKind, Value};
 use std::time::Duration;
 
 /// The script's source; its SHA-1 is what `EVALSHA` names.
@@ -135,29 +135,64 @@ pub(crate) fn quota(rate: f64, burst: u64) -> Result<Gcra, Error> {
     Ok(gcra)
 }
 
-/// A pipeline of `EVALSHA` calls, replies kept per call (`ignore_errors`).
-/// `now` (test-only) replaces Redis `TIME`.
-pub(crate) fn pipeline<'a>(
-    sha: &str,
-    calls: impl Iterator<Item = &'a Call>,
-    now: Option<u64>,
-) -> Pipeline {
+/// One `EVALSHA` of the script for `c`. `now` (test-only, decimal
+/// nanoseconds; empty for Redis `TIME`) replaces the server's clock.
+pub(crate) fn evalsha(sha: &str, c: &Call, now: &str) -> Cmd {
+    let mut cmd = ::redis::cmd("EVALSHA");
+    cmd.arg(sha)
+        .arg(1)
+        .arg(&c.redis_key)
+        .arg(c.kind.code())
+        .arg(c.cost)
+        .arg(c.gcra.interval())
+        .arg(c.gcra.capacity())
+        .arg(now)
+        .arg(c.want);
+    cmd
+}
+
+/// A round's request: a lone call goes as a plain command (no pipeline
+/// framing), several as one pipeline whose replies are kept per call
+/// (`ignore_errors`), so one call's error does not hide the others'.
+pub(crate) enum Request {
+    One(Cmd),
+    Many(Pipeline),
+}
+
+pub(crate) fn request(sha: &str, calls: &[&Call], now: Option<u64>) -> Request {
+    let now = now.map_or_else(String::new, |n| n.to_string());
+    if let [c] = calls {
+        return Request::One(evalsha(sha, c, &now));
+    }
     let mut pipe = ::redis::pipe();
     pipe.ignore_errors();
-    let now = now.map_or_else(String::new, |n| n.to_string());
     for c in calls {
-        pipe.cmd("EVALSHA")
-            .arg(sha)
-            .arg(1)
-            .arg(&c.redis_key)
-            .arg(c.kind.code())
-            .arg(c.cost)
-            .arg(c.gcra.interval())
-            .arg(c.gcra.capacity())
-            .arg(&now)
-            .arg(c.want);
+        pipe.add_command(evalsha(sha, c, &now));
     }
-    pipe
+    Request::Many(pipe)
+}
+
+/// A lone command's result in the pipeline's shape: an error the server
+/// returned is that call's reply; a transport error stays an error.
+pub(crate) fn one_reply(result: RedisResult<Value>) -> RedisResult<Vec<Reply>> {
+    match result {
+        Ok(v) => Ok(vec![parse(v)]),
+        Err(e) if is_unreachable(&e) => Err(e),
+        Err(e) => match e.kind() {
+            ErrorKind::Server(ServerErrorKind::NoScript) => Ok(vec![Reply::NoScript]),
+            ErrorKind::Server(_) | ErrorKind::Extension => {
+                Ok(vec![Reply::Failed(Error::Backend {
+                    message: e.to_string(),
+                })])
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+/// A pipeline's replies, one per call.
+pub(crate) fn many_replies(result: RedisResult<Vec<Value>>) -> RedisResult<Vec<Reply>> {
+    result.map(|values| values.into_iter().map(parse).collect())
 }
 
 /// The `SCRIPT LOAD` command.

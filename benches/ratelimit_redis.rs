@@ -91,17 +91,37 @@ return {1, 0}
         format!("lwbench:{name}:{}:", std::process::id())
     }
 
-    /// Runs `op` (doing `per` checks) for the bench duration on this thread.
-    fn timed(mut op: impl FnMut()) -> (u64, Duration, Vec<Duration>) {
-        let run = secs();
-        let mut lat = Vec::new();
+    /// Slices per contender: the two contenders alternate slice by slice,
+    /// so drift in the machine's load (shared, noisy) hits both alike.
+    const SLICES: u32 = 6;
+
+    /// Runs `op` for one slice on this thread, adding to `acc`.
+    fn slice(acc: &mut (u64, Duration, Vec<Duration>), mut op: impl FnMut()) {
+        let run = secs() / SLICES;
         let start = Instant::now();
         while start.elapsed() < run {
             let t = Instant::now();
             op();
-            lat.push(t.elapsed());
+            acc.2.push(t.elapsed());
+            acc.0 += 1;
         }
-        (lat.len() as u64, start.elapsed(), lat)
+        acc.1 += start.elapsed();
+    }
+
+    /// Alternates `a` and `b` for `SLICES` slices each.
+    fn alternate(
+        mut a: impl FnMut(),
+        mut b: impl FnMut(),
+    ) -> (
+        (u64, Duration, Vec<Duration>),
+        (u64, Duration, Vec<Duration>),
+    ) {
+        let (mut ra, mut rb) = Default::default();
+        for _ in 0..SLICES {
+            slice(&mut ra, &mut a);
+            slice(&mut rb, &mut b);
+        }
+        (ra, rb)
     }
 
     fn report(name: &str, unit: &str, ours: &Result, anchor: &Result, anchor_name: &str) {
@@ -139,24 +159,26 @@ return {1, 0}
             .key_prefix(&prefix("single"))
             .build_blocking()
             .expect("limiter");
-        let (n, e, lat) = timed(|| {
-            black_box(ours.check("hot", 1).expect("check").allowed);
-        });
-        let a = Result::from(n, e, lat);
         let akey = format!("{}{{hot}}", prefix("anchor"));
-        let (n, e, lat) = timed(|| {
-            let r: Vec<i64> = redis::cmd("EVALSHA")
-                .arg(&anchor_sha)
-                .arg(1)
-                .arg(&akey)
-                .arg(anchor_interval_us)
-                .arg(BURST)
-                .arg(1)
-                .query(&mut raw)
-                .expect("anchor");
-            black_box(r);
-        });
-        let b = Result::from(n, e, lat);
+        let ((n, e, lat), (bn, be, blat)) = alternate(
+            || {
+                black_box(ours.check("hot", 1).expect("check").allowed);
+            },
+            || {
+                let r: Vec<i64> = redis::cmd("EVALSHA")
+                    .arg(&anchor_sha)
+                    .arg(1)
+                    .arg(&akey)
+                    .arg(anchor_interval_us)
+                    .arg(BURST)
+                    .arg(1)
+                    .query(&mut raw)
+                    .expect("anchor");
+                black_box(r);
+            },
+        );
+        let a = Result::from(n, e, lat);
+        let b = Result::from(bn, be, blat);
         report("single/1", "checks/s", &a, &b, "plain-lua");
 
         // single/16 (async)
@@ -178,75 +200,82 @@ return {1, 0}
             let manager = redis::aio::ConnectionManager::new(client.clone())
                 .await
                 .expect("manager");
-            let run = secs();
-            let start = Instant::now();
-            let tasks: Vec<_> = (0..16)
-                .map(|_| {
-                    let l = Arc::clone(&ours);
-                    tokio::spawn(async move {
-                        let mut lat = Vec::new();
-                        while start.elapsed() < run {
-                            let t = Instant::now();
-                            black_box(l.check("hot", 1).await.expect("check").allowed);
-                            lat.push(t.elapsed());
-                        }
-                        lat
+            let run = secs() / SLICES;
+            let (mut ours_lat, mut ours_time) = (Vec::new(), Duration::ZERO);
+            let (mut anchor_lat, mut anchor_time) = (Vec::new(), Duration::ZERO);
+            let akey = format!("{}{{hot}}", prefix("anchor16"));
+            for _ in 0..SLICES {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..16)
+                    .map(|_| {
+                        let l = Arc::clone(&ours);
+                        tokio::spawn(async move {
+                            let mut lat = Vec::new();
+                            while start.elapsed() < run {
+                                let t = Instant::now();
+                                black_box(l.check("hot", 1).await.expect("check").allowed);
+                                lat.push(t.elapsed());
+                            }
+                            lat
+                        })
                     })
-                })
-                .collect();
-            let mut lat = Vec::new();
-            for t in tasks {
-                lat.extend(t.await.expect("task"));
-            }
-            let a = Result::from(lat.len() as u64, start.elapsed(), lat);
-            let start = Instant::now();
-            let tasks: Vec<_> = (0..16)
-                .map(|_| {
-                    let mut m = manager.clone();
-                    let sha = anchor_sha.clone();
-                    let key = format!("{}{{hot}}", prefix("anchor16"));
-                    tokio::spawn(async move {
-                        let mut lat = Vec::new();
-                        while start.elapsed() < run {
-                            let t = Instant::now();
-                            let r: Vec<i64> = redis::cmd("EVALSHA")
-                                .arg(&sha)
-                                .arg(1)
-                                .arg(&key)
-                                .arg(anchor_interval_us)
-                                .arg(BURST)
-                                .arg(1)
-                                .query_async(&mut m)
-                                .await
-                                .expect("anchor");
-                            black_box(r);
-                            lat.push(t.elapsed());
-                        }
-                        lat
+                    .collect();
+                for t in tasks {
+                    ours_lat.extend(t.await.expect("task"));
+                }
+                ours_time += start.elapsed();
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..16)
+                    .map(|_| {
+                        let mut m = manager.clone();
+                        let sha = anchor_sha.clone();
+                        let key = akey.clone();
+                        tokio::spawn(async move {
+                            let mut lat = Vec::new();
+                            while start.elapsed() < run {
+                                let t = Instant::now();
+                                let r: Vec<i64> = redis::cmd("EVALSHA")
+                                    .arg(&sha)
+                                    .arg(1)
+                                    .arg(&key)
+                                    .arg(anchor_interval_us)
+                                    .arg(BURST)
+                                    .arg(1)
+                                    .query_async(&mut m)
+                                    .await
+                                    .expect("anchor");
+                                black_box(r);
+                                lat.push(t.elapsed());
+                            }
+                            lat
+                        })
                     })
-                })
-                .collect();
-            let mut lat = Vec::new();
-            for t in tasks {
-                lat.extend(t.await.expect("task"));
+                    .collect();
+                for t in tasks {
+                    anchor_lat.extend(t.await.expect("task"));
+                }
+                anchor_time += start.elapsed();
             }
-            let b = Result::from(lat.len() as u64, start.elapsed(), lat);
+            let a = Result::from(ours_lat.len() as u64, ours_time, ours_lat);
+            let b = Result::from(anchor_lat.len() as u64, anchor_time, anchor_lat);
             (a, b)
         });
         report("single/16", "checks/s", &a, &b, "plain-lua");
 
         // batch/100: keys per second
         let keys: Vec<(String, u64)> = (0..100).map(|i| (format!("k{i}"), 1)).collect();
-        let (n, e, lat) = timed(|| {
-            black_box(ours.check_many(&keys).expect("check_many").len());
-        });
+        let ((n, e, lat), (bn, be, blat)) = alternate(
+            || {
+                black_box(ours.check_many(&keys).expect("check_many").len());
+            },
+            || {
+                for (k, c) in &keys {
+                    black_box(ours.check(k, *c).expect("check").allowed);
+                }
+            },
+        );
         let a = Result::from(n * 100, e, lat);
-        let (n, e, lat) = timed(|| {
-            for (k, c) in &keys {
-                black_box(ours.check(k, *c).expect("check").allowed);
-            }
-        });
-        let b = Result::from(n * 100, e, lat);
+        let b = Result::from(bn * 100, be, blat);
         report("batch/100", "keys/s", &a, &b, "100-single");
 
         // leased/1: one hot key
@@ -258,16 +287,18 @@ return {1, 0}
             .lease(1_000, Duration::from_secs(1))
             .build_blocking()
             .expect("limiter");
-        let (n, e, _) = timed(|| {
-            for _ in 0..1_000 {
-                black_box(leased.check("hot", 1).expect("check").allowed);
-            }
-        });
+        let ((n, e, _), (bn, be, blat)) = alternate(
+            || {
+                for _ in 0..1_000 {
+                    black_box(leased.check("hot", 1).expect("check").allowed);
+                }
+            },
+            || {
+                black_box(ours.check("hot", 1).expect("check").allowed);
+            },
+        );
         let a = Result::from(n * 1_000, e, Vec::new());
-        let (n, e, lat) = timed(|| {
-            black_box(ours.check("hot", 1).expect("check").allowed);
-        });
-        let b = Result::from(n, e, lat);
+        let b = Result::from(bn, be, blat);
         report("leased/1", "checks/s", &a, &b, "single");
     }
 }

@@ -39,8 +39,11 @@ local function split(s)
 end
 
 local key, op = KEYS[1], ARGV[1]
+-- Canonical decimals only (no sign, fraction, exponent or leading zero):
+-- the quota is stored back as these very strings.
+local quota = ' ' .. ARGV[3] .. ' ' .. ARGV[4]
 local cost, interval, burst = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if not (whole(cost) and whole(interval) and whole(burst)) or interval < 1 or burst < 1
+if not string.match(ARGV[2] .. quota, '^%d+ [1-9]%d* [1-9]%d*$')
     or interval * burst > MAXTAU or cost > burst
     or (op ~= 'c' and op ~= 'p' and op ~= 'r' and op ~= 'l') then
   return redis.error_reply('ERR latchwork: invalid limiter arguments')
@@ -74,7 +77,13 @@ if raw then
   local t, i, b = string.match(raw, '^(%d+) (%d+) (%d+)$')
   local ts, tn = nil, nil
   if t then
-    ts, tn = split(t)
+    -- %d+ matched: only the length needs checking
+    local n = #t
+    if n <= 9 then
+      ts, tn = 0, tonumber(t)
+    elseif n <= 19 then
+      ts, tn = tonumber(string.sub(t, 1, -10)), tonumber(string.sub(t, -9))
+    end
   end
   local oi, ob = tonumber(i), tonumber(b)
   if not ts or not whole(oi) or not whole(ob) or oi < 1 or ob < 1 or oi * ob > MAXTAU then
@@ -110,9 +119,9 @@ local function store(d)
   end
   local v
   if s > 0 then
-    v = string.format('%d%09d %d %d', s, n, interval, burst)
+    v = string.format('%d%09d', s, n) .. quota
   else
-    v = string.format('%d %d %d', n, interval, burst)
+    v = n .. quota
   end
   redis.call('SET', key, v, 'PX', idiv(d + 999999, 1000000) + 1)
 end

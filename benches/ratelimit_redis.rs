@@ -95,8 +95,11 @@ return {1, 0}
     /// so drift in the machine's load (shared, noisy) hits both alike.
     const SLICES: u32 = 6;
 
+    /// Operations, time spent, per-operation latencies.
+    type Samples = (u64, Duration, Vec<Duration>);
+
     /// Runs `op` for one slice on this thread, adding to `acc`.
-    fn slice(acc: &mut (u64, Duration, Vec<Duration>), mut op: impl FnMut()) {
+    fn slice(acc: &mut Samples, mut op: impl FnMut()) {
         let run = secs() / SLICES;
         let start = Instant::now();
         while start.elapsed() < run {
@@ -109,13 +112,7 @@ return {1, 0}
     }
 
     /// Alternates `a` and `b` for `SLICES` slices each.
-    fn alternate(
-        mut a: impl FnMut(),
-        mut b: impl FnMut(),
-    ) -> (
-        (u64, Duration, Vec<Duration>),
-        (u64, Duration, Vec<Duration>),
-    ) {
+    fn alternate(mut a: impl FnMut(), mut b: impl FnMut()) -> (Samples, Samples) {
         let (mut ra, mut rb) = Default::default();
         for _ in 0..SLICES {
             slice(&mut ra, &mut a);

@@ -111,11 +111,18 @@ mod redis_backed {
     use std::sync::Arc;
     use std::time::Instant;
 
+    /// Says why a test did nothing, past libtest's output capture (which
+    /// takes `eprintln!` but not a direct write to stderr).
+    fn skipped(why: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    }
+
     fn url() -> Option<String> {
         match std::env::var("LATCHWORK_REDIS_URL") {
             Ok(u) if !u.is_empty() => Some(u),
             _ => {
-                eprintln!("SKIPPED: LATCHWORK_REDIS_URL is unset; no Redis to test against");
+                skipped("LATCHWORK_REDIS_URL is unset; no Redis to test against");
                 None
             }
         }
@@ -737,7 +744,7 @@ mod redis_backed {
     #[test]
     fn faults_stop_hang_restart() {
         if Server::binary().is_none() {
-            eprintln!("SKIPPED: no redis-server on PATH for the private fault-test server");
+            skipped("no redis-server on PATH for the private fault-test server");
             return;
         }
         let port = Server::free_port();

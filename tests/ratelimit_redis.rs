@@ -764,6 +764,19 @@ mod redis_backed {
         let closed = build(FailurePolicy::FailClosed);
         let open = build(FailurePolicy::FailOpen);
         let local = build(FailurePolicy::Local);
+        let rt = runtime();
+        let async_closed = rt.block_on(async {
+            RedisLimiter::builder()
+                .url(&url)
+                .rate(1.0)
+                .burst(3)
+                .connect_timeout(Duration::from_millis(200))
+                .response_timeout(Duration::from_millis(200))
+                .build()
+                .await
+                .unwrap()
+        });
+        assert!(rt.block_on(async_closed.check("a", 1)).unwrap().allowed);
         assert!(closed.check("k", 3).unwrap().allowed);
         assert!(!closed.check("k", 1).unwrap().allowed);
 
@@ -778,6 +791,12 @@ mod redis_backed {
         let t = Instant::now();
         assert!(open.check("k", 1).unwrap().allowed);
         assert!(t.elapsed() < Duration::from_secs(2));
+        let t = Instant::now();
+        assert!(matches!(
+            rt.block_on(async_closed.check("a", 1)),
+            Err(Error::Unavailable { .. })
+        ));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         server.signal("-CONT");
         // After the hang: the server answers again, state intact.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -802,6 +821,8 @@ mod redis_backed {
             ));
             assert!(matches!(closed.reset("k"), Err(Error::Unavailable { .. })));
             assert!(open.check("k", 1).unwrap().allowed);
+            let a = rt.block_on(async_closed.check("a", 1));
+            assert!(matches!(a, Err(Error::Unavailable { .. })), "{a:?}");
             assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         }
         // Local: limits in-process with the same quota.
@@ -811,7 +832,7 @@ mod redis_backed {
         assert_eq!(admitted, 3);
         assert!(local.fallbacks() >= 10);
         assert!(open.fallbacks() >= 3);
-        let async_down = runtime().block_on(async {
+        let async_down = rt.block_on(async {
             RedisLimiter::builder()
                 .url(&url)
                 .rate(1.0)
@@ -836,6 +857,18 @@ mod redis_backed {
         assert_eq!(first.remaining, 2, "an empty Redis gives one fresh burst");
         assert!(closed.check("k", 2).unwrap().allowed);
         assert!(!closed.check("k", 1).unwrap().allowed);
+        // The async limiter's connection manager reconnects on its own.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let a = loop {
+            match rt.block_on(async_closed.check("a", 1)) {
+                Ok(i) => break i,
+                Err(Error::Unavailable { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(a.remaining, 2, "{a:?}");
         // The restarted server had no script: NOSCRIPT reloaded it.
         assert!(local.check("other", 1).unwrap().allowed);
     }

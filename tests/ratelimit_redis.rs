@@ -1,3 +1,4 @@
+#![cfg(not(loom))]
 //! `RateLimitInfo` from the in-process limiters, and the Redis-backed
 //! limiter (feature `redis`) against a real Redis.
 //!

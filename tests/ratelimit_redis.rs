@@ -603,6 +603,21 @@ mod redis_backed {
         assert_eq!(plain.peek("k").unwrap().remaining, 6);
         drop(leased); // returns the 9 left
         assert_eq!(plain.peek("k").unwrap().remaining, 15);
+        // Expired leases of keys never checked again go back with a later
+        // lease round trip once enough leases are held (amortised sweep).
+        let leased = build(true);
+        for i in 0..10 {
+            assert!(leased.check(&format!("idle{i}"), 1).unwrap().allowed);
+        }
+        assert_eq!(plain.peek("idle0").unwrap().remaining, 10);
+        clock.advance(Duration::from_secs(2));
+        for i in 0..7 {
+            assert!(leased.check(&format!("busy{i}"), 1).unwrap().allowed);
+        }
+        // 10 leased at 0, 8 refilled, 9 returned: full again.
+        assert_eq!(plain.peek("idle0").unwrap().remaining, 20);
+        assert_eq!(plain.peek("idle9").unwrap().remaining, 20);
+        drop(leased);
         // A cost larger than the lease size still works (leases the cost).
         let leased = build(true);
         assert_eq!(leased.check("big", 15).unwrap().remaining, 5);

@@ -92,8 +92,13 @@ impl RedisLimiterBuilder {
     /// takes up to `max_tokens` (at most the burst) from Redis in one round
     /// trip, and later checks on that key spend them in-process until they
     /// run out or `ttl` passes; the rest then goes back to Redis with the
-    /// next round trip for that key (or on `release_leases`, or on drop of
-    /// the blocking limiter).
+    /// next round trip for that key, with a later lease round trip once the
+    /// held leases have doubled (an amortised sweep of the expired ones), on
+    /// `release_leases`, or on drop of the blocking limiter.
+    ///
+    /// Every key checked through a leased limiter is leased: build one with
+    /// `lease` for the keys known to be hot and a plain one with the same
+    /// prefix for the rest; they share each key's state in Redis.
     ///
     /// **Bound.** Tokens are charged in Redis *before* they are spent, so
     /// across all instances the admitted total still never exceeds

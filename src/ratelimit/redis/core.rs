@@ -107,8 +107,19 @@ struct Leases {
     max: u64,
     /// How long a lease may be spent, in nanoseconds.
     ttl: u64,
-    held: Mutex<HashMap<String, Lease, DefaultHashBuilder>>,
+    held: Mutex<Held>,
 }
+
+struct Held {
+    map: HashMap<String, Lease, DefaultHashBuilder>,
+    /// Size at which the next lease round trip also returns every expired
+    /// lease (amortised, as the keyed limiter's sweep), so keys that are
+    /// never checked again neither pin memory nor keep their tokens.
+    next_sweep: usize,
+}
+
+/// Fewest leases held before the first sweep.
+const MIN_LEASE_SWEEP: usize = 16;
 
 struct Lease {
     tokens: u64,
@@ -170,7 +181,10 @@ impl Core {
             leases: lease.map(|(max, ttl)| Leases {
                 max,
                 ttl: duration_to_nanos(ttl),
-                held: Mutex::new(HashMap::default()),
+                held: Mutex::new(Held {
+                    map: HashMap::default(),
+                    next_sweep: MIN_LEASE_SWEEP,
+                }),
             }),
         })
     }
@@ -192,9 +206,10 @@ impl Core {
         }
         let now = self.local_now();
         let (mut keep, mut back) = (0, 0);
+        let mut calls = Vec::with_capacity(2);
         {
             let mut held = leases.held.lock();
-            if let Some(l) = held.get_mut(&call.key) {
+            if let Some(l) = held.map.get_mut(&call.key) {
                 let valid = now < l.expires && l.gcra == call.gcra;
                 if valid && l.tokens >= call.cost {
                     l.tokens -= call.cost;
@@ -211,11 +226,24 @@ impl Core {
                 } else {
                     back = l.tokens.min(call.gcra.capacity());
                 }
-                held.remove(&call.key);
+                held.map.remove(&call.key);
+            }
+            if held.map.len() >= held.next_sweep {
+                let prefix = &self.prefix;
+                held.map.retain(|key, l| {
+                    if now < l.expires {
+                        return true;
+                    }
+                    let back = l.tokens.min(l.gcra.capacity());
+                    if back > 0 {
+                        calls.extend(script::call(prefix, key, OpKind::Refund, back, l.gcra).ok());
+                    }
+                    false
+                });
+                held.next_sweep = (held.map.len() * 2).max(MIN_LEASE_SWEEP);
             }
         }
         let need = call.cost - keep;
-        let mut calls = Vec::with_capacity(2);
         if back > 0 {
             calls.push(Call {
                 kind: OpKind::Refund,
@@ -265,7 +293,7 @@ impl Core {
         if left > 0 {
             let now = self.local_now();
             let mut held = leases.held.lock();
-            let l = held.entry(call.key.clone()).or_insert(Lease {
+            let l = held.map.entry(call.key.clone()).or_insert(Lease {
                 tokens: 0,
                 expires: now.saturating_add(leases.ttl),
                 gcra: call.gcra,
@@ -295,6 +323,7 @@ impl Core {
         leases
             .held
             .lock()
+            .map
             .drain()
             .filter(|(_, l)| l.tokens > 0)
             .filter_map(|(key, l)| {
@@ -313,7 +342,7 @@ impl Core {
     /// Drops `key`'s lease without returning it (the key is being reset).
     pub(crate) fn forget_lease(&self, key: &str) {
         if let Some(leases) = &self.leases {
-            leases.held.lock().remove(key);
+            leases.held.lock().map.remove(key);
         }
     }
 

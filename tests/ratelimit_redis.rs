@@ -846,6 +846,15 @@ mod redis_backed {
             .filter(|_| local.check("k", 1).unwrap().allowed)
             .count();
         assert_eq!(admitted, 3);
+        let batch = local.check_many(&[("k", 1), ("fresh", 2)]).unwrap();
+        assert_eq!(
+            (batch[0].allowed, batch[1].allowed, batch[1].remaining),
+            (false, true, 1)
+        );
+        assert!(matches!(
+            closed.check_many(&[("k", 1)]),
+            Err(Error::Unavailable { .. })
+        ));
         assert!(local.fallbacks() >= 10);
         assert!(open.fallbacks() >= 3);
         let async_down = rt.block_on(async {

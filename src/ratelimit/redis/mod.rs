@@ -45,6 +45,16 @@
 //! empty (no persistence) forgets every bucket: each key can then spend at
 //! most one fresh burst on top of what it had already been admitted.
 //!
+//! **Leased mode** ([`RedisLimiterBuilder::lease`]), for hot keys: one
+//! round trip takes up to L tokens, which the instance then spends
+//! in-process. The tokens are charged in Redis before they are spent, so the
+//! cluster-wide bound `burst + rate x t` still holds exactly: no
+//! over-admission at all, where charging after spending would allow up to
+//! L per instance. Unspent
+//! tokens go back on expiry, on `release_leases` and on drop of the
+//! blocking limiter. The cost is fairness: an instance may hold back up to
+//! L tokens that the others are denied meanwhile.
+//!
 //! **Redis Cluster.** Every key is stored as `prefix{key}`: the braces are a
 //! hash tag, so all of a key's state sits in one slot, and the script
 //! touches only that one key (declared in `KEYS`), as Cluster requires. With

@@ -190,60 +190,83 @@ mod redis_backed {
     #[test]
     fn conformance_with_keyed_limiter() {
         let Some(url) = url() else { return };
-        for origin in [0u64, 1_764_000_000_123_456_789] {
-            let clock = ManualClock::new();
-            clock.advance(Duration::from_nanos(origin));
-            let redis = RedisLimiter::builder()
-                .url(&url)
-                .rate(10.0)
-                .burst(5)
-                .key_prefix(&prefix("conform"))
-                .test_clock(clock.clone())
-                .build_blocking()
-                .unwrap();
-            let mut local = KeyedLimiter::builder()
-                .rate(10.0)
-                .burst(5)
-                .clock(clock.clone())
-                .build()
-                .unwrap();
-            let keys = ["alice", "bob", "carol{x}"];
-            let mut rng = Lcg(origin ^ 7);
-            let (mut admitted, mut denied) = (0, 0);
-            for step in 0..600 {
-                clock.advance(Duration::from_nanos(rng.next(120_000_000)));
-                let key = keys[rng.next(3) as usize];
-                if step == 300 {
-                    // Re-quota both; touch every key at this instant so Redis
-                    // converts at the same time as the in-process limiter.
-                    local.set_quota(4.0, 8).unwrap();
-                    redis.set_quota(4.0, 8).unwrap();
-                    for k in keys {
-                        assert_eq!(
-                            redis.check(k, 0).unwrap(),
-                            local.check_info(k, 0).unwrap(),
-                            "re-quota of {k}"
-                        );
-                    }
-                }
-                let cost = rng.next(5);
-                let (r, l) = match rng.next(10) {
-                    0 => (redis.peek(key).unwrap(), local.peek_info(key)),
-                    1 => (redis.refund(key, cost).unwrap(), local.refund(key, cost)),
-                    _ => (
-                        redis.check(key, cost).unwrap(),
-                        local.check_info(key, cost).unwrap(),
-                    ),
-                };
-                assert_eq!(r, l, "step {step} key {key} cost {cost} origin {origin}");
-                if r.allowed {
-                    admitted += 1;
-                } else {
-                    denied += 1;
+        // (rate, burst) before and after the re-quota: whole and rounded-up
+        // intervals, 1 ns ticks, and a span near the script's 2^52 ns limit.
+        let cases = [
+            ((10.0, 5), (4.0, 8)),
+            ((3.0, 7), (7.0, 3)),
+            ((1e9, 1), (5e8, 2)),
+            ((1.0 / 3600.0, 1000), (1.0 / 60.0, 2000)),
+        ];
+        for ((rate, burst), (rate2, burst2)) in cases {
+            for origin in [0u64, 1_764_000_000_123_456_789] {
+                conform(&url, origin, (rate, burst), (rate2, burst2));
+            }
+        }
+    }
+
+    fn conform(url: &str, origin: u64, (rate, burst): (f64, u64), (rate2, burst2): (f64, u64)) {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_nanos(origin));
+        let redis = RedisLimiter::builder()
+            .url(url)
+            .rate(rate)
+            .burst(burst)
+            .key_prefix(&prefix("conform"))
+            .test_clock(clock.clone())
+            .build_blocking()
+            .unwrap();
+        let mut local = KeyedLimiter::builder()
+            .rate(rate)
+            .burst(burst)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let interval = (1e9 / rate).ceil() as u64;
+        let max_cost = burst.min(burst2).min(4) + 1;
+        let keys = ["alice", "bob", "carol{x}"];
+        let mut rng = Lcg(origin ^ interval);
+        let (mut admitted, mut denied) = (0, 0);
+        for step in 0..400 {
+            clock.advance(Duration::from_nanos(rng.next(interval / 2 + 2)));
+            let key = keys[rng.next(3) as usize];
+            if step == 200 {
+                // Re-quota both; touch every key at this instant so Redis
+                // converts at the same time as the in-process limiter.
+                local.set_quota(rate2, burst2).unwrap();
+                redis.set_quota(rate2, burst2).unwrap();
+                for k in keys {
+                    assert_eq!(
+                        redis.check(k, 0).unwrap(),
+                        local.check_info(k, 0).unwrap(),
+                        "re-quota of {k}, rate {rate}"
+                    );
                 }
             }
-            assert!(admitted > 100 && denied > 50, "{admitted} / {denied}");
+            let cost = rng.next(max_cost);
+            let (r, l) = match rng.next(10) {
+                0 => (redis.peek(key).unwrap(), local.peek_info(key)),
+                1 => (redis.refund(key, cost).unwrap(), local.refund(key, cost)),
+                _ => (
+                    redis.check(key, cost).unwrap(),
+                    local.check_info(key, cost).unwrap(),
+                ),
+            };
+            assert_eq!(
+                r, l,
+                "step {step} key {key} cost {cost} origin {origin} rate {rate}"
+            );
+            if r.allowed {
+                admitted += 1;
+            } else {
+                denied += 1;
+            }
         }
+        // Small bursts see both answers; the large one tests precision.
+        assert!(
+            admitted > 50 && (burst > 10 || denied > 10),
+            "{admitted} / {denied}, rate {rate}"
+        );
     }
 
     /// Eight threads, each on its own connection, hammer one key for about

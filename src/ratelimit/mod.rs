@@ -7,6 +7,7 @@
 //! | [`SlidingWindowLog`] | at most `limit` in any window `W`, exact | `<= limit` timestamps | mutex |
 //! | [`SlidingWindowCounter`] | weighted previous + current fixed window | 3 words | mutex |
 //! | [`KeyedLimiter`] | one token bucket per key, `max_keys` bound | key + 8 bytes | read lock + CAS per check |
+//! | `RedisLimiter` (feature `redis`) | one token bucket per key, shared by every replica | one Redis string per key, expiring when full | one Lua call per check |
 //!
 //! The token bucket is the generic cell rate algorithm (GCRA): its state is
 //! the *theoretical arrival time*, the clock reading at which the bucket is

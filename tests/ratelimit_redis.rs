@@ -506,6 +506,13 @@ mod redis_backed {
             RedisLimiter::builder().rate(1.0).build_blocking(),
             Err(Error::MissingParameter { parameter: "url" })
         ));
+        assert!(matches!(
+            RedisLimiter::builder()
+                .url("not a url")
+                .rate(1.0)
+                .build_blocking(),
+            Err(Error::InvalidConnection { .. })
+        ));
         // Nothing listens on port 1: a typed error, promptly.
         let t = Instant::now();
         assert!(matches!(

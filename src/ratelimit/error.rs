@@ -77,6 +77,12 @@ pub enum Error {
         /// The store client's message.
         message: String,
     },
+    /// The shared store's address or client configuration is invalid (a
+    /// malformed `redis://` URL, say).
+    InvalidConnection {
+        /// The store client's message.
+        message: String,
+    },
     /// The shared store answered with an error: a rejected script argument,
     /// a key holding something other than limiter state, a script that could
     /// not be loaded. Waiting does not fix it.
@@ -139,6 +145,9 @@ impl fmt::Display for Error {
                 f,
                 "the rate limit store is unreachable ({message}); retry later or choose another failure policy"
             ),
+            Error::InvalidConnection { message } => {
+                write!(f, "the rate limit store's address is invalid: {message}")
+            }
             Error::Backend { message } => {
                 write!(f, "the rate limit store rejected the request: {message}")
             }

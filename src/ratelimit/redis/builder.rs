@@ -126,7 +126,7 @@ impl RedisLimiterBuilder {
     fn parts(self) -> Result<(::redis::Client, Core, Duration, Duration), Error> {
         let client = match self.client {
             None => return Err(Error::MissingParameter { parameter: "url" }),
-            Some(Err(message)) => return Err(Error::Backend { message }),
+            Some(Err(message)) => return Err(Error::InvalidConnection { message }),
             Some(Ok(c)) => c,
         };
         let rate = self
@@ -165,7 +165,8 @@ impl RedisLimiterBuilder {
     /// loads the script.
     ///
     /// # Errors
-    /// [`Error::MissingParameter`] without a URL or rate; the quota errors
+    /// [`Error::MissingParameter`] without a URL or rate;
+    /// [`Error::InvalidConnection`] for a malformed URL; the quota errors
     /// of [`Quota::new`]; [`Error::InvalidKey`] for a bad prefix;
     /// [`Error::Unavailable`] if Redis cannot be reached now.
     pub async fn build(self) -> Result<RedisLimiter, Error> {

@@ -19,7 +19,8 @@
 //! 2. every other slot is either on the list (occupied) or on the free list
 //!    (empty), never both.
 
-/// Index of the sentinel slot; also "none" for the free list.
+/// Index of the sentinel slot of list 0; also "none" for the free list.
+/// An arena of `n` lists keeps slots `0..n` as their sentinels.
 const SENTINEL: u32 = 0;
 
 #[derive(Clone, Debug)]
@@ -36,6 +37,8 @@ pub(crate) struct Arena<T> {
     /// Head of the free list, chained through `next`; `SENTINEL` when empty.
     free: u32,
     len: u32,
+    /// Number of lists (and of sentinel slots at the front of `slots`).
+    lists: u32,
 }
 
 impl<T> Arena<T> {
@@ -44,15 +47,53 @@ impl<T> Arena<T> {
     pub(crate) const MAX_LEN: usize = u32::MAX as usize - 1;
 
     pub(crate) fn new() -> Self {
+        Self::with_lists(1)
+    }
+
+    /// An arena whose nodes live on one of `lists` separate lists (at
+    /// least 1), each closed by its own sentinel slot `0..lists`. Segmented
+    /// policies keep their regions (window, probation, protected) in one
+    /// arena this way, so a node moves between regions by relinking.
+    pub(crate) fn with_lists(lists: u32) -> Self {
+        let lists = lists.max(1);
         Arena {
-            slots: vec![Slot {
-                value: None,
-                prev: SENTINEL,
-                next: SENTINEL,
-            }],
+            slots: (0..lists)
+                .map(|l| Slot {
+                    value: None,
+                    prev: l,
+                    next: l,
+                })
+                .collect(),
             free: SENTINEL,
             len: 0,
+            lists,
         }
+    }
+
+    /// The least recently linked node of list `list`.
+    #[inline]
+    pub(crate) fn front_of(&self, list: u32) -> Option<u32> {
+        let i = self.slots[list as usize].next;
+        (i != list).then_some(i)
+    }
+
+    /// Links `value` at the back of list `list` (as [`Arena::push_back`]).
+    pub(crate) fn push_back_to(&mut self, list: u32, value: T, limit: usize) -> u32 {
+        let i = self.alloc(value, limit);
+        self.link_back_of(list, i);
+        self.len += 1;
+        i
+    }
+
+    /// Moves occupied node `i` to the back of list `list` (which may be
+    /// another list than the one it is on). Ignores free or unknown indices.
+    #[inline]
+    pub(crate) fn move_to_back_of(&mut self, list: u32, i: u32) {
+        if i < self.lists || self.get(i).is_none() || self.slots[list as usize].prev == i {
+            return;
+        }
+        self.unlink(i);
+        self.link_back_of(list, i);
     }
 
     #[inline]
@@ -88,7 +129,13 @@ impl<T> Arena<T> {
     /// Links `value` at the back and returns its index. `limit` is the most
     /// values the caller will ever hold at once; it bounds growth.
     pub(crate) fn push_back(&mut self, value: T, limit: usize) -> u32 {
-        let i = if self.free != SENTINEL {
+        self.push_back_to(SENTINEL, value, limit)
+    }
+
+    /// A slot holding `value`, from the free list or by growing (never past
+    /// `limit + lists` slots); not linked yet.
+    fn alloc(&mut self, value: T, limit: usize) -> u32 {
+        if self.free != SENTINEL {
             let i = self.free;
             let slot = &mut self.slots[i as usize];
             self.free = slot.next;
@@ -97,8 +144,9 @@ impl<T> Arena<T> {
         } else {
             let used = self.slots.len();
             if used == self.slots.capacity() {
-                // Double, but never past `limit + 1` slots (sentinel included).
-                let room = (limit.min(Self::MAX_LEN) + 1).saturating_sub(used);
+                // Double, but never past `limit + lists` slots (sentinels
+                // included).
+                let room = (limit.min(Self::MAX_LEN) + self.lists as usize).saturating_sub(used);
                 self.slots.reserve_exact(used.min(room).max(1));
             }
             self.slots.push(Slot {
@@ -107,10 +155,7 @@ impl<T> Arena<T> {
                 next: SENTINEL,
             });
             used as u32
-        };
-        self.link_back(i);
-        self.len += 1;
-        i
+        }
     }
 
     /// Moves an occupied node to the back. Ignores free or unknown indices.
@@ -147,7 +192,7 @@ impl<T> Arena<T> {
 
     /// Unlinks node `i`, puts its slot on the free list and returns its value.
     pub(crate) fn remove(&mut self, i: u32) -> Option<T> {
-        if i == SENTINEL {
+        if i < self.lists {
             return None;
         }
         let value = self.slots.get_mut(i as usize)?.value.take()?;
@@ -168,11 +213,12 @@ impl<T> Arena<T> {
 
     /// Removes every node and releases the slots' memory.
     pub(crate) fn clear(&mut self) {
-        self.slots.truncate(1);
+        self.slots.truncate(self.lists as usize);
         self.slots.shrink_to_fit();
-        let s = &mut self.slots[SENTINEL as usize];
-        s.prev = SENTINEL;
-        s.next = SENTINEL;
+        for (l, s) in self.slots.iter_mut().enumerate() {
+            s.prev = l as u32;
+            s.next = l as u32;
+        }
         self.free = SENTINEL;
         self.len = 0;
     }
@@ -180,6 +226,21 @@ impl<T> Arena<T> {
     /// Heap bytes held by the slots.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot<T>>()
+    }
+
+    /// Every occupied slot's index and value, in slot order (not list order).
+    pub(crate) fn occupied(&self) -> impl Iterator<Item = (u32, &T)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .skip(self.lists as usize)
+            .filter_map(|(i, s)| s.value.as_ref().map(|v| (i as u32, v)))
+    }
+
+    /// Number of slots, sentinels included (an upper bound on indices).
+    #[inline]
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
     }
 
     /// Walks from the back (MRU) to the front (LRU).
@@ -200,40 +261,49 @@ impl<T> Arena<T> {
 
     #[inline]
     fn link_back(&mut self, i: u32) {
-        let last = self.slots[SENTINEL as usize].prev;
+        self.link_back_of(SENTINEL, i);
+    }
+
+    #[inline]
+    fn link_back_of(&mut self, list: u32, i: u32) {
+        let last = self.slots[list as usize].prev;
         let slot = &mut self.slots[i as usize];
         slot.prev = last;
-        slot.next = SENTINEL;
+        slot.next = list;
         self.slots[last as usize].next = i;
-        self.slots[SENTINEL as usize].prev = i;
+        self.slots[list as usize].prev = i;
     }
 
     /// Checks the invariants of the module documentation.
     pub(crate) fn check(&self) -> Result<(), String> {
-        if self.slots[SENTINEL as usize].value.is_some() {
-            return Err("sentinel holds a value".into());
-        }
         let mut seen = vec![false; self.slots.len()];
-        let (mut at, mut count) = (self.slots[SENTINEL as usize].next, 0usize);
-        while at != SENTINEL {
-            let slot = self.slots.get(at as usize).ok_or("link out of bounds")?;
-            if slot.value.is_none() {
-                return Err(format!("listed slot {at} is empty"));
+        let mut count = 0usize;
+        for list in 0..self.lists {
+            if self.slots[list as usize].value.is_some() {
+                return Err(format!("sentinel {list} holds a value"));
             }
-            if std::mem::replace(&mut seen[at as usize], true) {
-                return Err(format!("slot {at} listed twice"));
+            seen[list as usize] = true;
+            let mut at = self.slots[list as usize].next;
+            while at != list {
+                let slot = self.slots.get(at as usize).ok_or("link out of bounds")?;
+                if at < self.lists || slot.value.is_none() {
+                    return Err(format!("listed slot {at} is empty or a sentinel"));
+                }
+                if std::mem::replace(&mut seen[at as usize], true) {
+                    return Err(format!("slot {at} listed twice"));
+                }
+                if self.slots[slot.next as usize].prev != at {
+                    return Err(format!(
+                        "prev of {} does not mirror next of {at}",
+                        slot.next
+                    ));
+                }
+                count += 1;
+                at = slot.next;
             }
-            if self.slots[slot.next as usize].prev != at {
-                return Err(format!(
-                    "prev of {} does not mirror next of {at}",
-                    slot.next
-                ));
-            }
-            count += 1;
-            at = slot.next;
         }
         if count != self.len() {
-            return Err(format!("list holds {count} nodes, len says {}", self.len));
+            return Err(format!("lists hold {count} nodes, len says {}", self.len));
         }
         let mut free = 0usize;
         let mut at = self.free;
@@ -248,7 +318,7 @@ impl<T> Arena<T> {
             free += 1;
             at = slot.next;
         }
-        if count + free + 1 != self.slots.len() {
+        if count + free + self.lists as usize != self.slots.len() {
             return Err("a slot is neither listed nor free".into());
         }
         Ok(())

@@ -8,6 +8,23 @@
 //! Time is a [`Duration`] at the API and integer nanoseconds ("ticks")
 //! inside, so packed atomic states can hold it.
 //!
+//! # Time that goes backwards
+//! The trait asks for monotonic readings, but a user's clock may step back
+//! (a wall clock corrected by NTP, a test double, a bug). Every time-based
+//! type of the crate (the sliding windows, the batcher, retry deadlines,
+//! delayed tasks) treats a reading earlier than the last one it saw as *no
+//! time passed*, then lets time pass again from there at the clock's pace
+//! (the [`Monotonic`] wrapper; the types use the same clamp inside), and
+//! never forgets state because of it. A clock that jumps forward is
+//! believed: windows expire and buckets refill. The token bucket and the
+//! keyed limiter need no clamp: their state is a "full again at" time, and
+//! a reading that goes back only makes them stricter until it catches up.
+//!
+//! A clock that stops at `u64::MAX` nanoseconds (the end of time, about
+//! 584 years) stays there: no limiter admits more than its limit (a token
+//! bucket admits nothing more once its "full again at" time would pass
+//! `u64::MAX`), and a task due at the end of time still runs there.
+//!
 //! ```
 //! use latchwork::clock::{Clock, ManualClock};
 //! use std::time::Duration;
@@ -18,7 +35,7 @@
 //! assert_eq!(clock.now(), Duration::from_millis(1500));
 //! ```
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
 use std::fmt;
 use std::time::Duration;
 
@@ -45,6 +62,126 @@ pub trait Clock: Clone + Send + Sync + fmt::Debug + 'static {
 #[inline]
 pub fn duration_to_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Turns raw clock readings into readings that never go backwards: a step
+/// back counts as no time passed, and time passes again from there at the
+/// clock's own pace. The one implementation of the crate's
+/// time-goes-backwards policy (see the module doc).
+///
+/// It keeps the last raw reading and an offset, the total of every step
+/// back seen so far, and reports `raw + offset`; for a well-behaved clock
+/// the offset stays 0 and readings pass through unchanged. (Clamping to a
+/// high-water mark alone would also never go back, but a clock that jumped
+/// a year ahead and was corrected would then stand still for a year.)
+#[derive(Debug)]
+pub(crate) struct MonotonicClamp(Mutex<ClampState>);
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ClampState {
+    /// The last raw reading.
+    last: u64,
+    /// The sum of every step back seen.
+    offset: u64,
+}
+
+impl Default for MonotonicClamp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MonotonicClamp {
+    pub(crate) fn new() -> Self {
+        MonotonicClamp(Mutex::new(ClampState::default()))
+    }
+
+    /// Reads `clock`, clamped: never below any reading returned before.
+    ///
+    /// The clock is read under the clamp's lock, so readings of a clock
+    /// that is monotonic across threads arrive in order; reading first and
+    /// clamping after would let two threads' readings cross and count the
+    /// gap as a step back, skewing time forward a little at every crossing.
+    #[inline]
+    pub(crate) fn now<C: Clock>(&self, clock: &C) -> u64 {
+        let mut st = self.0.lock();
+        st.step(clock.now_nanos())
+    }
+}
+
+impl ClampState {
+    #[inline]
+    fn step(&mut self, raw: u64) -> u64 {
+        if raw < self.last {
+            self.offset = self.offset.saturating_add(self.last - raw);
+        }
+        self.last = raw;
+        raw.saturating_add(self.offset)
+    }
+}
+
+/// A clock wrapper that never goes backwards: a reading of `inner` earlier
+/// than the last one counts as no time passed, and time moves on from
+/// there at `inner`'s pace (the readings are then ahead of `inner`'s by
+/// the total it stepped back).
+///
+/// The crate's time-based types clamp on their own; wrap a clock in
+/// `Monotonic` to give the same guarantee to code of your own. Clones share
+/// the clamp (the last reading and the total stepped back).
+///
+/// ```
+/// use latchwork::clock::{Clock, Monotonic};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// // A clock whose readings a test sets freely, backwards included.
+/// #[derive(Clone, Debug, Default)]
+/// struct Jumpy(Arc<AtomicU64>);
+/// impl Clock for Jumpy {
+///     fn now_nanos(&self) -> u64 { self.0.load(Ordering::Relaxed) }
+///     fn sleep(&self, _: Duration) {}
+/// }
+///
+/// let raw = Jumpy::default();
+/// let clock = Monotonic::new(raw.clone());
+/// raw.0.store(10, Ordering::Relaxed);
+/// assert_eq!(clock.now_nanos(), 10);
+/// raw.0.store(9, Ordering::Relaxed); // one nanosecond back
+/// assert_eq!(clock.now_nanos(), 10); // reads as no time passed
+/// raw.0.store(12, Ordering::Relaxed); // three nanoseconds pass
+/// assert_eq!(clock.now_nanos(), 13);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Monotonic<C> {
+    inner: C,
+    clamp: Arc<MonotonicClamp>,
+}
+
+impl<C: Clock> Monotonic<C> {
+    /// Wraps `inner`.
+    pub fn new(inner: C) -> Self {
+        Monotonic {
+            inner,
+            clamp: Arc::new(MonotonicClamp::new()),
+        }
+    }
+
+    /// The wrapped clock.
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+}
+
+impl<C: Clock> Clock for Monotonic<C> {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.clamp.now(&self.inner)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.inner.sleep(duration);
+    }
 }
 
 /// The machine's monotonic clock.
@@ -165,6 +302,17 @@ mod tests {
         assert_eq!(c.now(), Duration::from_millis(2005));
         c.advance(Duration::MAX);
         assert_eq!(c.now_nanos(), u64::MAX);
+    }
+
+    #[test]
+    fn clamp_counts_a_step_back_as_no_time_passed() {
+        let mut c = ClampState::default();
+        assert_eq!(c.step(5), 5);
+        assert_eq!(c.step(4), 5); // back 1
+        assert_eq!(c.step(6), 7); // then time passes again
+        assert_eq!(c.step(0), 7); // back to the origin
+        assert_eq!(c.step(u64::MAX), u64::MAX); // saturates at the end of time
+        assert_eq!(c.step(3), u64::MAX);
     }
 
     #[test]

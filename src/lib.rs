@@ -4,8 +4,9 @@
 //!
 //! | module | what it is |
 //! |---|---|
-//! | [`lru`] | arena-index LRU cache, and a sharded concurrent form |
-//! | [`ttl`] | TTL cache with timer-wheel expiry, and single-flight memoization |
+//! | [`cache`] | the concurrent cache: TinyLFU or LRU, weights, TTL/TTI, listener, single-flight loads |
+//! | [`lru`] | arena-index strict LRU cache for one thread |
+//! | [`ttl`] | memoization with a time to live (single-flight, on [`cache`]) |
 //! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter |
 //! | [`queue`] | strictly ordered multi-level priority queue and a worker pool |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints, a lock-free retry budget |
@@ -17,7 +18,8 @@
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
 //!
 //! ```
-//! use latchwork::lru::{ConcurrentLru, LruCache};
+//! use latchwork::cache::Cache;
+//! use latchwork::lru::LruCache;
 //!
 //! // Single-threaded, strict LRU.
 //! let mut cache = LruCache::new(2)?;
@@ -26,11 +28,11 @@
 //! cache.get(&1);
 //! assert_eq!(cache.put(3, "three"), Some((2, "two")));
 //!
-//! // Shared by many threads through `&self`.
-//! let shared = ConcurrentLru::new(10_000)?;
+//! // Shared by many threads through `&self`: TinyLFU admission by default.
+//! let shared = Cache::new(10_000)?;
 //! shared.insert("user:42", 7u32);
 //! assert_eq!(shared.get("user:42"), Some(7));
-//! # Ok::<(), latchwork::lru::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Hashing
@@ -40,6 +42,33 @@
 //! guarantee. Where keys come from hostile clients and that matters more
 //! than speed, pass `std::collections::hash_map::RandomState` (SipHash-1-3)
 //! through the `with_hasher`/builder constructors.
+//!
+//! ## Bad input
+//! Every constructor, setter and method that takes a number, duration,
+//! size, cost, key or clock either does its documented thing or returns the
+//! module's typed error naming the parameter; none panics.
+//! `tests/bad_input.rs` calls each with extreme values, one child process
+//! per case, so that a crash is reported rather than fatal. Three rules
+//! hold throughout:
+//! - **A size the process cannot hold is a typed error, never an OOM
+//!   abort.** Sizes allocated up front are checked against a documented
+//!   maximum ([`event::broadcast::MAX_CAPACITY`],
+//!   [`event::broadcast::MAX_RECEIVERS`], [`pipeline::MAX_CAPACITY`] and its
+//!   siblings) and reserved fallibly (`try_reserve`); sizes that are only
+//!   bounds (a chunk of `usize::MAX`, a heavy-hitter summary for a huge `k`,
+//!   a page limit) pre-allocate a small amount and grow with the data
+//!   actually seen. Memory follows what is stored, never a requested cost
+//!   (the sliding-window log keeps one entry per request, not per unit).
+//! - **Recursion driven by user input is bounded.** Configuration keys and
+//!   values nest at most [`config::MAX_DEPTH`] levels (files are bounded by
+//!   their parsers); topics and keys are processed iteratively.
+//! - **A clock at its maximum, or one that stops or steps back, is handled
+//!   deliberately.** A reading earlier than the last one seen counts as no
+//!   time passed (see [`clock`](clock#time-that-goes-backwards)); no
+//!   limiter admits more than its limit because of it, and a clock stopped
+//!   at `u64::MAX` nanoseconds admits nothing more once its budget is used.
+//!   A task due at the end of time (`Duration::MAX`) is kept and runs once
+//!   the clock gets there; timeouts of `Duration::MAX` wait forever.
 //!
 //! ## Concurrency testing
 //! Every atomic protocol has a [loom](https://docs.rs/loom) model. All
@@ -54,6 +83,7 @@
 )]
 
 mod arena;
+pub mod cache;
 pub mod clock;
 pub mod config;
 mod counter;
@@ -68,6 +98,7 @@ pub mod retry;
 mod shard;
 mod sync;
 pub mod ttl;
+mod wheel;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:
 /// foldhash's fast, per-process randomly seeded hasher.

@@ -1,45 +1,95 @@
 //! How the sharded structures size and pick their shards, in one place.
 //!
-//! Many small shards is the default everywhere: a shard's lock word is the
-//! one line every user of the shard writes, so spreading threads over more
-//! lines is what scales (measured in `docs/benchmarks.md`).
+//! The shard count depends on the capacity only, never on the machine: a
+//! cache of a given capacity has the same shards, so the same hit ratio,
+//! on 2 cores and on 64. Every shard holds at least [`MIN_ENTRIES`]
+//! entries (a shard of one entry makes the cache direct-mapped).
 
-/// Default shards per hardware thread.
-const PER_CPU: usize = 32;
+/// The fewest entries a shard may hold, whatever the caller asks.
+pub(crate) const MIN_ENTRIES: u64 = 32;
+/// Entries per shard the default aims at: enough that sharding costs the
+/// policies almost nothing in hit ratio (see `docs/benchmarks.md`).
+pub(crate) const DEFAULT_ENTRIES: u64 = 512;
+/// The default shard count at most (caches of 32k entries and more).
+pub(crate) const DEFAULT_MAX: usize = 64;
+/// The most shards a caller may ask for.
+pub(crate) const MAX: usize = 1 << 16;
 
-/// A power-of-two shard count: `requested` (rounded up), else
-/// [`PER_CPU`] x the available parallelism limited to `capacity /
-/// min_entries`; never more shards than `capacity` entries. `requested`
-/// must not be `Some(0)` (callers report that as their own error).
-pub(crate) fn count(
-    requested: Option<usize>,
-    capacity: Option<usize>,
-    min_entries: usize,
-) -> usize {
-    let wanted = requested.unwrap_or_else(|| {
-        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-        let by_size = capacity.map_or(usize::MAX, |c| c / min_entries.max(1));
-        (cpus * PER_CPU).min(by_size)
-    });
-    let mut n = wanted.max(1).next_power_of_two();
-    if let Some(cap) = capacity {
-        while n > cap.max(1) {
-            n /= 2;
+/// Why a shard count was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CountError {
+    Zero,
+    TooMany { requested: usize, max: usize },
+}
+
+/// A power-of-two shard count for `capacity` entries (`None`: unbounded).
+/// `requested` is rounded up to a power of two, then halved until every
+/// shard holds at least [`MIN_ENTRIES`]; by default, shards of about
+/// [`DEFAULT_ENTRIES`], at most [`DEFAULT_MAX`].
+pub(crate) fn count(requested: Option<usize>, capacity: Option<u64>) -> Result<usize, CountError> {
+    let limit_by = |per: u64| -> usize {
+        capacity.map_or(usize::MAX, |c| {
+            usize::try_from((c / per).max(1)).unwrap_or(usize::MAX)
+        })
+    };
+    let n = match requested {
+        Some(0) => return Err(CountError::Zero),
+        Some(r) if r > MAX => {
+            return Err(CountError::TooMany {
+                requested: r,
+                max: MAX,
+            })
         }
+        Some(r) => floor_pow2(r.next_power_of_two().min(limit_by(MIN_ENTRIES))),
+        None => floor_pow2(DEFAULT_MAX.min(limit_by(DEFAULT_ENTRIES))),
+    };
+    Ok(n.max(1))
+}
+
+/// The largest power of two `<= n` (1 for 0).
+fn floor_pow2(n: usize) -> usize {
+    match n {
+        0 => 1,
+        n => 1 << (usize::BITS - 1 - n.leading_zeros()),
     }
-    n
 }
 
 /// Capacity of shard `i` of `n` when `total` is split evenly (the first
 /// `total % n` shards take one more, so the sum is exactly `total`).
-pub(crate) fn capacity_of(total: usize, n: usize, i: usize) -> usize {
-    total / n + usize::from(i < total % n)
+pub(crate) fn capacity_of(total: u64, n: usize, i: usize) -> u64 {
+    let n = n as u64;
+    total / n + u64::from((i as u64) < total % n)
 }
 
 /// The shard for `hash` among `mask + 1`: bits from 32 up, independent of
 /// the bits hashbrown uses (the low bits for the bucket, the top 7 for its
-/// tag).
+/// tag) and of the low 32 bits the frequency sketch uses.
 #[inline]
 pub(crate) fn index(hash: u64, mask: usize) -> usize {
     (hash >> 32) as usize & mask
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(None, Some(64)), Ok(1));
+        assert_eq!(count(None, Some(10_000)), Ok(16));
+        assert_eq!(count(None, Some(u64::MAX)), Ok(DEFAULT_MAX));
+        assert_eq!(count(None, None), Ok(DEFAULT_MAX));
+        assert_eq!(count(Some(64), Some(64)), Ok(2));
+        assert_eq!(count(Some(3), Some(10_000)), Ok(4));
+        assert_eq!(count(Some(0), Some(10)), Err(CountError::Zero));
+        assert_eq!(
+            count(Some(usize::MAX), Some(10)),
+            Err(CountError::TooMany {
+                requested: usize::MAX,
+                max: MAX
+            })
+        );
+        assert_eq!(count(Some(MAX), None), Ok(MAX));
+        assert_eq!((0..16).map(|i| capacity_of(100, 16, i)).sum::<u64>(), 100);
+    }
 }

@@ -135,11 +135,21 @@ impl<T> std::fmt::Debug for RwLock<T> {
 /// exits, so no two live threads share one. Striped counters use it to give
 /// each thread a stripe of its own. Under loom every thread reports
 /// `usize::MAX` (the models then exercise the shared-stripe path).
+///
+/// During thread-local teardown (a thread-local's `Drop` that bumps a
+/// counter after this thread's id was returned) the thread also reports
+/// [`SHARED_STRIPE`]: it then counts on the shared stripe with an RMW,
+/// instead of panicking in `LocalKey::with` (which would abort the process,
+/// as a panic in a TLS destructor cannot unwind).
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn thread_stripe() -> usize {
-    STRIPE.with(|s| s.0)
+    STRIPE.try_with(|s| s.0).unwrap_or(SHARED_STRIPE)
 }
+
+/// The id every thread without a stripe of its own reports: larger than
+/// any stripe count, so callers clamp it to their shared stripe.
+pub(crate) const SHARED_STRIPE: usize = usize::MAX;
 
 #[cfg(not(loom))]
 struct StripeId(usize);
@@ -177,7 +187,7 @@ impl Drop for StripeId {
 #[cfg(loom)]
 #[inline]
 pub(crate) fn thread_stripe() -> usize {
-    usize::MAX
+    SHARED_STRIPE
 }
 
 /// A cell holding an `Arc<T>` that readers load without taking a lock and a

@@ -45,18 +45,10 @@ fn bytes_per_entry_vs_lru_crate() {
             }
             Box::new(c)
         });
-        let (conc, _c) = measure(|| {
-            let c = latchwork::lru::ConcurrentLru::new(cap).unwrap();
-            for &k in &keys {
-                c.insert(k, k);
-            }
-            Box::new(c)
-        });
         let per = |b: isize| b as f64 / cap as f64;
         println!(
-            "capacity {cap}: LruCache {:.1} B/entry, ConcurrentLru {:.1} B/entry, lru crate {:.1} B/entry, ratio {:.2}",
+            "capacity {cap}: LruCache {:.1} B/entry, lru crate {:.1} B/entry, ratio {:.2}",
             per(ours),
-            per(conc),
             per(theirs),
             ours as f64 / theirs as f64
         );

@@ -118,13 +118,44 @@ fn panicking_loader_leaves_no_poisoned_entry() {
         leader.join().is_err(),
         "the panic propagates on the loading thread"
     );
-    match waiter.join().unwrap() {
-        Err(MemoError::LoaderPanicked) => {}
-        // The waiter may have missed the flight entirely and loaded itself.
-        Ok(v) => assert_eq!(v, 6),
-        other => panic!("unexpected {other:?}"),
-    }
+    // The waiter takes the load over (or missed the flight and loaded).
+    assert_eq!(waiter.join().unwrap().unwrap(), 6);
     assert_eq!(memo.get(&5).unwrap(), 6, "loadable again");
+}
+
+#[test]
+fn invalidate_during_a_load_discards_its_result() {
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let memo = {
+        let calls = Arc::clone(&calls);
+        Arc::new(
+            Memoized::builder(move |k: &u32| {
+                let n = calls.fetch_add(1, Ordering::SeqCst) as u32;
+                if n == 0 {
+                    gate.lock().unwrap().recv().unwrap();
+                }
+                Ok::<_, String>(k * 100 + n)
+            })
+            .build()
+            .unwrap(),
+        )
+    };
+    let leader = {
+        let memo = Arc::clone(&memo);
+        std::thread::spawn(move || memo.get(&7))
+    };
+    wait_until(|| calls.load(Ordering::SeqCst) == 1);
+    memo.invalidate(&7); // the source changed while the load ran
+    release.send(()).unwrap();
+    assert_eq!(leader.join().unwrap().unwrap(), 700, "its caller gets it");
+    assert_eq!(
+        memo.cache().peek(&7),
+        None,
+        "but the stale result is not cached"
+    );
+    assert_eq!(memo.get(&7).unwrap(), 701, "the next get loads fresh");
 }
 
 #[test]

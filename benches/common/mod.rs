@@ -128,8 +128,7 @@ macro_rules! kv_cache {
 }
 
 kv_cache!(
-    latchwork::lru::ConcurrentLru<u64, u64>,
-    latchwork::ttl::TtlCache<u64, u64>,
+    latchwork::cache::Cache<u64, u64>,
     quick_cache::sync::Cache<u64, u64>,
     moka::sync::Cache<u64, u64>,
 );

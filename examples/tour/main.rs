@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo run --release --example tour`.
 
+mod cache_section;
 mod config_section;
 mod event_section;
 mod freq_section;
@@ -30,6 +31,7 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, f64) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("latchwork tour ({} threads available)", threads());
     lru_section::run()?;
+    cache_section::run()?;
     retry_section::run()?;
     ttl_section::run()?;
     freq_section::run()?;

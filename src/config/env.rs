@@ -46,7 +46,10 @@ pub fn env_var_to_key(prefix: &str, var: &str) -> Result<Option<String>, Error> 
         return Err(invalid("a `.` cannot appear in a key segment"));
     }
     let mut key = String::with_capacity(rest.len());
-    for seg in rest.split("__") {
+    for (i, seg) in rest.split("__").enumerate() {
+        if i == path::MAX_DEPTH {
+            return Err(invalid("more segments than config::MAX_DEPTH (128) allows"));
+        }
         if seg.is_empty() {
             return Err(invalid(
                 "empty segment (nothing after the prefix, or a leading, trailing or extra `__`)",

@@ -92,6 +92,19 @@ pub enum Error {
         /// The key given.
         key: String,
     },
+    /// A key with more than [`MAX_DEPTH`](super::MAX_DEPTH) segments, or a
+    /// value (defaults, a runtime value) nested deeper than that under its
+    /// key: the merge and the change detection walk the tree, so the depth
+    /// is bounded rather than left to overflow the stack.
+    TooDeep {
+        /// The key (its first 64 characters and `...` if longer), or
+        /// `defaults`.
+        key: String,
+        /// How deep it was (counted up to `max + 1`).
+        depth: usize,
+        /// The maximum.
+        max: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -141,6 +154,10 @@ impl fmt::Display for Error {
             Error::EnvConflict { var, other } => write!(
                 f,
                 "environment variables {var} and {other} conflict: one sets a value where the other needs a table, or both map to the same key"
+            ),
+            Error::TooDeep { key, depth, max } => write!(
+                f,
+                "config key {key:?} nests {depth} levels deep, more than the maximum of {max}"
             ),
             Error::NotEnvMappable { key } => write!(
                 f,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 type Callback = std::sync::Arc<dyn Fn(&ConfigChange) + Send + Sync>;
@@ -187,6 +188,7 @@ impl LayeredConfig {
             key: key.into(),
             message: e.to_string(),
         })?;
+        let value = path::check_depth(key, segs.len(), value)?;
         let mut sources = self.sources.lock();
         path::insert(&mut sources.runtime, &segs, value);
         Ok(self.commit_runtime(&mut sources))
@@ -251,8 +253,19 @@ impl LayeredConfig {
                 keys: keys.clone(),
                 snapshot: new,
             };
+            // A panicking subscriber must not keep the others from hearing
+            // of the change: each runs under `catch_unwind`, and the first
+            // panic resumes once every subscriber has run (the snapshot is
+            // already swapped in, and the writers' lock is released by the
+            // unwinding guard).
+            let mut first_panic = None;
             for c in callbacks {
-                c(&change);
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| c(&change))) {
+                    first_panic.get_or_insert(payload);
+                }
+            }
+            if let Some(payload) = first_panic {
+                resume_unwind(payload);
             }
         }
         keys
@@ -268,6 +281,10 @@ impl LayeredConfig {
     /// lock is held: a callback may read (`snapshot`, `get`) and subscribe,
     /// but must not call `set`, `unset` or `reload` on the same
     /// configuration (that would deadlock).
+    ///
+    /// A callback that panics does not keep the others from running: every
+    /// subscriber hears of the change, then the first panic resumes on the
+    /// writer's thread (the change itself is already applied).
     pub fn subscribe(&self, f: impl Fn(&ConfigChange) + Send + Sync + 'static) -> Subscription {
         let mut subs = self.subscribers.lock();
         let id = subs.next_id;
@@ -304,7 +321,13 @@ impl LayeredConfigBuilder {
     /// `#[derive(Serialize)]` or a map; nested structs and maps become
     /// tables. It must serialise to a table.
     pub fn defaults<T: Serialize + ?Sized>(mut self, defaults: &T) -> Self {
-        match serde_json::to_value(defaults) {
+        let value = serde_json::to_value(defaults)
+            .map_err(|e| Error::Serialize {
+                key: "defaults".into(),
+                message: e.to_string(),
+            })
+            .and_then(|v| path::check_depth("defaults", 0, v));
+        match value {
             Ok(v @ Value::Object(_)) => {
                 let mut merged = Value::Object(std::mem::take(&mut self.defaults));
                 path::merge(&mut merged, &v);
@@ -319,10 +342,7 @@ impl LayeredConfigBuilder {
                 });
             }
             Err(e) => {
-                self.error.get_or_insert(Error::Serialize {
-                    key: "defaults".into(),
-                    message: e.to_string(),
-                });
+                self.error.get_or_insert(e);
             }
         }
         self
@@ -335,6 +355,7 @@ impl LayeredConfigBuilder {
                 key: key.into(),
                 message: e.to_string(),
             })?;
+            let v = path::check_depth(key, segs.len(), v)?;
             path::insert(&mut self.defaults, &segs, v);
             Ok(())
         });

@@ -58,6 +58,7 @@ mod source;
 pub use env::{env_var_to_key, key_to_env_var};
 pub use error::Error;
 pub use layered::{ConfigChange, LayeredConfig, LayeredConfigBuilder, Subscription};
+pub use path::MAX_DEPTH;
 pub use serde_json::Value;
 pub use snapshot::Snapshot;
 pub use source::{Format, Layer, Provenance};

@@ -2,13 +2,89 @@
 use super::error::Error;
 use serde_json::{Map, Value};
 
-/// Splits a dotted key into its segments, refusing empty ones.
+/// The deepest configuration data may nest: a dotted key (or an
+/// environment variable's `__`-separated name) has at most this many
+/// segments, and a value set at a key (or given as defaults) nests at most
+/// this many levels counting the key's segments. Deeper input is
+/// [`Error::TooDeep`] (or [`Error::InvalidEnvVar`]): the merge and the
+/// change detection recurse once per level, so the bound keeps hostile
+/// input from overflowing the stack. Files are bounded by their parsers.
+pub const MAX_DEPTH: usize = 128;
+
+/// `key` for an error message: at most 64 characters.
+pub(crate) fn shorten(key: &str) -> String {
+    match key.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &key[..i]),
+        None => key.to_owned(),
+    }
+}
+
+/// Splits a dotted key into its segments, refusing empty ones and keys of
+/// more than `MAX_DEPTH` segments.
 pub(crate) fn split(key: &str) -> Result<Vec<&str>, Error> {
-    let segs: Vec<&str> = key.split('.').collect();
-    if segs.iter().any(|s| s.is_empty()) {
-        return Err(Error::InvalidKey { key: key.into() });
+    let mut segs = Vec::new();
+    for seg in key.split('.') {
+        if seg.is_empty() {
+            return Err(Error::InvalidKey { key: key.into() });
+        }
+        if segs.len() == MAX_DEPTH {
+            return Err(Error::TooDeep {
+                key: shorten(key),
+                depth: MAX_DEPTH + 1,
+                max: MAX_DEPTH,
+            });
+        }
+        segs.push(seg);
     }
     Ok(segs)
+}
+
+/// How deep `v` nests (a scalar or empty table is 0, `{"a": 1}` is 1),
+/// counted iteratively and only up to `limit + 1`.
+pub(crate) fn depth(v: &Value, limit: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        if deepest > limit {
+            break;
+        }
+        match v {
+            Value::Object(m) => stack.extend(m.values().map(|c| (c, d + 1))),
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Checks that `value`, put under a key of `key_depth` segments, nests at
+/// most `MAX_DEPTH` levels in all. A refused value is dropped iteratively
+/// (serde_json's own `Drop` recurses once per level).
+pub(crate) fn check_depth(key: &str, key_depth: usize, value: Value) -> Result<Value, Error> {
+    let limit = MAX_DEPTH.saturating_sub(key_depth);
+    let d = depth(&value, limit);
+    if d <= limit {
+        return Ok(value);
+    }
+    drop_iteratively(value);
+    Err(Error::TooDeep {
+        key: shorten(key),
+        depth: key_depth + d,
+        max: MAX_DEPTH,
+    })
+}
+
+/// Drops a value of any depth without recursion.
+pub(crate) fn drop_iteratively(value: Value) {
+    let mut stack = vec![value];
+    while let Some(mut v) = stack.pop() {
+        match &mut v {
+            Value::Object(m) => stack.extend(std::mem::take(m).into_iter().map(|(_, c)| c)),
+            Value::Array(a) => stack.append(a),
+            _ => {}
+        }
+    }
 }
 
 /// The value at `segs` under `root`: tables by name, arrays by index.

@@ -705,4 +705,50 @@ mod tests {
         kept.lock().unwrap().clear();
         assert_eq!(em.listener_count("t"), 1);
     }
+
+    /// For Miri (`cargo +nightly miri test --lib miri_`): several emitters
+    /// race one `once` listener that owns a `String`; exactly one runs it
+    /// (the claim), the body is taken once (the `unsafe` take), and Miri
+    /// checks the cell for races, double drops and leaks.
+    #[test]
+    fn miri_once_raced_by_several_emitters() {
+        let em = Emitter::<String>::new();
+        let ran = Arc::new(StdMutex::new(Vec::new()));
+        let owned = String::from("owned by the FnOnce");
+        let r = ran.clone();
+        em.once("t", move |e: &String| {
+            r.lock().unwrap().push(format!("{owned}/{e}"));
+        })
+        .unwrap()
+        .detach();
+        let threads: Vec<_> = (0..3)
+            .map(|i| {
+                let em = em.clone();
+                std::thread::spawn(move || em.emit("t", &i.to_string()).ran())
+            })
+            .collect();
+        let total: usize = threads.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(total, 1);
+        assert_eq!(ran.lock().unwrap().len(), 1);
+        assert_eq!(em.listener_count("t"), 0);
+    }
+
+    /// A `once` listener that never ran is dropped with its emitter (the
+    /// cell's `Drop`, with `&mut`), or when unsubscribed: its captured
+    /// value is freed exactly once either way.
+    #[test]
+    fn miri_unclaimed_once_is_dropped_once() {
+        let token = Arc::new(());
+        {
+            let em = Emitter::<u8>::new();
+            let t = token.clone();
+            em.once("t", move |_: &u8| drop(t)).unwrap().detach();
+            let t = token.clone();
+            let sub = em.once("u", move |_: &u8| drop(t)).unwrap();
+            assert_eq!(Arc::strong_count(&token), 3);
+            drop(sub);
+            assert_eq!(Arc::strong_count(&token), 2);
+        }
+        assert_eq!(Arc::strong_count(&token), 1);
+    }
 }

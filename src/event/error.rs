@@ -12,14 +12,24 @@ pub enum Error {
     },
     /// A broadcast capacity of zero: a ring needs at least one slot.
     ZeroCapacity,
-    /// A broadcast capacity beyond 2^32 slots (after rounding up to a
-    /// power of two).
+    /// A broadcast capacity beyond
+    /// [`MAX_CAPACITY`](super::broadcast::MAX_CAPACITY) slots (after
+    /// rounding up to a power of two), or a ring this process could not
+    /// allocate.
     CapacityTooLarge {
         /// The capacity that was asked for.
         requested: usize,
     },
     /// A `Backpressure` channel was built with room for zero receivers.
     ZeroMaxReceivers,
+    /// A `Backpressure` channel was built with room for more receivers than
+    /// [`MAX_RECEIVERS`](super::broadcast::MAX_RECEIVERS).
+    MaxReceiversTooLarge {
+        /// The `max_receivers` that was asked for.
+        requested: usize,
+        /// The largest accepted.
+        max: usize,
+    },
     /// A `Backpressure` channel already has its maximum number of live
     /// receivers; drop one, or build the channel with a larger
     /// `max_receivers`.
@@ -40,11 +50,18 @@ impl fmt::Display for Error {
             Error::ZeroCapacity => f.write_str("broadcast capacity must be at least 1"),
             Error::CapacityTooLarge { requested } => write!(
                 f,
-                "broadcast capacity {requested} exceeds the maximum of 2^32 slots"
+                "broadcast capacity {requested} exceeds the maximum of {} slots \
+                 or what this process can allocate",
+                super::broadcast::MAX_CAPACITY
             ),
             Error::ZeroMaxReceivers => {
                 f.write_str("max_receivers must be at least 1 for a Backpressure channel")
             }
+            Error::MaxReceiversTooLarge { requested, max } => write!(
+                f,
+                "max_receivers {requested} exceeds the maximum of {max} for a \
+                 Backpressure channel"
+            ),
             Error::TooManyReceivers { max } => write!(
                 f,
                 "this Backpressure channel already has its maximum of {max} receivers \

@@ -62,8 +62,13 @@ pub struct HeavyHitters<T, S = DefaultHashBuilder> {
     total: u64,
 }
 
+/// The most counters a summary allocates room for when it is built.
+const PRESIZE: usize = 1 << 16;
+
 impl<T: Hash + Ord + Clone> HeavyHitters<T> {
-    /// A summary of `capacity` counters.
+    /// A summary of `capacity` counters. Room for up to 65 536 of them is
+    /// allocated now, the rest as distinct items arrive, so a huge
+    /// `capacity` costs memory only for the items actually recorded.
     ///
     /// # Errors
     /// [`Error::ZeroCapacity`] for 0.
@@ -83,7 +88,10 @@ impl<T: Hash + Ord + Clone, S: BuildHasher + Clone> HeavyHitters<T, S> {
         }
         Ok(HeavyHitters {
             capacity,
-            raw: HashMap::with_capacity_and_hasher(capacity + 1, hasher),
+            // Pre-sized for at most `PRESIZE` counters: a huge `capacity`
+            // is a bound, not a request for that much memory up front, so
+            // the table grows with the distinct items actually seen.
+            raw: HashMap::with_capacity_and_hasher(capacity.saturating_add(1).min(PRESIZE), hasher),
             by_raw: BTreeSet::new(),
             floor: 0,
             total: 0,

@@ -306,26 +306,6 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         self.arena.remove(i)
     }
 
-    /// Every node's index and value, most recent first.
-    pub(crate) fn indexed_values(&self) -> impl Iterator<Item = (u32, &V)> + '_ {
-        self.arena.iter_rev().map(|(i, (_, v))| (i, v))
-    }
-
-    #[inline]
-    pub(crate) fn value_at(&self, i: u32) -> Option<&V> {
-        self.arena.get(i).map(|(_, v)| v)
-    }
-
-    /// Marks node `i` most recently used and lets `f` update its value;
-    /// ignores indices no longer occupied.
-    #[inline]
-    pub(crate) fn touch_with(&mut self, i: u32, f: impl FnOnce(&mut V)) {
-        if let Some((_, v)) = self.arena.get_mut(i) {
-            f(v);
-            self.arena.move_to_back(i);
-        }
-    }
-
     pub(crate) fn put_hashed(&mut self, hash: u64, key: K, value: V) -> Option<(K, V)> {
         match self.upsert(hash, key, value).1 {
             Upsert::Inserted => None,

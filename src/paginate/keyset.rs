@@ -182,7 +182,7 @@ impl KeysetPager {
         let after = cursor
             .map(|token| self.codec.decode::<K>(query, token))
             .transpose()?;
-        let mut items = Vec::with_capacity(limit);
+        let mut items = Vec::with_capacity(limit.min(PRESIZE));
         let mut has_more = false;
         index.visit_after(after.as_ref(), query.order(), &mut |k, v| {
             if !filter(k, v) {
@@ -221,7 +221,7 @@ impl KeysetPager {
         I: OrderedIndex<K, V> + ?Sized,
     {
         check_page_size(limit, self.max_limit)?;
-        let mut items = Vec::with_capacity(limit);
+        let mut items = Vec::with_capacity(limit.min(PRESIZE));
         let mut has_more = false;
         index.visit_after(after, order, &mut |k, v| {
             if items.len() == limit {
@@ -234,6 +234,11 @@ impl KeysetPager {
         Ok((items, has_more))
     }
 }
+
+/// The most entries a page allocates room for before it is filled: a huge
+/// `max_limit` and `limit` are bounds, not a request for that much memory
+/// up front.
+const PRESIZE: usize = 1024;
 
 /// Builds a [`KeysetPager`].
 #[derive(Debug)]

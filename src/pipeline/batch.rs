@@ -1,11 +1,17 @@
+use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
-use crate::clock::{duration_to_nanos, Clock, SystemClock};
+use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 /// Groups a stream into batches by size or by age, whichever comes first:
 /// a batch is due when it holds `max_items`, or when its oldest item has
 /// waited `max_wait` on the batcher's [`Clock`].
+///
+/// A clock reading earlier than the last one seen counts as no time passed
+/// (see [`clock`](crate::clock#time-that-goes-backwards)): a batch's age
+/// never shrinks, so a clock stepping back delays a batch by at most the
+/// time since the batcher last looked, never by the size of the step.
 ///
 /// `push` and `poll` never block; drive it from an event loop, or use
 /// [`Batcher::batches`] over a channel. Tests use a
@@ -34,6 +40,9 @@ pub struct Batcher<T, C: Clock = SystemClock> {
     items: Vec<T>,
     /// Clock reading when the oldest pending item arrived.
     oldest: u64,
+    /// Clamps readings that go backwards: one earlier than the last seen
+    /// counts as no time passed, so a batch's age never shrinks.
+    clamp: MonotonicClamp,
 }
 
 impl<T> Batcher<T, SystemClock> {
@@ -58,6 +67,7 @@ impl<T, C: Clock> Batcher<T, C> {
             clock,
             items: Vec::new(),
             oldest: 0,
+            clamp: MonotonicClamp::new(),
         })
     }
 
@@ -65,8 +75,8 @@ impl<T, C: Clock> Batcher<T, C> {
     /// is now full or old enough.
     pub fn push(&mut self, item: T) -> Option<Vec<T>> {
         if self.items.is_empty() {
-            self.oldest = self.clock.now_nanos();
-            self.items.reserve(self.max_items);
+            self.oldest = self.now();
+            self.items.reserve(self.max_items.min(PREALLOC_ITEMS));
         }
         self.items.push(item);
         if self.items.len() >= self.max_items || self.is_due() {
@@ -99,9 +109,7 @@ impl<T, C: Clock> Batcher<T, C> {
             return None;
         }
         let deadline = self.oldest.saturating_add(self.max_wait);
-        Some(Duration::from_nanos(
-            deadline.saturating_sub(self.clock.now_nanos()),
-        ))
+        Some(Duration::from_nanos(deadline.saturating_sub(self.now())))
     }
 
     /// Items pending.
@@ -115,8 +123,12 @@ impl<T, C: Clock> Batcher<T, C> {
     }
 
     fn is_due(&self) -> bool {
-        !self.items.is_empty()
-            && self.clock.now_nanos().saturating_sub(self.oldest) >= self.max_wait
+        !self.items.is_empty() && self.now().saturating_sub(self.oldest) >= self.max_wait
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clamp.now(&self.clock)
     }
 
     /// Batches of the items received on `rx`: waits for the next item at

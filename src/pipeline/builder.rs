@@ -21,6 +21,32 @@ pub const DEFAULT_CAPACITY: usize = 32;
 /// Records per batch unless [`Pipeline::batch_size`] says otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
 
+/// The largest [`Pipeline::capacity`] (batches per queue): each queue's
+/// slots are allocated when the run starts.
+pub const MAX_CAPACITY: usize = 1 << 16;
+
+/// The largest [`Pipeline::batch_size`] (records per batch).
+pub const MAX_BATCH_SIZE: usize = 1 << 20;
+
+/// The most worker threads one stage may have.
+pub const MAX_WORKERS: usize = 1024;
+
+/// The largest [`Pipeline::reorder_window`] (batches); the default window
+/// is clamped to it too.
+pub const MAX_REORDER_WINDOW: usize = 1 << 20;
+
+/// `Err(TooLarge)` if `value > max`.
+fn at_most(parameter: &'static str, value: usize, max: usize) -> Result<(), Error> {
+    if value > max {
+        return Err(Error::TooLarge {
+            parameter,
+            value,
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// What starting a run builds up: the threads spawned so far.
 pub(crate) struct Launch {
     capacity: usize,
@@ -143,7 +169,8 @@ impl<T: Send + 'static> Pipeline<T> {
         }
     }
 
-    /// Adds a stage run by `workers` threads. For each record, `f` returns
+    /// Adds a stage run by `workers` threads (1 to [`MAX_WORKERS`], checked
+    /// by [`start`](Pipeline::start)). For each record, `f` returns
     /// `Ok(Some(out))` to pass `out` on, `Ok(None)` to drop the record, or
     /// `Err(e)` to send it to the error sink.
     pub fn stage<U, E, F>(self, name: impl Into<String>, workers: usize, f: F) -> Pipeline<U>
@@ -167,7 +194,8 @@ impl<T: Send + 'static> Pipeline<T> {
             let rx = upstream(ctx)?;
             let (tx, out) = bounded(ctx.capacity);
             let f = Arc::new(f);
-            ctx.stages.push(Vec::with_capacity(workers));
+            ctx.stages
+                .push(Vec::with_capacity(workers.min(MAX_WORKERS)));
             for w in 0..workers {
                 let (rx, tx, f) = (rx.clone(), tx.clone(), Arc::clone(&f));
                 let (shared, name) = (ctx.shared.clone(), name.clone());
@@ -212,7 +240,7 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     /// Capacity of every queue between two steps, in batches (default
-    /// [`DEFAULT_CAPACITY`]).
+    /// [`DEFAULT_CAPACITY`], at most [`MAX_CAPACITY`]).
     pub fn capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
@@ -222,7 +250,8 @@ impl<T: Send + 'static> Pipeline<T> {
     /// (default [`DEFAULT_BATCH_SIZE`]). Batches make a queue hop cost one
     /// channel operation per batch; a record waits at the source until its
     /// batch is full or the source ends, so use 1 for a slow live stream
-    /// whose records must not wait for later ones.
+    /// whose records must not wait for later ones. At most
+    /// [`MAX_BATCH_SIZE`].
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
         self
@@ -238,7 +267,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// oldest batch the consumer has not yet received; it bounds the
     /// reorder buffer and everything in flight. Default: the sum of the
     /// queue capacities plus the workers, so the window never throttles a
-    /// run that could otherwise proceed.
+    /// run that could otherwise proceed. At most [`MAX_REORDER_WINDOW`].
     pub fn reorder_window(mut self, window: usize) -> Self {
         self.window = Some(window);
         self
@@ -268,14 +297,26 @@ impl<T: Send + 'static> Pipeline<T> {
                 stage: name.to_string(),
             });
         }
-        let workers: usize = self.stages.iter().map(|(_, w)| w).sum();
+        at_most("capacity", self.capacity, MAX_CAPACITY)?;
+        at_most("batch_size", self.batch_size, MAX_BATCH_SIZE)?;
+        for (_, w) in &self.stages {
+            at_most("workers", *w, MAX_WORKERS)?;
+        }
+        let workers = self
+            .stages
+            .iter()
+            .fold(0usize, |sum, (_, w)| sum.saturating_add(*w));
         let window = match self.window {
             Some(0) => return Err(Error::ZeroReorderWindow),
-            Some(w) => w,
+            Some(w) => {
+                at_most("reorder_window", w, MAX_REORDER_WINDOW)?;
+                w
+            }
             None => self
                 .capacity
-                .saturating_mul(self.stages.len() + 1)
-                .saturating_add(workers + 1),
+                .saturating_mul(self.stages.len().saturating_add(1))
+                .saturating_add(workers.saturating_add(1))
+                .min(MAX_REORDER_WINDOW),
         };
         let started = SystemClock.now_nanos();
         let (stop_tx, stop_rx) = bounded::<()>(1);

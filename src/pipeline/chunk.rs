@@ -1,10 +1,18 @@
 use super::error::Error;
 use std::iter::FusedIterator;
 
+/// The most items a chunk, batch or batcher reserves room for before it
+/// holds them: a size of `usize::MAX` means "unbounded", not "allocate
+/// that much now", so buffers above this grow as items arrive.
+pub(crate) const PREALLOC_ITEMS: usize = 4096;
+
 /// Adds [`chunked`](ChunkExt::chunked) to every iterator.
 pub trait ChunkExt: Iterator + Sized {
     /// Groups the items into `Vec`s of `n`, the last one shorter if the
-    /// items run out; lazily, holding one chunk at a time.
+    /// items run out; lazily, holding one chunk at a time. A chunk reserves
+    /// room for at most 4096 items up front and grows as items arrive, so
+    /// `chunked(usize::MAX)` collects everything into one chunk without
+    /// asking for `usize::MAX` slots.
     ///
     /// ```
     /// use latchwork::pipeline::{ChunkExt, Error};
@@ -36,7 +44,7 @@ impl<I: Iterator> Iterator for Chunked<I> {
 
     fn next(&mut self) -> Option<Vec<I::Item>> {
         let first = self.iter.next()?;
-        let mut chunk = Vec::with_capacity(self.n);
+        let mut chunk = Vec::with_capacity(self.n.min(PREALLOC_ITEMS));
         chunk.push(first);
         chunk.extend(self.iter.by_ref().take(self.n - 1));
         Some(chunk)

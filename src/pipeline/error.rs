@@ -25,6 +25,18 @@ pub enum Error {
     ZeroCapacity,
     /// An ordered pipeline's reorder window was 0.
     ZeroReorderWindow,
+    /// A size above its documented maximum (`MAX_CAPACITY`,
+    /// `MAX_BATCH_SIZE`, `MAX_WORKERS`, `MAX_REORDER_WINDOW` in
+    /// [`pipeline`](super)): queues and windows are allocated when a run
+    /// starts, so a size the process cannot hold is refused up front.
+    TooLarge {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// The value given.
+        value: usize,
+        /// The largest accepted.
+        max: usize,
+    },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
 }
@@ -42,6 +54,11 @@ impl fmt::Display for Error {
             }
             Error::ZeroCapacity => f.write_str("capacity must be at least 1, got 0"),
             Error::ZeroReorderWindow => f.write_str("reorder_window must be at least 1, got 0"),
+            Error::TooLarge {
+                parameter,
+                value,
+                max,
+            } => write!(f, "`{parameter}` {value} exceeds the maximum of {max}"),
             Error::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
         }
     }

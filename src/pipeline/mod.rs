@@ -42,7 +42,10 @@ mod running;
 mod stage;
 
 pub use batch::{Batcher, Batches};
-pub use builder::{Pipeline, DEFAULT_BATCH_SIZE, DEFAULT_CAPACITY};
+pub use builder::{
+    Pipeline, DEFAULT_BATCH_SIZE, DEFAULT_CAPACITY, MAX_BATCH_SIZE, MAX_CAPACITY,
+    MAX_REORDER_WINDOW, MAX_WORKERS,
+};
 pub use chunk::{ChunkExt, Chunked};
 pub use error::{BoxError, Error};
 pub use jsonl::{JsonLines, LineError, LineErrorKind};

@@ -1,4 +1,5 @@
 //! The threads of a run: the source and the stage workers.
+use super::chunk::PREALLOC_ITEMS;
 use super::error::BoxError;
 use super::report::Failure;
 use crate::sync::Mutex;
@@ -74,7 +75,7 @@ where
 {
     let mut c = Counts::default();
     let mut seq = 0u64;
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut batch = Vec::with_capacity(batch_size.min(PREALLOC_ITEMS));
     let send = |seq: &mut u64, batch: Vec<(u64, T)>| -> bool {
         // Blocks while the window is full; fails once the consumer is gone.
         if let Some(tokens) = &tokens {
@@ -106,7 +107,10 @@ where
             }
         }
         if batch.len() == batch_size {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            let full = std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(batch_size.min(PREALLOC_ITEMS)),
+            );
             if !send(&mut seq, full) {
                 return c;
             }

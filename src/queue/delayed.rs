@@ -17,6 +17,11 @@ use std::collections::BTreeMap;
 /// `next_due` when nothing waits.
 pub(crate) const NOTHING_DUE: u64 = u64::MAX;
 
+/// The latest due time a job can have: one tick before `NOTHING_DUE`, so a
+/// job due at the end of time (`Duration::MAX`) is still seen as waiting,
+/// and runs once the clock reads `u64::MAX - 1` nanoseconds.
+pub(crate) const LATEST_DUE: u64 = NOTHING_DUE - 1;
+
 pub(crate) struct Delayed {
     jobs: Mutex<BTreeMap<(u64, u64), Job>>,
     /// The smallest due time in `jobs` (clock nanoseconds), or
@@ -42,8 +47,10 @@ impl Delayed {
         self.next_due.load(Ordering::Acquire)
     }
 
-    /// Adds `job`, due at `due`. Returns whether it is now the earliest.
+    /// Adds `job`, due at `due` (at most [`LATEST_DUE`]). Returns whether
+    /// it is now the earliest.
     pub(crate) fn insert(&self, due: u64, job: Job) -> bool {
+        let due = due.min(LATEST_DUE);
         let mut jobs = self.jobs.lock();
         jobs.insert((due, job.id.0), job);
         let earliest = due < self.next_due.load(Ordering::Relaxed);

@@ -6,7 +6,7 @@ use super::level::Level;
 use super::priority::PriorityQueue;
 use super::task::{Job, TaskHandle, TaskId, TaskReport};
 use super::Error;
-use crate::clock::{duration_to_nanos, Clock, SystemClock};
+use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crate::counter::StripedCounters;
 use crate::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use crate::sync::{thread, Arc, Mutex, RwLock};
@@ -54,10 +54,19 @@ struct Shared<C> {
     gate: RwLock<()>,
     next_id: AtomicU64,
     clock: C,
+    /// Clamps clock readings that go backwards (see `now`).
+    clamp: MonotonicClamp,
     stats: StripedCounters<4>,
 }
 
 impl<C: Clock> Shared<C> {
+    /// The pool's clock reading; one earlier than the last seen counts as
+    /// no time passed (see [`clock`](crate::clock#time-that-goes-backwards)).
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clamp.now(&self.clock)
+    }
+
     #[inline]
     fn state(&self) -> u8 {
         // Acquire: pairs with the Release `fetch_max` in `close`.
@@ -83,7 +92,7 @@ impl<C: Clock> Shared<C> {
         if self.delayed.next_due() == NOTHING_DUE {
             return 0;
         }
-        let due = self.delayed.take_due(self.clock.now_nanos());
+        let due = self.delayed.take_due(self.now());
         let n = due.len();
         for job in due {
             self.ready.push(job.level, job);
@@ -110,8 +119,8 @@ impl<C: Clock> Shared<C> {
                 return;
             }
             let due = self.delayed.next_due();
-            let timeout = (due != NOTHING_DUE)
-                .then(|| Duration::from_nanos(due.saturating_sub(self.clock.now_nanos())));
+            let timeout =
+                (due != NOTHING_DUE).then(|| Duration::from_nanos(due.saturating_sub(self.now())));
             let woke = self.ready.parker().park(timeout, || {
                 if self.state() != RUNNING || self.delayed.next_due() != due {
                     return Some(Wake::Look);
@@ -137,7 +146,10 @@ impl<C: Clock> Shared<C> {
 ///   pool's [`Clock`] and become ready when a worker, [`run_pending`](Self::run_pending)
 ///   or [`poll_delayed`](Self::poll_delayed) sees their time has come. Idle
 ///   workers park until the earliest due time; a `ManualClock` wakes nobody
-///   when advanced, so call `poll_delayed` after advancing it.
+///   when advanced, so call `poll_delayed` after advancing it. A clock
+///   reading earlier than the last one the pool saw counts as no time
+///   passed (see [`clock`](crate::clock#time-that-goes-backwards)): no
+///   delayed task is lost or run early because of it.
 /// - [`shutdown`](Self::shutdown) runs every ready task, then stops;
 ///   [`shutdown_now`](Self::shutdown_now) stops after the running tasks.
 ///   Either way every task either runs exactly once or its handle reports
@@ -216,6 +228,7 @@ impl<C: Clock> TaskQueueBuilder<C> {
                 gate: RwLock::new(()),
                 next_id: AtomicU64::new(0),
                 clock: self.clock,
+                clamp: MonotonicClamp::new(),
                 stats: StripedCounters::new(),
             }),
             workers: Mutex::new(Vec::with_capacity(self.workers)),
@@ -249,7 +262,10 @@ impl<C: Clock> TaskQueue<C> {
 
     /// Queues `f` to become ready at `at` on the pool's clock (time since
     /// the clock's origin, as [`Clock::now`] reports it). A time already
-    /// past makes it ready at the next look.
+    /// past makes it ready at the next look. Times beyond `u64::MAX - 1`
+    /// nanoseconds (`Duration::MAX` included) are due at `u64::MAX - 1`: a
+    /// task due at the end of time is kept, and runs if the clock gets
+    /// there.
     pub fn submit_at<F, R>(&self, at: Duration, priority: impl Into<Level>, f: F) -> TaskHandle<R>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -269,11 +285,7 @@ impl<C: Clock> TaskQueue<C> {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let at = self
-            .shared
-            .clock
-            .now_nanos()
-            .saturating_add(duration_to_nanos(delay));
+        let at = self.shared.now().saturating_add(duration_to_nanos(delay));
         self.enqueue(Some(at), priority.into(), f)
     }
 

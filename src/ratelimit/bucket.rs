@@ -11,7 +11,7 @@ use std::time::Duration;
 ///
 /// Refill is continuous: `tokens = min(burst, tokens + elapsed x rate)`. The
 /// whole state is one `AtomicU64` (the GCRA theoretical arrival time, see
-/// [`TokenBucket::tat`]), updated by a compare-and-swap loop: no lock and no
+/// `TokenBucket::tat`), updated by a compare-and-swap loop: no lock and no
 /// allocation on the check path. Under any interleaving the admitted cost up
 /// to time `t` never exceeds `burst + rate x t`.
 ///

@@ -110,9 +110,13 @@ impl Gcra {
     #[inline]
     pub(crate) fn decide(&self, tat: u64, now: u64, cost: u64) -> Result<u64, u64> {
         let base = tat.max(now);
-        // Saturates only ~584 years after the clock's origin; a saturated
-        // TAT denies, which is the safe side.
-        let new = base.saturating_add(cost * self.interval);
+        // Overflows only ~584 years after the clock's origin. A saturated
+        // TAT would admit everything once the clock itself reaches
+        // `u64::MAX` (a clock that stopped at the end of time), so an
+        // overflow denies, with the longest wait there is.
+        let Some(new) = base.checked_add(cost * self.interval) else {
+            return Err(u64::MAX);
+        };
         let ahead = new - now; // new >= base >= now
         if ahead <= self.tau {
             Ok(new)
@@ -219,6 +223,22 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_stopped_at_the_end_of_time_admits_nothing_more() {
+        let g = Gcra::from_interval(10, 3).unwrap();
+        let mut tat = 0;
+        let mut admitted = 0;
+        for now in [u64::MAX - 25, u64::MAX, u64::MAX, u64::MAX, u64::MAX] {
+            if let Ok(t) = g.decide(tat, now, 1) {
+                tat = t;
+                admitted += 1;
+            }
+        }
+        // One before the end; at `u64::MAX` itself any TAT overflows.
+        assert_eq!(admitted, 1);
+        assert_eq!(g.decide(tat, u64::MAX, 1), Err(u64::MAX));
+    }
+
+    #[test]
     fn info_refund_and_convert() {
         let g = Gcra::from_interval(10, 3).unwrap();
         let a = g.admitted(130, 100);
@@ -230,7 +250,8 @@ mod tests {
         assert_eq!(g.refund(130, 100, 1), 120);
         assert_eq!(g.refund(130, 100, 3), 100);
         assert_eq!(g.refund(50, 100, 1), 50); // already full: unchanged
-                                              // Empty under 3 x 10 ns: empty under 6 x 20 ns, no leaked burst.
+
+        // Empty under 3 x 10 ns: empty under 6 x 20 ns, no leaked burst.
         let big = Gcra::from_interval(20, 6).unwrap();
         assert_eq!(g.convert(130, 100, &big), 100 + 120);
         // One whole token kept (plus a fraction dropped).

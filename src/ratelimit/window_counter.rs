@@ -1,7 +1,7 @@
 use super::bucket::limited;
 use super::window_log::window_params;
 use super::{retry_until_admitted, Error};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
 use std::time::Duration;
@@ -32,6 +32,10 @@ use std::time::Duration;
 ///
 /// State is two counters and a window number behind a mutex (24 bytes).
 ///
+/// A clock reading earlier than the last one seen counts as no time passed
+/// (see [`clock`](crate::clock#time-that-goes-backwards)): the counts stay,
+/// they are not reset by a window number that went down.
+///
 /// ```
 /// use latchwork::clock::ManualClock;
 /// use latchwork::ratelimit::SlidingWindowCounter;
@@ -54,6 +58,8 @@ pub struct SlidingWindowCounter<C: Clock = SystemClock> {
     limit: u64,
     window: u64,
     state: Mutex<Counts>,
+    /// Clamps clock readings that go backwards (read under `state`'s lock).
+    clamp: MonotonicClamp,
     clock: C,
 }
 
@@ -107,6 +113,7 @@ impl<C: Clock> SlidingWindowCounterBuilder<C> {
             limit,
             window,
             state: Mutex::new(Counts::default()),
+            clamp: MonotonicClamp::new(),
             clock: self.clock,
         })
     }
@@ -137,7 +144,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
             return Ok(());
         }
         let mut st = self.state.lock();
-        let now = self.clock.now_nanos();
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         match self.decide(&st, now, cost) {
             Ok(()) => {
@@ -174,7 +181,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
             return Ok(Duration::ZERO);
         }
         let mut st = self.state.lock();
-        let now = self.clock.now_nanos();
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         Ok(Duration::from_nanos(
             self.decide(&st, now, cost).err().unwrap_or(0),
@@ -184,7 +191,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
         let mut st = self.state.lock();
-        let now = self.clock.now_nanos();
+        let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         let (w, e) = (u128::from(self.window), u128::from(now % self.window));
         // Largest c with prev (W - e) + (curr + c) W <= limit W.

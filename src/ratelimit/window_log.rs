@@ -1,7 +1,8 @@
 use super::bucket::limited;
 use super::{retry_until_admitted, Error};
-use crate::clock::{duration_to_nanos, Clock, SystemClock};
+use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
@@ -9,10 +10,17 @@ use std::time::Duration;
 /// window of length `window`.
 ///
 /// A unit admitted at time `s` counts against every request at time `t`
-/// with `t - s < window`. The limiter keeps the timestamp of each counted
-/// unit in a ring buffer of at most `limit` slots (grown on demand, never
-/// beyond `limit`), so memory is bounded by `8 x limit` bytes however many
-/// requests arrive. Checks take a mutex; each is O(1) amortised plus O(cost).
+/// with `t - s < window`. The limiter keeps one entry per admitted request
+/// (its timestamp and its cost) in a ring buffer, oldest first, so a request
+/// of any cost takes 16 bytes: the ring never holds more than `limit`
+/// entries (every entry is at least one unit), and memory is bounded by
+/// `16 x limit` bytes however many requests arrive and whatever they cost.
+/// Storage grows on demand. Checks take a mutex; each is O(1) amortised
+/// plus, for a denial, O(entries that must leave).
+///
+/// A clock reading earlier than the last one seen counts as no time passed
+/// (see [`clock`](crate::clock#time-that-goes-backwards)): the log keeps
+/// its entries, so a clock stepping back never admits more than `limit`.
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
@@ -38,46 +46,58 @@ pub struct SlidingWindowLog<C: Clock = SystemClock> {
     limit: u64,
     window: u64,
     ring: Mutex<Ring>,
+    /// Clamps clock readings that go backwards (read under `ring`'s lock).
+    clamp: MonotonicClamp,
     clock: C,
 }
 
-/// Timestamps of counted units, oldest at `head`, in clock order.
+/// One admitted request: when, and how many units.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    stamp: u64,
+    cost: u64,
+}
+
+/// Admitted requests, oldest at the front, in clock order.
 ///
-/// `slots` grows (rotated so `head == 0`) until it holds `limit` entries,
-/// then wraps; `len <= slots.len() <= limit`.
+/// `entries.len() <= units <= limit`; storage grows (doubling, capped at
+/// `limit`) only when the ring is full.
 #[derive(Debug, Default)]
 struct Ring {
-    slots: Vec<u64>,
-    head: usize,
-    len: usize,
+    entries: VecDeque<Entry>,
+    /// Sum of the entries' costs.
+    units: u64,
 }
 
 impl Ring {
-    #[inline]
-    fn get(&self, i: usize) -> u64 {
-        self.slots[(self.head + i) % self.slots.len()]
-    }
-
     fn expire(&mut self, now: u64, window: u64) {
-        while self.len > 0 && now - self.slots[self.head] >= window {
-            self.head = (self.head + 1) % self.slots.len();
-            self.len -= 1;
+        while let Some(e) = self.entries.front() {
+            if now.saturating_sub(e.stamp) < window {
+                break;
+            }
+            self.units -= e.cost;
+            self.entries.pop_front();
         }
     }
 
-    fn push(&mut self, stamp: u64, limit: usize) {
-        if self.len == self.slots.len() {
-            // Full storage but under the limit: unwrap to head 0 and grow.
-            self.slots.rotate_left(self.head);
-            self.head = 0;
-            let want = (self.slots.len() * 2).max(4).min(limit) - self.slots.len();
-            self.slots.reserve_exact(want);
-            self.slots.push(stamp);
-        } else {
-            let i = (self.head + self.len) % self.slots.len();
-            self.slots[i] = stamp;
+    fn push(&mut self, stamp: u64, cost: u64, limit: u64) {
+        self.units += cost;
+        if let Some(last) = self.entries.back_mut() {
+            if last.stamp == stamp {
+                // Same instant: one entry (keeps the ring small under bursts).
+                last.cost += cost;
+                return;
+            }
         }
-        self.len += 1;
+        let len = self.entries.len();
+        if len == self.entries.capacity() {
+            // Grow by doubling but never beyond `limit` entries (validated
+            // in `build` to fit memory as a `usize`).
+            let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+            let want = len.saturating_mul(2).max(4).min(cap);
+            self.entries.reserve_exact(want.saturating_sub(len).max(1));
+        }
+        self.entries.push_back(Entry { stamp, cost });
     }
 }
 
@@ -119,7 +139,8 @@ impl<C: Clock> SlidingWindowLogBuilder<C> {
     /// memory (`usize`), [`Error::ZeroWindow`].
     pub fn build(self) -> Result<SlidingWindowLog<C>, Error> {
         let (limit, window) = window_params(self.limit, self.window)?;
-        if usize::try_from(limit).map_or(true, |l| l > isize::MAX as usize / 8) {
+        let entry = std::mem::size_of::<Entry>();
+        if usize::try_from(limit).map_or(true, |l| l > isize::MAX as usize / entry) {
             return Err(Error::CapacityOverflow {
                 parameter: "limit",
                 value: limit,
@@ -129,6 +150,7 @@ impl<C: Clock> SlidingWindowLogBuilder<C> {
             limit,
             window,
             ring: Mutex::new(Ring::default()),
+            clamp: MonotonicClamp::new(),
             clock: self.clock,
         })
     }
@@ -180,12 +202,10 @@ impl<C: Clock> SlidingWindowLog<C> {
         }
         let mut ring = self.ring.lock();
         // Read under the lock, so stamps enter the ring in clock order.
-        let now = self.clock.now_nanos();
+        let now = self.now();
         match self.decide(&mut ring, now, cost) {
             Ok(()) => {
-                for _ in 0..cost {
-                    ring.push(now, self.limit as usize);
-                }
+                ring.push(now, cost, self.limit);
                 Ok(())
             }
             Err(wait) => Err(limited(wait)),
@@ -218,7 +238,7 @@ impl<C: Clock> SlidingWindowLog<C> {
             return Ok(Duration::ZERO);
         }
         let mut ring = self.ring.lock();
-        let now = self.clock.now_nanos();
+        let now = self.now();
         Ok(Duration::from_nanos(
             self.decide(&mut ring, now, cost).err().unwrap_or(0),
         ))
@@ -227,9 +247,9 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
         let mut ring = self.ring.lock();
-        let now = self.clock.now_nanos();
+        let now = self.now();
         ring.expire(now, self.window);
-        self.limit - ring.len as u64
+        self.limit - ring.units
     }
 
     /// The most units admitted in any window.
@@ -252,16 +272,33 @@ impl<C: Clock> SlidingWindowLog<C> {
         Ok(())
     }
 
+    /// The clock reading, clamped so it never goes backwards; call with
+    /// the ring's lock held.
+    #[inline]
+    fn now(&self) -> u64 {
+        self.clamp.now(&self.clock)
+    }
+
     /// `Ok` if `cost` fits at `now`, else the nanoseconds until it does.
     fn decide(&self, ring: &mut Ring, now: u64, cost: u64) -> Result<(), u64> {
         ring.expire(now, self.window);
-        let over = (ring.len as u64 + cost).saturating_sub(self.limit);
+        // `units <= limit`, so this cannot underflow.
+        let over = cost.saturating_sub(self.limit - ring.units);
         if over == 0 {
             return Ok(());
         }
-        // The `over` oldest units must leave; the last of them, at index
-        // `over - 1`, leaves at its stamp + window (> now: it is live).
-        Err(ring.get(over as usize - 1).saturating_add(self.window) - now)
+        // The oldest `over` units must leave; the entry holding the last of
+        // them leaves at its stamp + window (> now: it is live).
+        let mut leaving = 0u64;
+        for e in &ring.entries {
+            leaving += e.cost;
+            if leaving >= over {
+                return Err(e.stamp.saturating_add(self.window) - now);
+            }
+        }
+        // Unreachable while `units` is the entries' sum and `cost <= limit`;
+        // a full window is the safe answer.
+        Err(self.window)
     }
 
     /// Checks the ring's invariants, naming the first one broken. For fuzz
@@ -269,17 +306,26 @@ impl<C: Clock> SlidingWindowLog<C> {
     #[doc(hidden)]
     pub fn validate(&self) -> Result<(), &'static str> {
         let ring = self.ring.lock();
-        if ring.len > ring.slots.len() {
-            return Err("ring holds more than its storage");
+        if ring.entries.iter().map(|e| e.cost).sum::<u64>() != ring.units {
+            return Err("ring units differ from the entries' costs");
         }
-        if ring.slots.len() as u64 > self.limit {
+        if ring.units > self.limit {
+            return Err("ring holds more units than the limit");
+        }
+        if ring.entries.iter().any(|e| e.cost == 0) {
+            return Err("ring holds an entry of zero cost");
+        }
+        if ring.entries.capacity() as u64 > self.limit.max(4) {
             return Err("ring storage beyond the limit");
         }
-        if ring.head >= ring.slots.len().max(1) {
-            return Err("ring head out of bounds");
-        }
-        if (1..ring.len).any(|i| ring.get(i - 1) > ring.get(i)) {
-            return Err("ring out of clock order");
+        let mut it = ring.entries.iter().map(|e| e.stamp);
+        if let Some(mut prev) = it.next() {
+            for s in it {
+                if s <= prev {
+                    return Err("ring out of clock order");
+                }
+                prev = s;
+            }
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 use super::backoff::DelayState;
 use super::rng::{RandomSource, SplitMix64};
 use super::{Backoff, Error, GiveUp, RetryBudget, RetryError};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
 use std::future::Future;
@@ -31,11 +31,15 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 ///
 /// One policy serves many calls, from many threads (`&self`). Time and
 /// sleeping go through the policy's [`Clock`], so tests drive it with a
-/// [`ManualClock`](crate::clock::ManualClock) and never wait.
+/// [`ManualClock`](crate::clock::ManualClock) and never wait. A reading
+/// earlier than the last one a call saw counts as no time passed (see
+/// [`clock`](crate::clock#time-that-goes-backwards)): elapsed time never
+/// shrinks, so a clock stepping back cannot extend `max_elapsed`.
 ///
 /// Between failed attempt `n` and attempt `n + 1` the policy waits the
 /// backoff's `n`th delay, raised to the error's retry-after hint if it has
-/// one, and shortened so as never to sleep past `max_elapsed`. It stops at
+/// one (a hint capped by `max_retry_after`, by default the backoff's
+/// `max_delay`), and shortened so as never to sleep past `max_elapsed`. It stops at
 /// a non-retryable error, after `max_attempts`, at the deadline, or when
 /// the budget refuses a retry; the [`RetryError`] says which.
 ///
@@ -75,6 +79,9 @@ pub struct Retry<E, C = SystemClock> {
     when: Option<Predicate<E>>,
     is_timeout: Option<Predicate<E>>,
     retry_after: Option<Hint<E>>,
+    /// The longest retry-after hint honoured; `None`: the backoff's
+    /// `max_delay`.
+    max_retry_after: Option<Duration>,
     notify: Option<Notify<E>>,
     budget: Option<Arc<RetryBudget>>,
     clock: C,
@@ -96,6 +103,7 @@ impl<E> Retry<E, SystemClock> {
             when: None,
             is_timeout: None,
             retry_after: None,
+            max_retry_after: None,
             notify: None,
             budget: None,
             clock: SystemClock,
@@ -216,16 +224,22 @@ impl<E, C: Clock> Retry<E, C> {
 /// forms.
 struct Run<'p, E, C> {
     policy: &'p Retry<E, C>,
-    start: Duration,
+    /// Clock nanoseconds at the first attempt.
+    start: u64,
+    /// Clamps readings that go backwards: elapsed time never shrinks, so a
+    /// clock stepping back cannot extend the deadline.
+    clamp: MonotonicClamp,
     attempts: u32,
     delays: DelayState,
 }
 
 impl<'p, E, C: Clock> Run<'p, E, C> {
     fn new(policy: &'p Retry<E, C>) -> Self {
+        let clamp = MonotonicClamp::new();
         Run {
             policy,
-            start: policy.clock.now(),
+            start: clamp.now(&policy.clock),
+            clamp,
             attempts: 1,
             delays: DelayState::new(&policy.backoff),
         }
@@ -242,7 +256,7 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
     /// next attempt, or the final error.
     fn failed(&mut self, err: E) -> Result<Duration, RetryError<E>> {
         let p = self.policy;
-        let elapsed = p.clock.now().saturating_sub(self.start);
+        let elapsed = Duration::from_nanos(self.clamp.now(&p.clock).saturating_sub(self.start));
         let attempts = self.attempts;
         let give_up = |last, reason| RetryError {
             last,
@@ -260,10 +274,12 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
             let mut rng = p.rng.lock();
             self.delays.next(&p.backoff, &mut **rng)
         };
-        // The server's hint is a floor ("not before"), and may exceed the
-        // backoff cap: the server knows its own recovery time better.
+        // The server's hint is a floor ("not before"), but a hostile or
+        // broken server must not park the caller for days: the hint is
+        // capped by `max_retry_after` (default: the backoff's cap).
         if let Some(hint) = p.retry_after.as_ref().and_then(|h| h(&err)) {
-            delay = delay.max(hint);
+            let cap = p.max_retry_after.unwrap_or_else(|| p.backoff.max_delay());
+            delay = delay.max(hint.min(cap));
         }
         if let Some(limit) = p.max_elapsed {
             let left = limit.saturating_sub(elapsed);
@@ -300,6 +316,7 @@ impl<E, C: fmt::Debug> fmt::Debug for Retry<E, C> {
             .field("max_elapsed", &self.max_elapsed)
             .field("when", &self.when.as_ref().map(|_| "fn"))
             .field("retry_after", &self.retry_after.as_ref().map(|_| "fn"))
+            .field("max_retry_after", &self.max_retry_after)
             .field("budget", &self.budget)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
@@ -314,6 +331,7 @@ pub struct RetryBuilder<E, C = SystemClock> {
     when: Option<Predicate<E>>,
     is_timeout: Option<Predicate<E>>,
     retry_after: Option<Hint<E>>,
+    max_retry_after: Option<Duration>,
     notify: Option<Notify<E>>,
     budget: Option<Arc<RetryBudget>>,
     clock: C,
@@ -365,12 +383,22 @@ impl<E, C: Clock> RetryBuilder<E, C> {
     }
 
     /// Reads a retry-after hint from each error with `hint`; a hint raises
-    /// the delay to at least that much, clamped to the deadline.
+    /// the delay to at least that much, capped by
+    /// [`max_retry_after`](RetryBuilder::max_retry_after) and clamped to
+    /// the deadline.
     pub fn retry_after_with(
         mut self,
         hint: impl Fn(&E) -> Option<Duration> + Send + Sync + 'static,
     ) -> Self {
         self.retry_after = Some(Box::new(hint));
+        self
+    }
+
+    /// The longest retry-after hint honoured (default: the backoff's
+    /// [`max_delay`](Backoff::max_delay)): a longer hint, say days from a
+    /// hostile server, waits this long instead.
+    pub fn max_retry_after(mut self, cap: Duration) -> Self {
+        self.max_retry_after = Some(cap);
         self
     }
 
@@ -404,6 +432,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
             when: self.when,
             is_timeout: self.is_timeout,
             retry_after: self.retry_after,
+            max_retry_after: self.max_retry_after,
             notify: self.notify,
             budget: self.budget,
             clock,
@@ -431,6 +460,7 @@ impl<E, C: Clock> RetryBuilder<E, C> {
             when: self.when,
             is_timeout: self.is_timeout,
             retry_after: self.retry_after,
+            max_retry_after: self.max_retry_after,
             notify: self.notify,
             budget: self.budget,
             clock: self.clock,

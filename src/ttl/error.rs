@@ -12,17 +12,8 @@ pub enum Error {
         /// The value given, as text.
         given: String,
     },
-    /// A capacity of zero: use no capacity for an unbounded cache.
-    ZeroCapacity,
-    /// A capacity per shard beyond the `u32` arena's reach.
-    CapacityTooLarge {
-        /// The capacity that was asked for.
-        requested: usize,
-    },
-    /// Zero shards were requested.
-    ZeroShards,
-    /// A tick resolution of zero.
-    ZeroResolution,
+    /// The memoizer's cache could not be built.
+    Cache(crate::cache::Error),
 }
 
 impl fmt::Display for Error {
@@ -35,22 +26,25 @@ impl fmt::Display for Error {
                     "ttl must be a finite, non-negative number of seconds, got {given}"
                 )
             }
-            Error::ZeroCapacity => {
-                f.write_str("capacity must be at least 1 (leave it unset for an unbounded cache)")
-            }
-            Error::CapacityTooLarge { requested } => {
-                write!(
-                    f,
-                    "capacity {requested} exceeds what u32 arena indices can address"
-                )
-            }
-            Error::ZeroShards => f.write_str("shards must be at least 1, got 0"),
-            Error::ZeroResolution => f.write_str("resolution must be greater than zero"),
+            Error::Cache(e) => write!(f, "memoizer cache: {e}"),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Cache(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::cache::Error> for Error {
+    fn from(e: crate::cache::Error) -> Self {
+        Error::Cache(e)
+    }
+}
 
 /// A TTL from seconds given as a float (for example from configuration),
 /// refusing NaN, infinities, negatives and zero.

@@ -1,36 +1,25 @@
-use super::cache::{TtlCache, TtlCacheBuilder};
 use super::Error;
+use crate::cache::{Cache, CacheBuilder};
 use crate::clock::{Clock, SystemClock};
-use crate::counter::StripedCounters;
-use crate::sync::{Arc, Condvar, Mutex};
 use crate::DefaultHashBuilder;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
-
-const HITS: usize = 0;
-const MISSES: usize = 1;
-const LOADS: usize = 2;
-const FAILURES: usize = 3;
 
 /// Why [`Memoized::get`] returned no value.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum MemoError<E> {
     /// The loader returned this error (shared by every caller that waited
     /// on the same load). Errors are not cached: the next call loads again.
-    Load(std::sync::Arc<E>),
-    /// The loader panicked on another thread while this caller waited for
-    /// it. The panic itself propagates on the loading thread; the key is
-    /// loadable again.
-    LoaderPanicked,
+    Load(Arc<E>),
 }
 
 impl<E> Clone for MemoError<E> {
     fn clone(&self) -> Self {
         match self {
-            MemoError::Load(e) => MemoError::Load(std::sync::Arc::clone(e)),
-            MemoError::LoaderPanicked => MemoError::LoaderPanicked,
+            MemoError::Load(e) => MemoError::Load(Arc::clone(e)),
         }
     }
 }
@@ -39,7 +28,6 @@ impl<E: fmt::Display> fmt::Display for MemoError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MemoError::Load(e) => write!(f, "loader failed: {e}"),
-            MemoError::LoaderPanicked => f.write_str("loader panicked on the thread that ran it"),
         }
     }
 }
@@ -48,7 +36,6 @@ impl<E: std::error::Error + 'static> std::error::Error for MemoError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             MemoError::Load(e) => Some(&**e),
-            MemoError::LoaderPanicked => None,
         }
     }
 }
@@ -66,56 +53,16 @@ pub struct MemoStats {
     pub load_failures: u64,
 }
 
-/// One in-progress load that callers of the same key wait on.
+/// A function memoized through a [`Cache`] with a time to live: a thin
+/// layer over [`Cache::try_get_or_insert_with`], so concurrent callers of
+/// one missing key share one load.
 ///
-/// Protocol: the leader creates the flight under the key's flight-map lock,
-/// runs the loader with no lock held, stores the outcome in `state` and
-/// wakes every waiter through `done`. Waiters check `state` under its
-/// mutex before waiting, so a wake-up cannot be lost: either they see the
-/// outcome, or they are waiting on `done` when the leader notifies.
-struct Flight<V, E> {
-    state: Mutex<Option<Result<V, MemoError<E>>>>,
-    done: Condvar,
-}
-
-impl<V: Clone, E> Flight<V, E> {
-    fn new() -> Self {
-        Flight {
-            state: Mutex::new(None),
-            done: Condvar::new(),
-        }
-    }
-
-    fn finish(&self, outcome: Result<V, MemoError<E>>) {
-        *self.state.lock() = Some(outcome);
-        self.done.notify_all();
-    }
-
-    fn wait(&self) -> Result<V, MemoError<E>> {
-        let mut state = self.state.lock();
-        loop {
-            if let Some(outcome) = state.as_ref() {
-                return outcome.clone();
-            }
-            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-/// Loads in flight for one shard of keys.
-type FlightMap<K, V, E, S> = Mutex<hashbrown::HashMap<K, Arc<Flight<V, E>>, S>>;
-
-/// A function memoized through a [`TtlCache`], loading each missing key
-/// once however many threads ask for it at the same moment.
-///
-/// - `get(&k)` answers from the cache, or runs the loader. Concurrent
-///   callers of the same missing key wait for the one load in flight and
-///   all receive its result; other keys are not blocked meanwhile.
 /// - A loader error is returned to every caller that waited on that load,
 ///   and is not cached.
-/// - A loader panic propagates on the thread that ran the loader; the
-///   callers waiting on it get [`MemoError::LoaderPanicked`], and the key
-///   can be loaded again: no poisoned entry is left behind.
+/// - A loader panic propagates on the thread that ran the loader; a caller
+///   waiting on it then runs the loader itself. No poisoned entry is left.
+/// - [`invalidate`](Self::invalidate) during a load discards that load's
+///   result: it is returned to its callers but not cached.
 ///
 /// ```
 /// use latchwork::ttl::Memoized;
@@ -130,16 +77,15 @@ type FlightMap<K, V, E, S> = Mutex<hashbrown::HashMap<K, Arc<Flight<V, E>>, S>>;
 /// # Ok::<(), latchwork::ttl::Error>(())
 /// ```
 pub struct Memoized<K, V, E, F, C = SystemClock, S = DefaultHashBuilder> {
-    cache: TtlCache<K, V, C, S>,
+    cache: Cache<K, V, S, C>,
     loader: F,
-    flights: Box<[FlightMap<K, V, E, S>]>,
-    hasher: S,
-    stats: StripedCounters<4>,
+    _error: std::marker::PhantomData<fn() -> E>,
 }
 
 /// Builder for [`Memoized`]; see [`Memoized::builder`].
 pub struct MemoizedBuilder<K, V, E, F, C = SystemClock, S = DefaultHashBuilder> {
-    cache: TtlCacheBuilder<K, V, C, S>,
+    cache: CacheBuilder<K, V, S, C>,
+    ttl: Duration,
     loader: F,
     _error: std::marker::PhantomData<fn() -> E>,
 }
@@ -148,6 +94,7 @@ impl<K, V, E, F, C: fmt::Debug, S> fmt::Debug for MemoizedBuilder<K, V, E, F, C,
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoizedBuilder")
             .field("cache", &self.cache)
+            .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
 }
@@ -161,7 +108,8 @@ where
     /// A builder around `loader` (TTL 60 s, unbounded, system clock).
     pub fn builder(loader: F) -> MemoizedBuilder<K, V, E, F> {
         MemoizedBuilder {
-            cache: TtlCache::builder(),
+            cache: Cache::builder(),
+            ttl: Duration::from_secs(60),
             loader,
             _error: std::marker::PhantomData,
         }
@@ -173,18 +121,16 @@ where
     K: Hash + Eq + Clone,
     V: Clone,
     F: Fn(&K) -> Result<V, E>,
-    C: Clock,
-    S: BuildHasher + Clone,
 {
     /// How long a loaded value is served. Default: 60 s.
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.cache = self.cache.default_ttl(ttl);
+        self.ttl = ttl;
         self
     }
 
     /// Bound on cached values. Default: unbounded.
-    pub fn capacity(mut self, capacity: usize) -> Self {
-        self.cache = self.cache.capacity(capacity);
+    pub fn capacity(mut self, capacity: u64) -> Self {
+        self.cache = self.cache.max_capacity(capacity);
         self
     }
 
@@ -192,15 +138,17 @@ where
     pub fn clock<C2: Clock>(self, clock: C2) -> MemoizedBuilder<K, V, E, F, C2, S> {
         MemoizedBuilder {
             cache: self.cache.clock(clock),
+            ttl: self.ttl,
             loader: self.loader,
             _error: std::marker::PhantomData,
         }
     }
 
     /// The hasher, for example a DoS-resistant one for untrusted keys.
-    pub fn hasher<S2: BuildHasher + Clone>(self, hasher: S2) -> MemoizedBuilder<K, V, E, F, C, S2> {
+    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> MemoizedBuilder<K, V, E, F, C, S2> {
         MemoizedBuilder {
             cache: self.cache.hasher(hasher),
+            ttl: self.ttl,
             loader: self.loader,
             _error: std::marker::PhantomData,
         }
@@ -209,19 +157,20 @@ where
     /// Builds the memoizer.
     ///
     /// # Errors
-    /// As [`TtlCacheBuilder::build`].
-    pub fn build(self) -> Result<Memoized<K, V, E, F, C, S>, Error> {
-        let cache = self.cache.build()?;
-        let hasher = cache.hasher().clone();
-        let n = cache.shard_count();
+    /// [`Error::ZeroTtl`], or [`Error::Cache`] as
+    /// [`CacheBuilder::build`].
+    pub fn build(self) -> Result<Memoized<K, V, E, F, C, S>, Error>
+    where
+        C: Clock,
+        S: BuildHasher,
+    {
+        if self.ttl.is_zero() {
+            return Err(Error::ZeroTtl);
+        }
         Ok(Memoized {
-            flights: (0..n)
-                .map(|_| Mutex::new(hashbrown::HashMap::with_hasher(hasher.clone())))
-                .collect(),
-            hasher,
-            cache,
+            cache: self.cache.time_to_live(self.ttl).build()?,
             loader: self.loader,
-            stats: StripedCounters::new(),
+            _error: std::marker::PhantomData,
         })
     }
 }
@@ -230,6 +179,7 @@ impl<K, V, E, F, C, S> Memoized<K, V, E, F, C, S>
 where
     K: Hash + Eq + Clone,
     V: Clone,
+    E: Send + Sync + 'static,
     F: Fn(&K) -> Result<V, E>,
     C: Clock,
     S: BuildHasher,
@@ -238,86 +188,38 @@ where
     /// caller of that key.
     ///
     /// # Errors
-    /// [`MemoError::Load`] with the loader's error, or
-    /// [`MemoError::LoaderPanicked`] when the load this call waited on
-    /// panicked. If this thread runs a loader that panics, the panic
-    /// propagates here.
+    /// [`MemoError::Load`] with the loader's error. If this thread runs a
+    /// loader that panics, the panic propagates here.
     pub fn get(&self, key: &K) -> Result<V, MemoError<E>> {
-        if let Some(v) = self.cache.get(key) {
-            self.stats.incr(HITS);
-            return Ok(v);
-        }
-        self.stats.incr(MISSES);
-        let flights =
-            &self.flights[crate::shard::index(self.hasher.hash_one(key), self.flights.len() - 1)];
-        let (flight, leader) = {
-            let mut map = flights.lock();
-            match map.get(key) {
-                Some(f) => (Arc::clone(f), false),
-                None => {
-                    // A load that finished between our miss and this lock
-                    // stored its value before leaving the map.
-                    if let Some(v) = self.cache.get(key) {
-                        return Ok(v);
-                    }
-                    let f = Arc::new(Flight::new());
-                    map.insert(key.clone(), Arc::clone(&f));
-                    (f, true)
-                }
-            }
-        };
-        if !leader {
-            return flight.wait();
-        }
-        self.stats.incr(LOADS);
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.loader)(key)));
-        // Store a success before leaving the map, so a caller who misses
-        // the flight finds the value; errors and panics are not cached.
-        if let Ok(Ok(v)) = &outcome {
-            self.cache.insert(key.clone(), v.clone());
-        }
-        flights.lock().remove(key);
-        match outcome {
-            Ok(Ok(v)) => {
-                flight.finish(Ok(v.clone()));
-                Ok(v)
-            }
-            Ok(Err(e)) => {
-                self.stats.incr(FAILURES);
-                let err = MemoError::Load(std::sync::Arc::new(e));
-                flight.finish(Err(err.clone()));
-                Err(err)
-            }
-            Err(panic) => {
-                self.stats.incr(FAILURES);
-                flight.finish(Err(MemoError::LoaderPanicked));
-                resume_unwind(panic)
-            }
-        }
+        self.cache
+            .try_get_or_insert_with(key.clone(), || (self.loader)(key))
+            .map_err(MemoError::Load)
     }
 
-    /// Drops the cached value for `key`; the next `get` loads again.
+    /// Drops the cached value for `key`, and makes a load in flight for it
+    /// return without caching; the next `get` loads again.
     pub fn invalidate(&self, key: &K) {
         self.cache.remove(key);
     }
 
-    /// Drops every cached value.
+    /// Drops every cached value (and discards the loads in flight).
     pub fn invalidate_all(&self) {
-        self.cache.clear();
+        self.cache.invalidate_all();
     }
 
     /// Hits, misses, loads and load failures so far.
     pub fn stats(&self) -> MemoStats {
+        let s = self.cache.stats();
         MemoStats {
-            hits: self.stats.sum(HITS),
-            misses: self.stats.sum(MISSES),
-            loads: self.stats.sum(LOADS),
-            load_failures: self.stats.sum(FAILURES),
+            hits: s.hits,
+            misses: s.misses,
+            loads: s.loads,
+            load_failures: s.load_errors,
         }
     }
 
     /// The underlying cache (for its length, stats or clock).
-    pub fn cache(&self) -> &TtlCache<K, V, C, S> {
+    pub fn cache(&self) -> &Cache<K, V, S, C> {
         &self.cache
     }
 }

@@ -1,19 +1,16 @@
-//! Time-to-live caching: a sharded cache whose entries expire, reclaimed
-//! through a hierarchical timer wheel, and a memoizer that loads each
-//! missing key once however many threads ask (single-flight).
+//! Memoization with a time to live.
 //!
-//! - [`TtlCache`]: `&self` from many threads; `get` never returns an entry
-//!   at or past its deadline; expired entries are reclaimed by ordinary
-//!   calls in work proportional to what expired, not to the cache size.
 //! - [`Memoized`]: wraps a loader `Fn(&K) -> Result<V, E>` with a
-//!   [`TtlCache`]; concurrent callers of one missing key share one load.
+//!   [`Cache`](crate::cache::Cache) whose entries expire; concurrent callers
+//!   of one missing key share one load (the cache's single-flight loader).
+//! - [`ttl_from_secs_f64`]: a TTL from configuration, validated.
 //!
-//! Both take their time from the crate's [`Clock`](crate::clock::Clock).
-mod cache;
+//! The time-to-live cache itself is [`Cache`](crate::cache::Cache) with
+//! [`time_to_live`](crate::cache::CacheBuilder::time_to_live): expiry runs
+//! on the crate's hierarchical timer wheel (`src/wheel.rs`). The former
+//! `TtlCache` is replaced by it.
 mod error;
 mod memo;
-mod wheel;
 
-pub use cache::{TtlCache, TtlCacheBuilder, TtlStats};
 pub use error::{ttl_from_secs_f64, Error};
 pub use memo::{MemoError, MemoStats, Memoized, MemoizedBuilder};

@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 /// What a `Backpressure` registry entry holds when no receiver uses it.
 const FREE: u64 = u64::MAX;
 
+/// The largest ring a channel may have, in slots (2^24, about 16.8
+/// million). A ring is allocated whole when the channel is built (a slot is
+/// 16 bytes plus the message), so a larger request would commit gigabytes
+/// up front; within this bound the slots are still reserved fallibly, so a
+/// ring the process cannot hold is [`Error::CapacityTooLarge`], not an
+/// out-of-memory abort.
+pub const MAX_CAPACITY: usize = 1 << 24;
+
+/// The most receivers a `Backpressure` channel may be built for (2^16):
+/// each takes a cache-padded cursor that a producer scans when the ring is
+/// full, so the registry is 8 MiB at this maximum.
+pub const MAX_RECEIVERS: usize = 1 << 16;
+
 /// What happens when a receiver falls a full ring behind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Policy {
@@ -53,32 +66,48 @@ impl Builder {
     }
 
     /// How many receivers a `Backpressure` channel can have at once (each
-    /// has a cursor that producers scan when the ring is full). Ignored for
-    /// `Overwrite`, where receivers are unlimited.
+    /// has a cursor that producers scan when the ring is full), at most
+    /// [`MAX_RECEIVERS`]. Ignored for `Overwrite`, where receivers are
+    /// unlimited.
     pub fn max_receivers(mut self, max: usize) -> Self {
         self.max_receivers = max;
         self
     }
 
     /// The channel and its first receiver.
+    ///
+    /// # Errors
+    /// [`Error::ZeroCapacity`]; [`Error::CapacityTooLarge`] for a capacity
+    /// above [`MAX_CAPACITY`] or a ring this process cannot allocate (the
+    /// slots are reserved fallibly, so an oversized ring is an error, not
+    /// an out-of-memory abort); under `Backpressure`,
+    /// [`Error::ZeroMaxReceivers`] and [`Error::MaxReceiversTooLarge`].
     pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
+        let too_large = Error::CapacityTooLarge {
+            requested: self.capacity,
+        };
         let cap = self
             .capacity
             .checked_next_power_of_two()
-            .filter(|&c| c as u64 <= 1 << 32)
-            .ok_or(Error::CapacityTooLarge {
-                requested: self.capacity,
-            })?;
+            .filter(|&c| c <= MAX_CAPACITY)
+            .ok_or(too_large.clone())?;
         let registry = match self.policy {
             Policy::Overwrite => 0,
             Policy::Backpressure if self.max_receivers == 0 => return Err(Error::ZeroMaxReceivers),
+            Policy::Backpressure if self.max_receivers > MAX_RECEIVERS => {
+                return Err(Error::MaxReceiversTooLarge {
+                    requested: self.max_receivers,
+                    max: MAX_RECEIVERS,
+                })
+            }
             Policy::Backpressure => self.max_receivers,
         };
+        let ring = Ring::try_new(cap).ok_or(too_large)?;
         let shared = Arc::new(Shared {
-            ring: Ring::new(cap),
+            ring,
             policy: self.policy,
             max_receivers: self.max_receivers,
             tail: CachePadded::new(AtomicU64::new(0)),
@@ -389,9 +418,15 @@ impl<T: Clone> Receiver<T> {
         }
     }
 
-    /// The next message, parking at most `timeout`.
+    /// The next message, parking at most `timeout`. A timeout too long
+    /// for an `Instant` to hold (`Duration::MAX`) waits as [`recv`] does.
+    ///
+    /// [`recv`]: Receiver::recv
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(Instant::now() + timeout))
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.recv_until(Some(deadline)),
+            None => self.recv_until(None),
+        }
     }
 
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {

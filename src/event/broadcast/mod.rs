@@ -42,4 +42,5 @@ mod ring;
 
 pub use channel::{
     channel, Builder, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError,
+    MAX_CAPACITY, MAX_RECEIVERS,
 };

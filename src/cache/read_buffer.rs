@@ -103,9 +103,17 @@ impl ReadBuffer {
         }
         let mut p = head;
         while p != tail {
-            // Acquire: pairs with the Release store in `record`.
-            let v = self.slots[p & MASK].swap(0, Ordering::Acquire);
+            let slot = &self.slots[p & MASK];
+            // Acquire: pairs with the Release store in `record`. A load and
+            // a store rather than a swap: a recorder stores only into a
+            // position it claimed, and (the shard lock keeps records and
+            // drains apart) no recorder is between claim and store now,
+            // except in the lossy cases the module doc allows.
+            let v = slot.load(Ordering::Acquire);
             if v != 0 {
+                // Relaxed: published to later recorders by the Release
+                // store of `head` below.
+                slot.store(0, Ordering::Relaxed);
                 replay((v - 1) as u32);
             }
             p = p.wrapping_add(1);

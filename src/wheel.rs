@@ -60,7 +60,10 @@ pub(crate) struct Wheel {
     elapsed: u64,
     /// Allocated on first use: short TTLs never pay for high levels.
     levels: Vec<Level>,
+    /// Timers in the slots (not counting `due`).
     timers: usize,
+    /// Timers already due, waiting for the caller to handle them.
+    due: Vec<Timer>,
 }
 
 /// The (level, slot) where a timer for `tick` lives when the wheel stands
@@ -79,13 +82,14 @@ impl Wheel {
             elapsed,
             levels: Vec::new(),
             timers: 0,
+            due: Vec::new(),
         }
     }
 
-    /// Timers held, stale ones included.
+    /// Timers held (in slots or due), stale ones included.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.timers
+        self.timers + self.due.len()
     }
 
     #[inline]
@@ -134,8 +138,12 @@ impl Wheel {
         None
     }
 
-    /// Advances to `now`, delivering every timer for a tick `<= now`.
-    pub(crate) fn advance(&mut self, now: u64, mut deliver: impl FnMut(Timer)) {
+    /// Advances to `now`, moving every timer for a tick `<= now` onto the
+    /// due list. This is bookkeeping only (a level-0 slot moves whole; a
+    /// higher slot is re-placed timer by timer): the caller's expensive work
+    /// per timer (removing an entry, dropping its value, notifying) happens
+    /// in [`Wheel::pop_due`], as much of it per call as the caller budgets.
+    pub(crate) fn advance(&mut self, now: u64) {
         if now <= self.elapsed {
             return;
         }
@@ -146,18 +154,25 @@ impl Wheel {
             self.elapsed = start;
             let lvl = &mut self.levels[level];
             lvl.occupied &= !(1 << slot);
-            let bucket = std::mem::take(&mut lvl.slots[slot]);
+            let mut bucket = std::mem::take(&mut lvl.slots[slot]);
             self.timers -= bucket.len();
-            for timer in &bucket {
-                if timer.tick <= start {
-                    deliver(*timer);
+            if level == 0 {
+                // Every timer in a level-0 slot is for exactly its tick.
+                if self.due.is_empty() {
+                    std::mem::swap(&mut self.due, &mut bucket);
                 } else {
-                    self.insert(*timer);
+                    self.due.append(&mut bucket);
+                }
+            } else {
+                for timer in bucket.drain(..) {
+                    if timer.tick <= start {
+                        self.due.push(timer);
+                    } else {
+                        self.insert(timer);
+                    }
                 }
             }
             // Give the bucket's allocation back for reuse.
-            let mut bucket = bucket;
-            bucket.clear();
             let lvl = &mut self.levels[level];
             if lvl.slots[slot].capacity() == 0 {
                 lvl.slots[slot] = bucket;
@@ -166,22 +181,16 @@ impl Wheel {
         self.elapsed = now;
     }
 
-    /// Visits the timers due at tick `elapsed + 1` (the one in progress, and
-    /// late-inserted ones placed there) and removes those for which
-    /// `expired` returns true.
-    pub(crate) fn retain_next(&mut self, mut expired: impl FnMut(Timer) -> bool) {
-        let tick = self.elapsed.saturating_add(1);
-        let (level, slot) = locate(tick, self.elapsed);
-        let Some(lvl) = self.levels.get_mut(level) else {
-            return;
-        };
-        let bucket = &mut lvl.slots[slot];
-        let before = bucket.len();
-        bucket.retain(|t| !(t.tick <= tick && expired(*t)));
-        self.timers -= before - bucket.len();
-        if bucket.is_empty() {
-            lvl.occupied &= !(1 << slot);
-        }
+    /// A timer whose tick has passed, if any is waiting.
+    #[inline]
+    pub(crate) fn pop_due(&mut self) -> Option<Timer> {
+        self.due.pop()
+    }
+
+    /// Timers whose tick has passed and that wait for [`Wheel::pop_due`].
+    #[inline]
+    pub(crate) fn due_len(&self) -> usize {
+        self.due.len()
     }
 
     /// Drops every timer and moves to `elapsed`; keeps level allocations.
@@ -193,6 +202,7 @@ impl Wheel {
             lvl.occupied = 0;
         }
         self.timers = 0;
+        self.due.clear();
         self.elapsed = elapsed;
     }
 
@@ -207,7 +217,8 @@ impl Wheel {
                         .map(|s| s.capacity() * std::mem::size_of::<Timer>())
                         .sum::<usize>()
             })
-            .sum()
+            .sum::<usize>()
+            + self.due.capacity() * std::mem::size_of::<Timer>()
     }
 }
 
@@ -229,10 +240,19 @@ mod tests {
             });
         }
         let mut got = vec![];
-        w.advance(100, |t| got.push(t.tick));
+        w.advance(100);
+        while let Some(t) = w.pop_due() {
+            got.push(t.tick);
+        }
+        got.sort_unstable();
         assert_eq!(got, [1, 5, 63, 64, 70]);
-        w.advance(1 << 41, |t| got.push(t.tick));
-        assert_eq!(got[5..], [4_100, 1 << 40]);
+        w.advance(1 << 41);
+        let mut late = vec![];
+        while let Some(t) = w.pop_due() {
+            late.push(t.tick);
+        }
+        late.sort_unstable();
+        assert_eq!(late, [4_100, 1 << 40]);
         assert_eq!(w.len(), 0);
     }
 
@@ -257,20 +277,16 @@ mod tests {
                 }
                 now += dt;
                 let mut got = vec![];
-                w.advance(now, |t| got.push(t));
+                w.advance(now);
+                while let Some(t) = w.pop_due() {
+                    got.push(t);
+                }
                 let mut want: Vec<Timer> = pending.iter().copied().filter(|t| t.tick <= now).collect();
                 pending.retain(|t| t.tick > now);
                 got.sort_by_key(|t| t.index);
                 want.sort_by_key(|t| t.index);
                 prop_assert_eq!(got, want);
                 prop_assert_eq!(w.len(), pending.len());
-                // The in-progress tick's timers are exactly where retain_next looks.
-                let mut seen = vec![];
-                w.retain_next(|t| { seen.push(t.index); false });
-                let mut want_next: Vec<u32> = pending.iter().filter(|t| t.tick <= now + 1).map(|t| t.index).collect();
-                seen.sort_unstable();
-                want_next.sort_unstable();
-                prop_assert_eq!(seen, want_next);
             }
         }
     }

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Independent referee for the hit-ratio suite (WORKLOADS.md).
+
+1. Makes (once) a venv at target/venv-referee with libcachesim (pinned) and
+   matplotlib, and re-runs itself inside it.
+2. Runs `cargo run --release --example hit_ratio` to write every trace, one
+   key a line, plus manifest.csv, and our caches' hits (CSV).
+3. Replays each trace through libCacheSim's LRU, S3FIFO, WTinyLFU, Sieve and
+   ARC (plain-text reader, ignore_obj_size: every object has size 1, so the
+   cache size counts objects), with libCacheSim's default parameters.
+4. Prints one markdown table, ours beside theirs, writes it (and a CSV with
+   every row) to the output directory, and draws docs/img/hit_ratio_<trace>.svg.
+5. Checks that `latchwork LruCache` and libCacheSim's LRU have the same hit
+   count on every trace x capacity; exits 1 when not. Both count every
+   request, cold misses included: hit ratio = hits / requests.
+
+Usage: scripts/hit_ratio.sh [--no-run] [--requests N] [--out DIR] ...
+(see --help). Needs python3 with venv, cargo, and PyPI for the first run.
+"""
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / "target" / "venv-referee"
+# The LRU check depends on the simulator's exact behaviour: pin it.
+REQUIREMENTS = ["libcachesim==0.3.5", "matplotlib"]
+OUR_LRU = "latchwork LruCache"
+POLICIES = ["LRU", "S3FIFO", "WTinyLFU", "Sieve", "ARC"]
+
+
+def referee_name(policy):
+    return f"libCacheSim {policy}"
+
+
+def ensure_venv():
+    """Re-executes this script inside the referee venv, creating it first."""
+    venv_python = VENV / "bin" / "python"
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        return
+    if not venv_python.exists():
+        print(f"creating {VENV.relative_to(ROOT)}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    probe = subprocess.run(
+        [str(venv_python), "-c", "import libcachesim"], capture_output=True
+    )
+    if probe.returncode != 0:
+        subprocess.run(
+            [str(venv_python), "-m", "pip", "install", "-q", *REQUIREMENTS], check=True
+        )
+    os.execv(str(venv_python), [str(venv_python), __file__, *sys.argv[1:]])
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--traces", default="target/traces", help="trace directory")
+    p.add_argument("--out", default="target/hit_ratio", help="output directory")
+    p.add_argument("--svg-dir", default="docs/img", help="where the SVGs go")
+    p.add_argument("--requests", type=int, help="request budget per trace")
+    p.add_argument(
+        "--no-run",
+        action="store_true",
+        help="reuse the traces and ours.csv already written",
+    )
+    p.add_argument("--no-plots", action="store_true")
+    return p.parse_args()
+
+
+def run_example(args, traces, ours_csv):
+    cmd = ["cargo", "run", "--release", "--example", "hit_ratio", "--"]
+    cmd += ["--trace-dir", str(traces), "--csv", str(ours_csv)]
+    cmd += ["--json", str(ours_csv.with_suffix(".json"))]
+    if args.requests:
+        cmd += ["--requests", str(args.requests)]
+    print("+", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def replay(lcs, path, capacity, policy, requests):
+    """Hits of one libCacheSim policy on one trace file."""
+    params = lcs.ReaderInitParam(ignore_obj_size=True)
+    reader = lcs.TraceReader(str(path), lcs.TraceType.PLAIN_TXT_TRACE, params)
+    n = reader.get_num_of_req()
+    if n != requests:
+        sys.exit(f"{path}: libCacheSim reads {n} requests, the manifest says {requests}")
+    cache = getattr(lcs, policy)(cache_size=capacity)
+    miss_ratio, _ = cache.process_trace(reader)
+    # The miss ratio is n_miss / n_req in a double; n_req < 2^53, so rounding
+    # recovers the integer count exactly.
+    return round((1.0 - miss_ratio) * n)
+
+
+def markdown(cases, columns, hits):
+    head = "| trace | capacity | " + " | ".join(columns) + " |"
+    rule = "|---|---:|" + "---:|" * len(columns)
+    lines = [head, rule]
+    for trace, capacity, requests in cases:
+        cells = [f"{100.0 * hits[(trace, capacity, c)] / requests:.2f}" for c in columns]
+        lines.append(f"| {trace} | {capacity} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# Ours: solid lines in these colours; libCacheSim's: dashed, in their own.
+OUR_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#17becf",
+              "#393b79", "#637939", "#843c39", "#7b4173"]
+REFEREE_COLORS = ["#000000", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+
+
+def colors(series):
+    ours = iter(OUR_COLORS * 3)
+    theirs = iter(REFEREE_COLORS * 3)
+    return [next(theirs) if n.startswith("libCacheSim") else next(ours) for n, _ in series]
+
+
+def plot_matplotlib(trace, capacities, series, path):
+    import matplotlib
+
+    matplotlib.use("svg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "latchwork-hit-ratio"  # stable ids
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for (name, ys), color in zip(series, colors(series)):
+        theirs = name.startswith("libCacheSim")
+        ax.plot(
+            capacities,
+            ys,
+            linestyle="--" if theirs else "-",
+            marker="s" if theirs else "o",
+            markersize=4,
+            color=color,
+            label=name,
+        )
+    ax.set_xscale("log")
+    ax.set_xticks(capacities, [f"{c:,}" for c in capacities])
+    ax.minorticks_off()
+    ax.set_xlabel("capacity (entries; 100,000 keys)")
+    ax.set_ylabel("hit ratio (%)")
+    ax.set_title(f"hit ratio, trace {trace}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_by_hand(trace, capacities, series, path):
+    """A plain SVG line chart, for when matplotlib does not install."""
+    import math
+
+    w, h, left, right, top, bottom = 720, 440, 60, 190, 30, 50
+    pw, ph = w - left - right, h - top - bottom
+    lo, hi = math.log10(capacities[0]), math.log10(capacities[-1])
+
+    def x(c):
+        return left + pw * (math.log10(c) - lo) / ((hi - lo) or 1)
+
+    def y(v):
+        return top + ph * (1 - v / 100.0)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="18" font-size="13">hit ratio, trace {trace}</text>',
+           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>']
+    for v in range(0, 101, 20):
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
+        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}%</text>')
+    for c in capacities:
+        out.append(f'<text x="{x(c):.1f}" y="{top + ph + 16}" text-anchor="middle">{c:,}</text>')
+    out.append(f'<text x="{left + pw / 2}" y="{h - 10}" text-anchor="middle">capacity (entries)</text>')
+    for i, ((name, ys), color) in enumerate(zip(series, colors(series))):
+        dash = ' stroke-dasharray="5,3"' if name.startswith("libCacheSim") else ""
+        pts = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in zip(capacities, ys))
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"{dash}/>')
+        ly = top + 12 + 15 * i
+        out.append(f'<line x1="{w - right + 10}" x2="{w - right + 30}" y1="{ly - 4}" y2="{ly - 4}" '
+                   f'stroke="{color}" stroke-width="1.5"{dash}/>')
+        out.append(f'<text x="{w - right + 35}" y="{ly}">{name}</text>')
+    out.append("</svg>")
+    Path(path).write_text("\n".join(out) + "\n")
+
+
+def plot(cases, columns, hits, svg_dir):
+    try:
+        import matplotlib  # noqa: F401
+
+        draw = plot_matplotlib
+    except ImportError:
+        print("matplotlib missing: drawing the SVGs by hand", file=sys.stderr)
+        draw = plot_by_hand
+    svg_dir.mkdir(parents=True, exist_ok=True)
+    traces = list(dict.fromkeys(t for t, _, _ in cases))
+    written = []
+    for trace in traces:
+        rows = [(c, n) for t, c, n in cases if t == trace]
+        capacities = [c for c, _ in rows]
+        series = [
+            (col, [100.0 * hits[(trace, c, col)] / n for c, n in rows]) for col in columns
+        ]
+        path = svg_dir / f"hit_ratio_{trace}.svg"
+        draw(trace, capacities, series, path)
+        written.append(path)
+    return written
+
+
+def main():
+    ensure_venv()
+    import libcachesim as lcs
+
+    args = parse_args()
+    traces = ROOT / args.traces
+    out = ROOT / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    ours_csv = out / "ours.csv"
+    if not args.no_run:
+        run_example(args, traces, ours_csv)
+
+    manifest = read_csv(traces / "manifest.csv")
+    ours = read_csv(ours_csv)
+    cases = [(m["trace"], int(m["capacity"]), int(m["requests"])) for m in manifest]
+    files = {(m["trace"], int(m["capacity"])): traces / m["file"] for m in manifest}
+
+    hits = {}
+    our_columns = list(dict.fromkeys(r["cache"] for r in ours))
+    for r in ours:
+        hits[(r["trace"], int(r["capacity"]), r["cache"])] = int(r["hits"])
+
+    t0 = time.time()
+    for trace, capacity, requests in cases:
+        for policy in POLICIES:
+            h = replay(lcs, files[(trace, capacity)], capacity, policy, requests)
+            hits[(trace, capacity, referee_name(policy))] = h
+        print(f"libCacheSim {trace:>10} {capacity:>6} done", file=sys.stderr)
+    print(f"libCacheSim replays took {time.time() - t0:.1f}s", file=sys.stderr)
+
+    columns = our_columns + [referee_name(p) for p in POLICIES]
+    table = markdown(cases, columns, hits)
+    header = (
+        f"Hit ratio (%), hits / requests, every request counted. "
+        f"libcachesim {lcs.__version__} (defaults; ignore_obj_size). "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}.\n\n"
+    )
+    (out / "table.md").write_text(header + table)
+    with open(out / "all.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["trace", "capacity", "cache", "requests", "hits", "hit_ratio"])
+        for trace, capacity, requests in cases:
+            for c in columns:
+                h = hits[(trace, capacity, c)]
+                w.writerow([trace, capacity, c, requests, h, f"{100.0 * h / requests:.6f}"])
+    print(header + table)
+
+    if not args.no_plots:
+        for path in plot(cases, columns, hits, ROOT / args.svg_dir):
+            print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)
+
+    # The referee's own check: strict LRU is deterministic, so ours and
+    # libCacheSim's must agree hit for hit on every trace x capacity.
+    if OUR_LRU not in our_columns:
+        sys.exit(f"LRU check: no '{OUR_LRU}' rows in {ours_csv}")
+    bad = [
+        (t, c, hits[(t, c, OUR_LRU)], hits[(t, c, referee_name("LRU"))])
+        for t, c, _ in cases
+        if hits[(t, c, OUR_LRU)] != hits[(t, c, referee_name("LRU"))]
+    ]
+    for t, c, a, b in bad:
+        print(f"LRU check FAILED: {t} @ {c}: {OUR_LRU} {a} hits, libCacheSim LRU {b}")
+    if bad:
+        sys.exit(1)
+    print(f"LRU check passed: {OUR_LRU} == libCacheSim LRU, hit for hit, "
+          f"on all {len(cases)} trace x capacity cases")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1446 @@
+#![cfg(not(loom))]
+//! The bad-input suite: every public constructor, builder setter and method
+//! that takes a number, duration, size, cost, key or clock, called with
+//! extreme values (0, 1, MAX, MAX-1, NaN, ±infinity, negative,
+//! `Duration::ZERO`/`MAX`, empty and huge keys, a clock that goes back or
+//! jumps forward by years). Each case must return a typed error whose
+//! message names the parameter, or do the documented thing; none may
+//! panic, allocate without bound or hang, and no limiter may admit more
+//! than its limit afterwards.
+//!
+//! A failure that would take the process down (an abort, a stack
+//! overflow, an out-of-memory kill) must be reported, not fatal, so every
+//! case runs in a child process: `all_cases` re-executes this test binary
+//! once per case with `BAD_INPUT_CASE=<name>`, under an 8 GiB address-space
+//! limit and a timeout, and `one_case` (which does nothing without the
+//! variable) runs that case in the child, counting its heap: a case that
+//! holds more than 1 GiB at once fails. `BAD_INPUT_FILTER=<substring>`
+//! runs only the matching cases.
+//!
+//! One `fn cases_<module>() -> Vec<Case>` per module; add a module by
+//! writing its function and listing it in `cases`.
+
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+#[path = "common/jump_clock.rs"]
+mod jump_clock;
+
+use jump_clock::JumpClock;
+use latchwork::clock::{duration_to_nanos, Clock, ManualClock, Monotonic};
+use std::fmt::Display;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+type Outcome = Result<(), String>;
+
+/// A named input built when its case runs (so a 1 MiB key is made only in
+/// the child that needs it).
+type Lazy = (&'static str, fn() -> String);
+
+/// A named clock step, applied between two bursts.
+type ClockMove = (&'static str, fn(&JumpClock));
+
+/// One bad-input case: a name (`module/what`) and its body.
+struct Case {
+    name: String,
+    run: Box<dyn Fn() -> Outcome>,
+}
+
+fn case(name: impl Into<String>, run: impl Fn() -> Outcome + 'static) -> Case {
+    Case {
+        name: name.into(),
+        run: Box::new(run),
+    }
+}
+
+/// Every case, module by module.
+fn cases() -> Vec<Case> {
+    [
+        cases_ratelimit(),
+        cases_queue(),
+        cases_event(),
+        cases_retry(),
+        cases_pipeline(),
+        cases_paginate(),
+        cases_config(),
+        cases_freq(),
+        cases_clock(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+// ---- outcome helpers -------------------------------------------------------
+
+/// `Err` whose message names `parameter`.
+fn rejects<T, E: Display>(r: Result<T, E>, parameter: &str) -> Outcome {
+    match r {
+        Ok(_) => Err(format!("accepted; expected an error naming `{parameter}`")),
+        Err(e) => names(&e, parameter),
+    }
+}
+
+/// `Ok`.
+fn accepts<T, E: Display>(r: Result<T, E>) -> Result<T, String> {
+    r.map_err(|e| format!("refused: {e}"))
+}
+
+/// `Ok`, or an error that names `parameter`.
+fn ok_or_names<T, E: Display>(r: Result<T, E>, parameter: &str) -> Outcome {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) => names(&e, parameter),
+    }
+}
+
+/// `Ok`, or an error that names one of `parameters` (a limit on their
+/// combination).
+fn ok_or_names_any<T, E: Display>(r: Result<T, E>, parameters: &[&str]) -> Outcome {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if parameters.iter().any(|p| names(&e, p).is_ok()) => Ok(()),
+        Err(e) => Err(format!("error {e} names none of {parameters:?}")),
+    }
+}
+
+fn names(e: &impl Display, parameter: &str) -> Outcome {
+    let msg = e.to_string();
+    if msg.to_lowercase().contains(&parameter.to_lowercase()) {
+        Ok(())
+    } else {
+        Err(format!("error {msg:?} does not name `{parameter}`"))
+    }
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> Outcome {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+fn at_most(admitted: u64, limit: u64) -> Outcome {
+    check(admitted <= limit, || {
+        format!("admitted {admitted}, more than the limit {limit}")
+    })
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+const SEC: Duration = Duration::from_secs(1);
+const NS: u64 = 1_000_000_000;
+
+/// The rates every rate-taking setter is called with.
+const BAD_RATES: [f64; 8] = [
+    0.0,
+    -1.0,
+    -0.0,
+    f64::NAN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::MAX,
+    1e-300,
+];
+
+/// Durations every duration-taking setter is called with.
+const DURATIONS: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_nanos(1),
+    Duration::from_nanos(u64::MAX),
+    Duration::MAX,
+];
+
+/// The clock scenarios every time-based type is driven through: a name and
+/// the step to apply between two bursts.
+fn clock_moves() -> Vec<ClockMove> {
+    vec![
+        ("back 1 ns", |c| c.back(1)),
+        ("back to 0", |c| c.set_nanos(0)),
+        ("forward 10 years", |c| c.forward(10 * YEAR)),
+        ("to u64::MAX", |c| c.set_nanos(u64::MAX)),
+        ("forward 10 years then back", |c| {
+            c.forward(10 * YEAR);
+            c.back(duration_to_nanos(10 * YEAR));
+        }),
+    ]
+}
+
+// ---- ratelimit -------------------------------------------------------------
+
+fn cases_ratelimit() -> Vec<Case> {
+    use latchwork::ratelimit::{KeyedLimiter, SlidingWindowCounter, SlidingWindowLog, TokenBucket};
+    let mut v = Vec::new();
+
+    for rate in BAD_RATES {
+        v.push(case(
+            format!("ratelimit/TokenBucket.rate({rate})"),
+            move || rejects(TokenBucket::builder().rate(rate).burst(10).build(), "rate"),
+        ));
+        v.push(case(
+            format!("ratelimit/KeyedLimiter.rate({rate})"),
+            move || {
+                rejects(
+                    KeyedLimiter::<u64>::builder().rate(rate).burst(10).build(),
+                    "rate",
+                )
+            },
+        ));
+    }
+    for rate in [1e9, 1e9 + 1.0, f64::MIN_POSITIVE, 1e-10] {
+        v.push(case(
+            format!("ratelimit/TokenBucket.rate({rate:e})"),
+            move || {
+                // A slow rate times the burst may overflow: either may be named.
+                ok_or_names_any(
+                    TokenBucket::builder().rate(rate).burst(10).build(),
+                    &["rate", "burst"],
+                )
+            },
+        ));
+    }
+    for burst in [0, 1, u64::MAX - 1, u64::MAX] {
+        v.push(case(
+            format!("ratelimit/TokenBucket.burst({burst})"),
+            move || {
+                let r = TokenBucket::builder().rate(1.0).burst(burst).build();
+                if burst == 0 || burst > u64::MAX / NS {
+                    rejects(r, "burst")
+                } else {
+                    accepts(r).map(drop)
+                }
+            },
+        ));
+        v.push(case(
+            format!("ratelimit/KeyedLimiter.burst({burst})"),
+            move || {
+                ok_or_names(
+                    KeyedLimiter::<u64>::builder()
+                        .rate(1.0)
+                        .burst(burst)
+                        .build(),
+                    "burst",
+                )
+            },
+        ));
+    }
+    v.push(case("ratelimit/TokenBucket missing rate", || {
+        rejects(TokenBucket::builder().burst(1).build(), "rate")
+    }));
+    for cost in [0, 1, 10, 11, u64::MAX - 1, u64::MAX] {
+        v.push(case(
+            format!("ratelimit/TokenBucket.try_acquire({cost})"),
+            move || {
+                let b = accepts(
+                    TokenBucket::builder()
+                        .rate(1.0)
+                        .burst(10)
+                        .clock(ManualClock::new())
+                        .build(),
+                )?;
+                let r = b.try_acquire(cost);
+                if cost > 10 {
+                    rejects(r, "cost")?;
+                    rejects(b.wait_time(cost), "cost")?;
+                    // Must return at once, not sleep forever.
+                    rejects(b.acquire(cost), "cost")
+                } else {
+                    accepts(r).map(drop)
+                }
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(
+            format!("ratelimit/TokenBucket clock {what}"),
+            move || {
+                let clock = JumpClock::at(100 * NS);
+                let b = accepts(
+                    TokenBucket::builder()
+                        .rate(1.0)
+                        .burst(3)
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                let mut admitted = 0;
+                for _ in 0..5 {
+                    admitted += b.check().is_ok() as u64;
+                }
+                step(&clock);
+                let mut after = 0;
+                for _ in 0..10 {
+                    after += b.check().is_ok() as u64;
+                    let _ = b.wait_time(1);
+                    let _ = b.available();
+                }
+                at_most(admitted, 3)?;
+                at_most(after, 3)
+            },
+        ));
+    }
+
+    for limit in [0, 1, u64::MAX - 1, u64::MAX] {
+        v.push(case(
+            format!("ratelimit/SlidingWindowLog.limit({limit})"),
+            move || {
+                let r = SlidingWindowLog::builder().limit(limit).window(SEC).build();
+                if limit == 0 {
+                    rejects(r, "limit")
+                } else {
+                    ok_or_names(r, "limit")
+                }
+            },
+        ));
+        v.push(case(
+            format!("ratelimit/SlidingWindowCounter.limit({limit})"),
+            move || {
+                let r = SlidingWindowCounter::builder()
+                    .limit(limit)
+                    .window(SEC)
+                    .build();
+                if limit == 0 {
+                    rejects(r, "limit")
+                } else {
+                    accepts(r).map(drop)
+                }
+            },
+        ));
+    }
+    for window in DURATIONS {
+        v.push(case(
+            format!("ratelimit/SlidingWindowLog.window({window:?})"),
+            move || {
+                let r = SlidingWindowLog::builder()
+                    .limit(3)
+                    .window(window)
+                    .clock(ManualClock::new())
+                    .build();
+                if window.is_zero() {
+                    return rejects(r, "window");
+                }
+                let log = accepts(r)?;
+                let admitted = (0..10).filter(|_| log.check().is_ok()).count() as u64;
+                at_most(admitted, 3)
+            },
+        ));
+        v.push(case(
+            format!("ratelimit/SlidingWindowCounter.window({window:?})"),
+            move || {
+                let r = SlidingWindowCounter::builder()
+                    .limit(3)
+                    .window(window)
+                    .clock(ManualClock::new())
+                    .build();
+                if window.is_zero() {
+                    return rejects(r, "window");
+                }
+                let c = accepts(r)?;
+                let admitted = (0..10).filter(|_| c.check().is_ok()).count() as u64;
+                at_most(admitted, 3)
+            },
+        ));
+    }
+    for cost in [0u64, 1, 3, 4, 1 << 40, u64::MAX] {
+        v.push(case(
+            format!("ratelimit/SlidingWindowLog.try_acquire({cost})"),
+            move || {
+                // A huge limit with a huge cost: one entry, not one per unit.
+                let log = accepts(
+                    SlidingWindowLog::builder()
+                        .limit(1 << 50)
+                        .window(SEC)
+                        .clock(ManualClock::new())
+                        .build(),
+                )?;
+                let r = log.try_acquire(cost);
+                if cost > 1 << 50 {
+                    rejects(r, "cost")
+                } else {
+                    accepts(r)?;
+                    log.validate().map_err(str::to_owned)
+                }
+            },
+        ));
+        v.push(case(
+            format!("ratelimit/SlidingWindowCounter.try_acquire({cost})"),
+            move || {
+                let c = accepts(
+                    SlidingWindowCounter::builder()
+                        .limit(u64::MAX)
+                        .window(SEC)
+                        .clock(ManualClock::new())
+                        .build(),
+                )?;
+                accepts(c.try_acquire(cost))?;
+                accepts(c.try_acquire(cost))
+                    .or_else(|e| check(cost > u64::MAX / 2, || e.clone()))?;
+                let _ = c.wait_time(u64::MAX);
+                let _ = c.available();
+                Ok(())
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(
+            format!("ratelimit/SlidingWindowLog clock {what}"),
+            move || {
+                let clock = JumpClock::at(100 * NS);
+                let log = accepts(
+                    SlidingWindowLog::builder()
+                        .limit(3)
+                        .window(SEC)
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                let before = (0..5).filter(|_| log.check().is_ok()).count() as u64;
+                step(&clock);
+                let after = (0..10).filter(|_| log.check().is_ok()).count() as u64;
+                log.validate().map_err(str::to_owned)?;
+                at_most(before, 3)?;
+                // A real forward jump empties the window; anything else may not.
+                let forward = clock.nanos() >= 100 * NS + NS;
+                at_most(before * (!forward as u64) + after, 3)
+            },
+        ));
+        v.push(case(
+            format!("ratelimit/SlidingWindowCounter clock {what}"),
+            move || {
+                let clock = JumpClock::at(100 * NS);
+                let c = accepts(
+                    SlidingWindowCounter::builder()
+                        .limit(3)
+                        .window(SEC)
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                let before = (0..5).filter(|_| c.check().is_ok()).count() as u64;
+                step(&clock);
+                let after = (0..10).filter(|_| c.check().is_ok()).count() as u64;
+                let forward = clock.nanos() >= 100 * NS + 2 * NS;
+                at_most(before * (!forward as u64) + after, 3)
+            },
+        ));
+    }
+
+    for max_keys in [0usize, 1, usize::MAX - 1, usize::MAX] {
+        v.push(case(
+            format!("ratelimit/KeyedLimiter.max_keys({max_keys})"),
+            move || {
+                let r = KeyedLimiter::<u64>::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .max_keys(max_keys)
+                    .clock(ManualClock::new())
+                    .build();
+                if max_keys == 0 {
+                    return rejects(r, "max_keys");
+                }
+                let Ok(k) = r else {
+                    return ok_or_names(r, "max_keys");
+                };
+                for key in 0..100 {
+                    let _ = k.check(&key);
+                }
+                check(k.len() <= max_keys, || format!("{} keys kept", k.len()))?;
+                k.validate().map_err(str::to_owned)
+            },
+        ));
+    }
+    for shards in [0usize, 1, usize::MAX] {
+        v.push(case(
+            format!("ratelimit/KeyedLimiter.shards({shards})"),
+            move || {
+                ok_or_names(
+                    KeyedLimiter::<u64>::builder()
+                        .rate(1.0)
+                        .burst(1)
+                        .shards(shards)
+                        .build(),
+                    "shards",
+                )
+            },
+        ));
+    }
+    let keys: [Lazy; 3] = [
+        ("empty", String::new),
+        ("1 MiB", || "k".repeat(1 << 20)),
+        ("NUL", || "\0".to_owned()),
+    ];
+    for (name, key) in keys {
+        v.push(case(
+            format!("ratelimit/KeyedLimiter.check({name} key)"),
+            move || {
+                let key = key();
+                let k = accepts(
+                    KeyedLimiter::<String>::builder()
+                        .rate(1.0)
+                        .burst(2)
+                        .clock(ManualClock::new())
+                        .build(),
+                )?;
+                let admitted = (0..5).filter(|_| k.check(key.as_str()).is_ok()).count() as u64;
+                at_most(admitted, 2)
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(
+            format!("ratelimit/KeyedLimiter clock {what}"),
+            move || {
+                let clock = JumpClock::at(100 * NS);
+                let k = accepts(
+                    KeyedLimiter::<u64>::builder()
+                        .rate(1.0)
+                        .burst(2)
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                let before = (0..5).filter(|_| k.check(&7).is_ok()).count() as u64;
+                step(&clock);
+                let after = (0..5).filter(|_| k.check(&7).is_ok()).count() as u64;
+                let _ = k.sweep();
+                at_most(before, 2)?;
+                at_most(after, 2)
+            },
+        ));
+    }
+    v
+}
+
+// ---- queue -----------------------------------------------------------------
+
+fn cases_queue() -> Vec<Case> {
+    use latchwork::queue::{Level, PriorityQueue, TaskQueue, MAX_WORKERS};
+    let mut v = Vec::new();
+    for level in [0u8, 63, 64, u8::MAX] {
+        v.push(case(format!("queue/Level::new({level})"), move || {
+            let r = Level::new(level);
+            if level < 64 {
+                accepts(r).map(drop)
+            } else {
+                rejects(r, "level")
+            }
+        }));
+    }
+    for timeout in DURATIONS {
+        v.push(case(
+            format!("queue/PriorityQueue.pop_timeout({timeout:?})"),
+            move || {
+                let q = PriorityQueue::new();
+                q.push(Level::MOST_URGENT, 1u32);
+                check(q.pop_timeout(timeout).is_some(), || "item lost".into())?;
+                if timeout <= Duration::from_nanos(1) {
+                    check(q.pop_timeout(timeout).is_none(), || "phantom item".into())?;
+                }
+                Ok(())
+            },
+        ));
+    }
+    for workers in [0usize, MAX_WORKERS + 1, usize::MAX] {
+        v.push(case(
+            format!("queue/TaskQueue.workers({workers})"),
+            move || {
+                let r = TaskQueue::builder().workers(workers).build();
+                if workers == 0 {
+                    accepts(r).map(drop)
+                } else {
+                    rejects(r, "worker")
+                }
+            },
+        ));
+    }
+    for at in DURATIONS {
+        v.push(case(
+            format!("queue/TaskQueue.submit_at({at:?})"),
+            move || {
+                let clock = ManualClock::new();
+                let pool = accepts(TaskQueue::builder().workers(0).clock(clock.clone()).build())?;
+                let h = pool.submit_at(at, Level::MOST_URGENT, || 7);
+                let h2 = pool.submit_after(at, Level::MOST_URGENT, || 8);
+                clock.advance(Duration::MAX); // the end of time: everything is due
+                pool.run_pending();
+                check(
+                    h.join().ok() == Some(7) && h2.join().ok() == Some(8),
+                    || "a task due by the end of time did not run".into(),
+                )
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(format!("queue/TaskQueue clock {what}"), move || {
+            let clock = JumpClock::at(100 * NS);
+            let pool = accepts(TaskQueue::builder().workers(0).clock(clock.clone()).build())?;
+            let h = pool.submit_after(SEC, Level::MOST_URGENT, || 1);
+            step(&clock);
+            // The pool sees the step (a step it never reads is invisible),
+            // then one second of the clock's own time passes.
+            pool.poll_delayed();
+            clock.forward(SEC);
+            pool.poll_delayed();
+            pool.run_pending();
+            check(h.is_finished(), || {
+                "a task 1 s out did not run 1 s later".into()
+            })?;
+            check(h.join().ok() == Some(1), || "wrong result".into())
+        }));
+    }
+    v.push(case("queue/TaskQueue panicking task then shutdown", || {
+        let pool = accepts(TaskQueue::new(2))?;
+        let bad = pool.submit(Level::MOST_URGENT, || panic!("task bug"));
+        let good = pool.submit(Level::LEAST_URGENT, || 1);
+        pool.shutdown();
+        let s = pool.stats();
+        check(bad.join().is_err() && good.join().ok() == Some(1), || {
+            "outcomes lost".into()
+        })?;
+        check(
+            s.submitted == s.completed + s.panicked + s.cancelled,
+            || format!("{s:?} does not add up"),
+        )
+    }));
+    v
+}
+
+// ---- event -----------------------------------------------------------------
+
+fn cases_event() -> Vec<Case> {
+    use latchwork::event::broadcast::{
+        channel, Builder, Policy, RecvTimeoutError, MAX_CAPACITY, MAX_RECEIVERS,
+    };
+    use latchwork::event::Emitter;
+    let mut v = Vec::new();
+    for cap in [
+        0usize,
+        1,
+        MAX_CAPACITY,
+        MAX_CAPACITY + 1,
+        1 << 32,
+        usize::MAX,
+    ] {
+        v.push(case(
+            format!("event/broadcast::channel({cap})"),
+            move || {
+                let r = channel::<()>(cap, Policy::Overwrite);
+                match cap {
+                    0 | 1 => ok_or_names(r, "capacity"),
+                    c if c <= MAX_CAPACITY => accepts(r).map(drop),
+                    _ => rejects(r, "capacity"),
+                }
+            },
+        ));
+    }
+    for max in [0usize, 1, MAX_RECEIVERS, MAX_RECEIVERS + 1, usize::MAX] {
+        v.push(case(
+            format!("event/broadcast.max_receivers({max})"),
+            move || {
+                let r = Builder::new(2)
+                    .policy(Policy::Backpressure)
+                    .max_receivers(max)
+                    .build::<u8>();
+                if (1..=MAX_RECEIVERS).contains(&max) {
+                    accepts(r).map(drop)
+                } else {
+                    rejects(r, "max_receivers")
+                }
+            },
+        ));
+    }
+    for timeout in DURATIONS {
+        v.push(case(
+            format!("event/Receiver.recv_timeout({timeout:?})"),
+            move || {
+                let (tx, mut rx) = accepts(channel::<String>(2, Policy::Overwrite))?;
+                tx.send("x".into());
+                check(rx.recv_timeout(timeout).is_ok(), || "message lost".into())?;
+                if timeout <= Duration::from_nanos(1) {
+                    check(
+                        rx.recv_timeout(timeout) == Err(RecvTimeoutError::Timeout),
+                        || "no timeout".into(),
+                    )?;
+                }
+                drop(tx);
+                check(
+                    rx.recv_timeout(timeout) == Err(RecvTimeoutError::Closed),
+                    || "not closed".into(),
+                )
+            },
+        ));
+    }
+    let topics: [Lazy; 8] = [
+        ("empty", String::new),
+        ("lone dot", || ".".to_owned()),
+        ("a*", || "a*".to_owned()),
+        ("**", || "**".to_owned()),
+        ("*.a", || "*.a".to_owned()),
+        ("1 MiB", || "t".repeat(1 << 20)),
+        ("100k segments", || vec!["a"; 100_000].join(".")),
+        ("100k segments then *", || {
+            vec!["a"; 100_000].join(".") + ".*"
+        }),
+    ];
+    for (name, topic) in topics {
+        v.push(case(format!("event/Emitter.on({name} topic)"), move || {
+            let topic = topic();
+            let e = Emitter::<u32>::new();
+            let r = e.on(&topic, |_| ());
+            let _ = e.emit(&topic, &1);
+            let _ = e.listener_count(&topic);
+            let _ = e.off_all(&topic);
+            ok_or_names(r, "topic")
+        }));
+    }
+    for priority in [i32::MIN, -1, 0, i32::MAX] {
+        v.push(case(
+            format!("event/Emitter.on_with_priority({priority})"),
+            move || {
+                let e = Emitter::<u32>::new();
+                let _a = accepts(e.on_with_priority("t", priority, |_| ()))?;
+                let _b = accepts(e.on_with_priority("t", 0, |_| ()))?;
+                check(e.emit("t", &1).ran() == 2, || "listener skipped".into())
+            },
+        ));
+    }
+    v
+}
+
+// ---- retry -----------------------------------------------------------------
+
+fn cases_retry() -> Vec<Case> {
+    use latchwork::retry::{Backoff, Jitter, Retry, RetryBudget};
+    let mut v = Vec::new();
+    for d in DURATIONS {
+        v.push(case(
+            format!("retry/Backoff::exponential({d:?})"),
+            move || {
+                let Ok(b) = Backoff::exponential(d).build() else {
+                    return ok_or_names(Backoff::exponential(d).build(), "base");
+                };
+                let _ = b.nominal(u32::MAX);
+                let n = b.delays_seeded(1).take(200).count();
+                check(n == 200, || "delays ended".into())
+            },
+        ));
+        v.push(case(format!("retry/Backoff::constant({d:?})"), move || {
+            ok_or_names(Backoff::constant(d).build(), "delay")
+        }));
+        v.push(case(
+            format!("retry/Backoff::linear({d:?}).step(MAX)"),
+            move || {
+                let r = Backoff::linear(d).step(Duration::MAX).build();
+                if let Ok(b) = &r {
+                    let _ = b.nominal(u32::MAX);
+                }
+                ok_or_names(r, "base")
+            },
+        ));
+        v.push(case(format!("retry/Backoff.max_delay({d:?})"), move || {
+            let r = Backoff::exponential(Duration::from_millis(1))
+                .max_delay(d)
+                .build();
+            if d < Duration::from_millis(1) {
+                rejects(r, "max_delay")
+            } else {
+                accepts(r).map(drop)
+            }
+        }));
+    }
+    for f in [0.0, 0.5, 1.0, -1.0, f64::NAN, f64::INFINITY, f64::MAX] {
+        v.push(case(format!("retry/Backoff.factor({f})"), move || {
+            let r = Backoff::exponential(SEC).factor(f).build();
+            if let Ok(b) = &r {
+                let _ = b.nominal(u32::MAX);
+                let _ = b.delays_seeded(3).take(100).count();
+            }
+            if (1.0..=f64::MAX).contains(&f) {
+                accepts(r).map(drop)
+            } else {
+                rejects(r, "factor")
+            }
+        }));
+    }
+    for p in [0.0, 1.0, 1.5, -0.5, f64::NAN, f64::INFINITY] {
+        v.push(case(
+            format!("retry/Jitter::Proportional({p})"),
+            move || {
+                let r = Backoff::exponential(SEC)
+                    .jitter(Jitter::Proportional(p))
+                    .build();
+                if let Ok(b) = &r {
+                    let _ = b.delays_seeded(3).take(100).count();
+                }
+                ok_or_names(r, "jitter")
+            },
+        ));
+    }
+    for capacity in [0u64, 1, u64::MAX] {
+        v.push(case(
+            format!("retry/RetryBudget.capacity({capacity})"),
+            move || {
+                let r = RetryBudget::builder().capacity(capacity).build();
+                if capacity == 0 {
+                    return rejects(r, "capacity");
+                }
+                // A capacity below the default retry cost is refused, named.
+                let Ok(b) = r else {
+                    return ok_or_names(r, "capacity");
+                };
+                b.deposit(u64::MAX);
+                b.deposit(u64::MAX);
+                let _ = b.try_withdraw(u64::MAX);
+                check(b.available() <= capacity, || "over capacity".into())
+            },
+        ));
+    }
+    for cost in [0u64, u64::MAX] {
+        v.push(case(
+            format!("retry/RetryBudget.retry_cost({cost})"),
+            move || {
+                ok_or_names(
+                    RetryBudget::builder().capacity(10).retry_cost(cost).build(),
+                    "cost",
+                )
+            },
+        ));
+        v.push(case(
+            format!("retry/RetryBudget.initial({cost})"),
+            move || {
+                ok_or_names(
+                    RetryBudget::builder().capacity(10).initial(cost).build(),
+                    "initial",
+                )
+            },
+        ));
+    }
+    for attempts in [0u32, 1, u32::MAX] {
+        v.push(case(
+            format!("retry/Retry.max_attempts({attempts})"),
+            move || {
+                let r = Retry::<&str, _>::builder()
+                    .max_attempts(attempts)
+                    .max_elapsed(Duration::from_secs(60))
+                    .clock(ManualClock::new())
+                    .seed(1)
+                    .build();
+                if attempts == 0 {
+                    return rejects(r, "max_attempts");
+                }
+                let p = accepts(r)?;
+                let err = p.call(|| Err::<(), _>("down")).err();
+                check(err.is_some(), || "succeeded?".into())
+            },
+        ));
+    }
+    for limit in DURATIONS {
+        v.push(case(
+            format!("retry/Retry.max_elapsed({limit:?})"),
+            move || {
+                let clock = ManualClock::new();
+                let p = accepts(
+                    Retry::<&str, _>::builder()
+                        .max_attempts(50)
+                        .max_elapsed(limit)
+                        .clock(clock.clone())
+                        .seed(1)
+                        .build(),
+                )?;
+                let err = p.call(|| Err::<(), _>("down")).err();
+                check(err.is_some_and(|e| e.elapsed() <= limit), || {
+                    "past the deadline".into()
+                })
+            },
+        ));
+    }
+    for hint in DURATIONS {
+        v.push(case(
+            format!("retry/Retry-After hint {hint:?}"),
+            move || {
+                let clock = ManualClock::new();
+                let p = accepts(
+                    Retry::builder()
+                        .backoff(accepts(Backoff::constant(SEC).max_delay(10 * SEC).build())?)
+                        .max_attempts(3)
+                        .retry_after_with(move |_: &&str| Some(hint))
+                        .clock(clock.clone())
+                        .seed(1)
+                        .build(),
+                )?;
+                let err = p.call(|| Err::<(), _>("throttled")).err();
+                check(err.is_some_and(|e| e.elapsed() <= 20 * SEC), || {
+                    "a hint slept past the cap".into()
+                })
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(format!("retry/Retry clock {what}"), move || {
+            let clock = JumpClock::at(100 * NS);
+            let p = accepts(
+                Retry::builder()
+                    .backoff(accepts(Backoff::constant(SEC).build())?)
+                    .max_attempts(1000)
+                    .max_elapsed(10 * SEC)
+                    .clock(clock.clone())
+                    .seed(1)
+                    .build(),
+            )?;
+            let mut calls = 0;
+            let c2 = clock.clone();
+            let _ = p.call(|| {
+                calls += 1;
+                if calls == 2 {
+                    step(&c2);
+                }
+                Err::<(), _>("down")
+            });
+            check(calls <= 13, || {
+                format!("{calls} attempts in a 10 s deadline")
+            })
+        }));
+    }
+    v
+}
+
+// ---- pipeline --------------------------------------------------------------
+
+fn cases_pipeline() -> Vec<Case> {
+    use latchwork::pipeline::{
+        Batcher, ChunkExt, Pipeline, MAX_BATCH_SIZE, MAX_CAPACITY, MAX_REORDER_WINDOW, MAX_WORKERS,
+    };
+    let mut v = Vec::new();
+    for n in [0usize, 1, usize::MAX - 1, usize::MAX] {
+        v.push(case(format!("pipeline/chunked({n})"), move || {
+            let r = (0..100u32).chunked(n);
+            if n == 0 {
+                return rejects(r, "chunk");
+            }
+            let total: usize = accepts(r)?.map(|c| c.len()).sum();
+            check(total == 100, || format!("{total} items"))
+        }));
+    }
+    for max_items in [0usize, 1, usize::MAX] {
+        for wait in DURATIONS {
+            v.push(case(
+                format!("pipeline/Batcher::with_clock({max_items}, {wait:?})"),
+                move || {
+                    let clock = ManualClock::new();
+                    let r = Batcher::with_clock(max_items, wait, clock.clone());
+                    if max_items == 0 {
+                        return rejects(r, "max_items");
+                    }
+                    if wait.is_zero() {
+                        return rejects(r, "max_wait");
+                    }
+                    let mut b = accepts(r)?;
+                    let mut out = 0;
+                    for i in 0..10u32 {
+                        out += b.push(i).map_or(0, |v| v.len());
+                    }
+                    let _ = b.time_left();
+                    clock.advance(Duration::MAX);
+                    out += b.poll().map_or(0, |v| v.len());
+                    out += b.flush().map_or(0, |v| v.len());
+                    check(out == 10, || format!("{out} of 10 items came out"))
+                },
+            ));
+        }
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(format!("pipeline/Batcher clock {what}"), move || {
+            let clock = JumpClock::at(100 * NS);
+            let mut b = accepts(Batcher::with_clock(100, SEC, clock.clone()))?;
+            b.push(1u8);
+            step(&clock);
+            // The batcher sees the step (due already if it went forward).
+            let early = b.poll().is_some();
+            clock.forward(SEC);
+            check(early || b.poll().is_some(), || {
+                "batch not due 1 s (clock time) later".into()
+            })
+        }));
+    }
+    let sizes = |max: usize| [0usize, 1, max, max + 1, usize::MAX];
+    for c in sizes(MAX_CAPACITY) {
+        v.push(case(
+            format!("pipeline/Pipeline.capacity({c})"),
+            move || {
+                let r = Pipeline::source(0..10u32).capacity(c).start();
+                run_or_reject(r, "capacity", (1..=MAX_CAPACITY).contains(&c))
+            },
+        ));
+    }
+    for c in sizes(MAX_BATCH_SIZE) {
+        v.push(case(
+            format!("pipeline/Pipeline.batch_size({c})"),
+            move || {
+                let r = Pipeline::source(0..10u32).batch_size(c).start();
+                run_or_reject(r, "batch", (1..=MAX_BATCH_SIZE).contains(&c))
+            },
+        ));
+    }
+    for c in sizes(MAX_WORKERS) {
+        v.push(case(
+            format!("pipeline/Pipeline.map(workers {c})"),
+            move || {
+                // Spawning 1024 threads is a valid request but slow; check the
+                // boundary with an empty source so they exit at once.
+                let r = Pipeline::source(0..10u32).map("m", c, |x| x).start();
+                run_or_reject(r, "workers", (1..=MAX_WORKERS).contains(&c))
+            },
+        ));
+    }
+    for c in sizes(MAX_REORDER_WINDOW) {
+        v.push(case(
+            format!("pipeline/Pipeline.reorder_window({c})"),
+            move || {
+                let r = Pipeline::source(0..10u32).reorder_window(c).start();
+                run_or_reject(r, "reorder_window", (1..=MAX_REORDER_WINDOW).contains(&c))
+            },
+        ));
+    }
+    v
+}
+
+fn run_or_reject(
+    r: Result<latchwork::pipeline::Running<u32>, latchwork::pipeline::Error>,
+    parameter: &str,
+    valid: bool,
+) -> Outcome {
+    if !valid {
+        return rejects(r, parameter);
+    }
+    let n = accepts(r)?.count();
+    check(n == 10, || format!("{n} of 10 records"))
+}
+
+// ---- paginate --------------------------------------------------------------
+
+fn cases_paginate() -> Vec<Case> {
+    use latchwork::paginate::{CursorCodec, KeysetPager, OffsetPager, Query, MAX_CURSOR_LEN};
+    use std::collections::BTreeMap;
+    let mut v = Vec::new();
+    for max in [0usize, 1, usize::MAX] {
+        v.push(case(
+            format!("paginate/OffsetPager::new({max})"),
+            move || {
+                let r = OffsetPager::new(max);
+                if max == 0 {
+                    rejects(r, "page")
+                } else {
+                    accepts(r).map(drop)
+                }
+            },
+        ));
+    }
+    for page in [0usize, 1, usize::MAX - 1, usize::MAX] {
+        for size in [0usize, 1, usize::MAX] {
+            v.push(case(
+                format!("paginate/OffsetPager.page({page}, {size})"),
+                move || {
+                    let p = accepts(OffsetPager::new(usize::MAX))?;
+                    let data: Vec<u32> = (0..10).collect();
+                    let r = p.page_of_slice(&data, page, size);
+                    let r2 = p.page_of_iter(0..10u32, page, size);
+                    if page == 0 || size == 0 {
+                        rejects(r, "page")?;
+                        return rejects(r2, "page");
+                    }
+                    let (a, b) = (accepts(r)?, accepts(r2)?);
+                    check(a.items.len() <= 10 && b.items.len() <= 10, || {
+                        "too many".into()
+                    })
+                },
+            ));
+        }
+    }
+    for limit in [0usize, 1, usize::MAX] {
+        v.push(case(
+            format!("paginate/KeysetPager.page(limit {limit})"),
+            move || {
+                let pager = accepts(KeysetPager::builder().max_limit(usize::MAX).build())?;
+                let index: BTreeMap<u64, u8> = (0..10).map(|k| (k, 0)).collect();
+                let r = pager.page(&index, &Query::ascending(), None, limit);
+                if limit == 0 {
+                    return rejects(r, "page");
+                }
+                let page = accepts(r)?;
+                check(page.items.len() == 10.min(limit), || "wrong page".into())
+            },
+        ));
+    }
+    v.push(case("paginate/KeysetPager.max_limit(0)", || {
+        rejects(KeysetPager::builder().max_limit(0).build(), "page")
+    }));
+    let tokens: [Lazy; 6] = [
+        ("empty", String::new),
+        ("garbage", || "!!!".to_owned()),
+        ("MAX_CURSOR_LEN", || "A".repeat(MAX_CURSOR_LEN)),
+        ("MAX_CURSOR_LEN + 1", || "A".repeat(MAX_CURSOR_LEN + 1)),
+        ("10 MiB", || "A".repeat(10 << 20)),
+        ("non-ASCII", || "é".repeat(100)),
+    ];
+    for (name, token) in tokens {
+        v.push(case(
+            format!("paginate/CursorCodec.decode({name})"),
+            move || {
+                let token = token();
+                for codec in [CursorCodec::unsigned(), accepts(CursorCodec::signed(b"k"))?] {
+                    let r = codec.decode::<u64>(&Query::ascending(), &token);
+                    rejects(r, "cursor")?;
+                }
+                Ok(())
+            },
+        ));
+    }
+    v.push(case("paginate/CursorCodec::signed(empty key)", || {
+        ok_or_names(CursorCodec::signed(b""), "key")
+    }));
+    v.push(case("paginate/CursorCodec.encode(1 MiB key)", || {
+        let codec = CursorCodec::unsigned();
+        let r = codec.encode(&Query::ascending(), &"k".repeat(1 << 20));
+        ok_or_names(r, "cursor")
+    }));
+    v
+}
+
+// ---- config ----------------------------------------------------------------
+
+fn cases_config() -> Vec<Case> {
+    use latchwork::config::{env_var_to_key, key_to_env_var, LayeredConfig, Value, MAX_DEPTH};
+    let mut v = Vec::new();
+    #[allow(clippy::type_complexity)]
+    let keys: [(&str, fn() -> String, bool); 7] = [
+        ("empty", String::new, false),
+        ("dot", || ".".into(), false),
+        ("a..b", || "a..b".into(), false),
+        ("1 MiB", || "k".repeat(1 << 20), true),
+        (
+            "MAX_DEPTH segments",
+            || vec!["a"; MAX_DEPTH].join("."),
+            true,
+        ),
+        (
+            "MAX_DEPTH + 1 segments",
+            || vec!["a"; MAX_DEPTH + 1].join("."),
+            false,
+        ),
+        ("100k segments", || vec!["a"; 100_000].join("."), false),
+    ];
+    for (name, key, valid) in keys {
+        v.push(case(
+            format!("config/LayeredConfig.set({name} key)"),
+            move || {
+                let key = key();
+                let c = accepts(LayeredConfig::builder().build())?;
+                let r = c.set(&key, 1);
+                let _ = c.get(&key);
+                let _ = c.unset(&key);
+                if valid {
+                    accepts(r).map(drop)
+                } else {
+                    rejects(r, "key")
+                }
+            },
+        ));
+        v.push(case(format!("config/set_default({name} key)"), move || {
+            let r = LayeredConfig::builder().set_default(&key(), 1).build();
+            if valid {
+                accepts(r).map(drop)
+            } else {
+                rejects(r, "key")
+            }
+        }));
+    }
+    // Deeper than MAX_DEPTH, but not so deep that serde_json's own
+    // (recursive) `Serialize` and `Drop` of the caller's value overflow:
+    // that is the caller's to avoid, before the value reaches the crate.
+    for depth in [MAX_DEPTH - 1, MAX_DEPTH, 1_000] {
+        v.push(case(
+            format!("config/set(value nested {depth} deep)"),
+            move || {
+                let mut value = Value::from(1);
+                for _ in 0..depth {
+                    let mut m = serde_json::Map::new();
+                    m.insert("a".into(), value);
+                    value = Value::Object(m);
+                }
+                let c = accepts(LayeredConfig::builder().build())?;
+                let r = c.set("k", value);
+                if depth < MAX_DEPTH {
+                    accepts(r).map(drop)
+                } else {
+                    rejects(r, "k")
+                }
+            },
+        ));
+    }
+    v.push(case("config/defaults(value nested 1000 deep)", || {
+        let mut value = Value::from(1);
+        for _ in 0..1_000 {
+            value = Value::Array(vec![value]);
+        }
+        let mut m = serde_json::Map::new();
+        m.insert("a".into(), value);
+        let r = LayeredConfig::builder().defaults(&Value::Object(m)).build();
+        rejects(r, "deep")
+    }));
+    #[allow(clippy::type_complexity)]
+    let vars: [(&str, fn() -> String, bool); 3] = [
+        ("prefix only", || "APP_".to_owned(), false),
+        ("1 MiB", || format!("APP_{}", "K".repeat(1 << 20)), true),
+        (
+            "100k segments",
+            || format!("APP_{}", vec!["A"; 100_000].join("__")),
+            false,
+        ),
+    ];
+    for (name, var, valid) in vars {
+        v.push(case(format!("config/env_var_to_key({name})"), move || {
+            let var = var();
+            let r = env_var_to_key("APP_", &var);
+            if valid {
+                accepts(r).map(drop)
+            } else {
+                rejects(r, "segment")
+            }
+        }));
+    }
+    v.push(case("config/key_to_env_var(100k segments)", || {
+        rejects(key_to_env_var("APP_", &vec!["a"; 100_000].join(".")), "key")
+    }));
+    v.push(case("config/Format::Toml.parse(100k-deep header)", || {
+        let text = format!("[{}]\nx = 1\n", vec!["a"; 100_000].join("."));
+        rejects(latchwork::config::Format::Toml.parse(&text), "toml")
+    }));
+    v.push(case("config/Format::Json.parse(100k-deep array)", || {
+        let text = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        rejects(latchwork::config::Format::Json.parse(&text), "json")
+    }));
+    v
+}
+
+// ---- freq ------------------------------------------------------------------
+
+fn cases_freq() -> Vec<Case> {
+    use latchwork::freq::{FrequencyCounter, HeavyHitters};
+    let mut v = Vec::new();
+    for k in [0usize, 1, usize::MAX] {
+        v.push(case(format!("freq/FrequencyCounter.top({k})"), move || {
+            let c = FrequencyCounter::new();
+            c.record_n("a", u64::MAX);
+            c.record_n("a", u64::MAX);
+            c.record_n("", 1);
+            let top = c.top(k);
+            check(top.len() <= k.min(2), || "too many".into())?;
+            check(c.count(&"a") == u64::MAX, || {
+                "count did not saturate".into()
+            })
+        }));
+    }
+    for m in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::MAX] {
+        v.push(case(
+            format!("freq/FrequencyCounter.anomalies({m})"),
+            move || {
+                let c = FrequencyCounter::new();
+                c.record("a");
+                let r = c.anomalies(m);
+                if m.is_finite() && m >= 0.0 {
+                    accepts(r).map(drop)
+                } else {
+                    rejects(r, "multiplier")
+                }
+            },
+        ));
+    }
+    for cap in [0usize, 1, usize::MAX - 1, usize::MAX] {
+        v.push(case(format!("freq/HeavyHitters::new({cap})"), move || {
+            let r = HeavyHitters::<u64>::new(cap);
+            if cap == 0 {
+                return rejects(r, "capacity");
+            }
+            let mut h = accepts(r)?;
+            for i in 0..1000 {
+                h.record_n(i % 7, u64::MAX / 2);
+            }
+            let _ = h.top(usize::MAX);
+            check(h.total() == u64::MAX, || "total did not saturate".into())
+        }));
+    }
+    v
+}
+
+// ---- clock -----------------------------------------------------------------
+
+fn cases_clock() -> Vec<Case> {
+    let mut v = Vec::new();
+    for d in DURATIONS {
+        v.push(case(
+            format!("clock/ManualClock.advance({d:?}) twice"),
+            move || {
+                let c = ManualClock::new();
+                c.advance(d);
+                c.advance(d);
+                c.set(Duration::ZERO);
+                c.sleep(d);
+                let want = duration_to_nanos(d).saturating_mul(3);
+                check(c.now_nanos() == want, || {
+                    format!("{} != {want}", c.now_nanos())
+                })
+            },
+        ));
+    }
+    for (what, step) in clock_moves() {
+        v.push(case(
+            format!("clock/Monotonic over a clock {what}"),
+            move || {
+                let raw = JumpClock::at(100 * NS);
+                let c = Monotonic::new(raw.clone());
+                let before = c.now_nanos();
+                step(&raw);
+                let after = c.now_nanos();
+                check(after >= before, || {
+                    format!("went back: {before} -> {after}")
+                })
+            },
+        ));
+    }
+    v
+}
+
+// ---- the harness -----------------------------------------------------------
+
+const CASE_VAR: &str = "BAD_INPUT_CASE";
+const FILTER_VAR: &str = "BAD_INPUT_FILTER";
+/// Address-space limit of a child, in KiB (8 GiB).
+const CHILD_MEMORY_KIB: u64 = 8 << 20;
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most heap one case may hold at once (the largest valid request, a
+/// broadcast ring of `MAX_CAPACITY` 16-byte slots, is 256 MiB).
+const CASE_HEAP_LIMIT: isize = 1 << 30;
+
+/// In a child: runs the case named by `BAD_INPUT_CASE`. Without the
+/// variable (a plain `cargo test`) it does nothing.
+#[test]
+fn one_case() {
+    let Ok(name) = std::env::var(CASE_VAR) else {
+        return;
+    };
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case named {name:?}"));
+    counting_alloc::reset_peak();
+    let before = counting_alloc::live();
+    if let Err(why) = (case.run)() {
+        panic!("BAD-INPUT-FAILURE: {why}");
+    }
+    let heap = counting_alloc::peak() - before;
+    if heap > CASE_HEAP_LIMIT {
+        panic!("BAD-INPUT-FAILURE: peak heap {heap} bytes, above {CASE_HEAP_LIMIT}");
+    }
+}
+
+/// Runs every case in a child process and reports each failure: a wrong
+/// outcome, a panic, a crash (abort, stack overflow, out of memory) or a
+/// hang.
+#[test]
+fn all_cases() {
+    if std::env::var_os(CASE_VAR).is_some() {
+        return;
+    }
+    let filter = std::env::var(FILTER_VAR).unwrap_or_default();
+    let exe = std::env::current_exe().unwrap();
+    let names: Vec<String> = cases()
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|n| n.contains(&filter))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for n in &names {
+        assert!(seen.insert(n), "duplicate case name {n:?}");
+    }
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    for name in &names {
+        if let Err(why) = run_child(&exe, name) {
+            failures.push(format!("{name}: {why}"));
+        }
+    }
+    let per_module = names.iter().fold(
+        std::collections::BTreeMap::<&str, usize>::new(),
+        |mut m, n| {
+            *m.entry(n.split('/').next().unwrap_or("")).or_default() += 1;
+            m
+        },
+    );
+    println!(
+        "bad-input suite: {} cases ({per_module:?}) in {:.1?}, {} failed",
+        names.len(),
+        started.elapsed(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad-input cases failed:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs one case in a child with a memory limit and a timeout.
+fn run_child(exe: &std::path::Path, name: &str) -> Outcome {
+    // `ulimit -v` turns a runaway allocation into an allocation failure
+    // (an abort the parent sees) instead of the machine's OOM killer.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {CHILD_MEMORY_KIB} 2>/dev/null; exec \"$0\" one_case --exact --nocapture --test-threads=1"
+        ))
+        .arg(exe)
+        .env(CASE_VAR, name)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start the child: {e}"))?;
+    let deadline = Instant::now() + CHILD_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("hung for more than {CHILD_TIMEOUT:?}"));
+        }
+        // The harness polls the child; no case waits on time.
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    let detail = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("BAD-INPUT-FAILURE: ")
+                .map(|(_, w)| w.to_owned())
+        })
+        .or_else(|| {
+            text.lines()
+                .find(|l| {
+                    l.contains("panicked at") || l.contains("overflow") || l.contains("memory")
+                })
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return Err(format!("crashed with signal {sig} {detail}"));
+        }
+    }
+    Err(format!("{status}: {detail}"))
+}

@@ -1,0 +1,168 @@
+#![cfg(loom)]
+//! loom models of `Cache` through its public API, over the real code (the
+//! crate's sync shim swaps in loom's primitives):
+//!
+//! - a hit recorded in the read buffer under the read lock races an insert
+//!   that drains the buffer and evicts: invariants, capacity and counters
+//!   hold in every interleaving;
+//! - single-flight: two callers of one missing key run one loader, and
+//!   neither is left waiting (a lost wake-up is a loom deadlock);
+//! - a failing leader hands nothing stale to its waiter, and the key stays
+//!   loadable;
+//! - expiry: an expired entry is never returned, and each expiry is counted
+//!   once whoever reclaims it.
+//! (The read buffer's own protocol has models beside it in
+//! `src/cache/read_buffer.rs`.)
+
+use latchwork::cache::{Cache, Policy};
+use latchwork::clock::ManualClock;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::BuildHasherDefault;
+use std::time::Duration;
+
+/// A fixed hasher: loom replays each interleaving, so key placement must
+/// not change between iterations.
+type Fixed = BuildHasherDefault<DefaultHasher>;
+
+fn lru(cap: u64) -> Cache<u8, u8, Fixed, ManualClock> {
+    Cache::builder()
+        .max_capacity(cap)
+        .policy(Policy::Lru)
+        .shards(1)
+        .hasher(Fixed::default())
+        .clock(ManualClock::new())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn loom_hit_races_insert_with_eviction() {
+    loom::model(|| {
+        let cache = Arc::new(lru(2));
+        cache.insert(1, 10);
+        cache.insert(2, 20);
+        let reader = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.get(&1))
+        };
+        cache.insert(3, 30);
+        let got = reader.join().unwrap();
+        // The reader saw 1 before its eviction, or missed after it.
+        assert!(got == Some(10) || got.is_none());
+        if got.is_none() {
+            assert_eq!(cache.peek(&2), Some(20), "only 1 could have gone");
+        }
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.peek(&3), Some(30));
+        cache.check_invariants().unwrap();
+        let st = cache.stats();
+        assert_eq!((st.hits + st.misses, st.inserts, st.evictions), (1, 3, 1));
+    });
+}
+
+#[test]
+fn loom_tinylfu_hit_races_insert() {
+    loom::model(|| {
+        let cache = Arc::new(
+            Cache::builder()
+                .max_capacity(3)
+                .shards(1)
+                .hasher(Fixed::default())
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        );
+        for k in 1..=3u8 {
+            cache.insert(k, k);
+        }
+        let reader = {
+            let cache = cache.clone();
+            thread::spawn(move || (cache.get(&1), cache.get(&2)))
+        };
+        cache.insert(4, 4);
+        let (a, b) = reader.join().unwrap();
+        assert!(a.is_none() || a == Some(1));
+        assert!(b.is_none() || b == Some(2));
+        assert!(cache.len() <= 3);
+        cache.check_invariants().unwrap();
+    });
+}
+
+#[test]
+fn loom_single_flight_one_loader_no_lost_wakeup() {
+    loom::model(|| {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(lru(4));
+        let other = {
+            let (cache, calls) = (cache.clone(), calls.clone());
+            thread::spawn(move || {
+                cache.get_or_insert_with(3, || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    6
+                })
+            })
+        };
+        let mine = cache.get_or_insert_with(3, || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            6
+        });
+        let theirs = other.join().unwrap();
+        assert_eq!((mine, theirs), (6, 6));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "exactly one loader ran");
+        assert_eq!(cache.peek(&3), Some(6));
+    });
+}
+
+#[test]
+fn loom_failed_load_reaches_waiter_and_is_not_cached() {
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.try_get_or_insert_with(3, || Err::<u8, &str>("down")))
+        };
+        let mine = cache.try_get_or_insert_with(3, || Err::<u8, &str>("down"));
+        let theirs = other.join().unwrap();
+        assert_eq!(mine.unwrap_err().as_ref(), &"down");
+        assert_eq!(theirs.unwrap_err().as_ref(), &"down");
+        assert_eq!(cache.peek(&3), None, "errors are not cached");
+        assert_eq!(cache.get_or_insert_with(3, || 9), 9, "loadable again");
+    });
+}
+
+#[test]
+fn loom_expired_never_returned_and_counted_once() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let cache = Arc::new(
+            Cache::builder()
+                .max_capacity(8)
+                .time_to_live(Duration::from_secs(1))
+                .shards(1)
+                .hasher(Fixed::default())
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        );
+        cache.insert(1u8, 1u8);
+        cache.insert(2, 2);
+        clock.advance(Duration::from_secs(1));
+        let reader = {
+            let cache = cache.clone();
+            thread::spawn(move || (cache.get(&1), cache.remove(&2)))
+        };
+        cache.run_pending_tasks();
+        let (got, removed) = reader.join().unwrap();
+        assert_eq!(
+            (got, removed),
+            (None, None),
+            "expired entries are never live"
+        );
+        cache.run_pending_tasks();
+        assert_eq!(cache.len(), 0);
+        assert_eq!(cache.stats().expirations, 2, "each expiry counted once");
+    });
+}

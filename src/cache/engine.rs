@@ -8,7 +8,6 @@ use crate::counter::StripedCounters;
 use crate::shard;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{RwLock, RwLockWriteGuard};
-use std::sync::Arc;
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
@@ -16,6 +15,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync>;

@@ -25,10 +25,10 @@ use crate::sync::{Condvar, Mutex};
 // `std::sync::Arc<E>` (and need `Arc<dyn Any>` downcasts, which loom's
 // `Arc` lacks); the flight's wait protocol is its loom `Mutex` and
 // `Condvar`, which the models do explore.
-use std::sync::Arc;
 use hashbrown::HashTable;
 use std::any::Any;
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 /// A loader error, shared by every caller of one load.
 pub(crate) type SharedError = Arc<dyn Any + Send + Sync>;

@@ -463,9 +463,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         t.hard = hard;
         // A later deadline keeps the pending earlier timer, which re-arms
         // itself when it fires; only an earlier one needs a new timer.
-        if deadline != NEVER
-            && (old == NEVER || tick_of(deadline) < tick_of(old))
-        {
+        if deadline != NEVER && (old == NEVER || tick_of(deadline) < tick_of(old)) {
             self.wheel.insert(Timer {
                 index: i,
                 tick: tick_of(deadline),
@@ -547,8 +545,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                 self.enable_times();
             }
             if (i as usize) >= self.times.len() {
-                self.times
-                    .resize_with(self.arena.slot_count(), Times::none);
+                self.times.resize_with(self.arena.slot_count(), Times::none);
             }
             // A fresh slot: its old timers (if any) are stale.
             self.times[i as usize]

@@ -1,5 +1,5 @@
 use super::gcra::Gcra;
-use super::{retry_until_admitted, Error};
+use super::{retry_until_admitted, Error, RateLimitInfo};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
@@ -158,21 +158,69 @@ impl<C: Clock> TokenBucket<C> {
             return Ok(());
         }
         let now = self.clock.now_nanos();
+        self.charge(now, cost)
+            .map(|_| ())
+            .map_err(|(_, wait)| limited(wait))
+    }
+
+    /// Takes `cost` tokens if available now, like
+    /// [`try_acquire`](Self::try_acquire), and answers with the
+    /// [`RateLimitInfo`] for rate-limit headers: a denial is
+    /// `Ok` with `allowed: false`, as from the Redis-backed limiter.
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    pub fn check_info(&self, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.gcra.check_cost(cost)?;
+        let now = self.clock.now_nanos();
+        if cost == 0 {
+            // Relaxed: a snapshot; see `charge`.
+            let tat = self.tat.load(Ordering::Relaxed);
+            return Ok(self.gcra.admitted(tat.max(now), now));
+        }
+        Ok(match self.charge(now, cost) {
+            Ok(new) => self.gcra.admitted(new, now),
+            Err((tat, wait)) => self.gcra.denied(tat, now, wait),
+        })
+    }
+
+    /// The CAS loop: the new TAT if admitted, else the TAT seen and the
+    /// nanoseconds to wait.
+    #[inline]
+    fn charge(&self, now: u64, cost: u64) -> Result<u64, (u64, u64)> {
         // Relaxed: the TAT publishes no other data. Admission depends only
         // on this one word, and the CAS (an RMW) sees the latest value in
         // its modification order, so no two threads spend the same credit.
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let new = self.gcra.decide(tat, now, cost).map_err(limited)?;
+            let new = self.gcra.decide(tat, now, cost).map_err(|w| (tat, w))?;
             // Relaxed: see the load above.
             match self
                 .tat
                 .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(new),
                 Err(actual) => tat = actual,
             }
         }
+    }
+
+    /// Changes the rate and burst, keeping the bucket's state: a full
+    /// bucket stays full, otherwise it keeps the whole tokens it had (at
+    /// most the new burst) and refills at the new rate, so a change never
+    /// hands out a fresh burst. `&mut self`: no check can race the change.
+    ///
+    /// # Errors
+    /// As [`TokenBucketBuilder::build`]; on error nothing changes.
+    pub fn set_quota(&mut self, rate: f64, burst: u64) -> Result<(), Error> {
+        let to = Gcra::new(rate, burst)?;
+        let now = self.clock.now_nanos();
+        // Relaxed: `&mut self` excludes every other access.
+        let tat = self.tat.load(Ordering::Relaxed);
+        self.tat
+            .store(self.gcra.convert(tat, now, &to), Ordering::Relaxed);
+        self.gcra = to;
+        Ok(())
     }
 
     /// Takes one token if available: `try_acquire(1)`.

@@ -62,6 +62,34 @@ pub enum Error {
         /// The parameter's name.
         parameter: &'static str,
     },
+    /// A key or key prefix that cannot be stored: empty, too long, or (for
+    /// a prefix) holding a brace that would break the cluster hash tag.
+    InvalidKey {
+        /// The parameter's name (`key` or `key_prefix`).
+        parameter: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The shared store (Redis) could not be reached or did not answer in
+    /// time, and the failure policy is to fail closed. Retrying later may
+    /// succeed.
+    Unavailable {
+        /// The store client's message.
+        message: String,
+    },
+    /// The shared store's address or client configuration is invalid (a
+    /// malformed `redis://` URL, say).
+    InvalidConnection {
+        /// The store client's message.
+        message: String,
+    },
+    /// The shared store answered with an error: a rejected script argument,
+    /// a key holding something other than limiter state, a script that could
+    /// not be loaded. Waiting does not fix it.
+    Backend {
+        /// The store's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -109,6 +137,19 @@ impl fmt::Display for Error {
             ),
             Error::MissingParameter { parameter } => {
                 write!(f, "`{parameter}` was not set on the builder")
+            }
+            Error::InvalidKey { parameter, reason } => {
+                write!(f, "`{parameter}` is invalid: {reason}")
+            }
+            Error::Unavailable { message } => write!(
+                f,
+                "the rate limit store is unreachable ({message}); retry later or choose another failure policy"
+            ),
+            Error::InvalidConnection { message } => {
+                write!(f, "the rate limit store's address is invalid: {message}")
+            }
+            Error::Backend { message } => {
+                write!(f, "the rate limit store rejected the request: {message}")
             }
         }
     }

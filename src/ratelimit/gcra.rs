@@ -19,7 +19,8 @@
 //! Any `tat <= now` means "full", so a fresh bucket is `tat = 0` and a
 //! bucket whose TAT has passed carries no information: it can be dropped and
 //! recreated without changing any decision.
-use super::Error;
+use super::{Error, RateLimitInfo};
+use std::time::Duration;
 
 /// Largest supported rate: one token per nanosecond tick.
 const MAX_RATE: f64 = 1e9;
@@ -131,6 +132,63 @@ impl Gcra {
         self.tau.saturating_sub(debt) / self.interval
     }
 
+    /// The answer for a request admitted at `now`, leaving TAT `new`.
+    pub(crate) fn admitted(&self, new: u64, now: u64) -> RateLimitInfo {
+        RateLimitInfo {
+            allowed: true,
+            limit: self.capacity,
+            remaining: self.available(new, now),
+            retry_after: None,
+            reset_after: Duration::from_nanos(new.saturating_sub(now)),
+        }
+    }
+
+    /// The answer for a request denied at `now` (TAT `tat` unchanged) that
+    /// would fit after `wait` nanoseconds.
+    pub(crate) fn denied(&self, tat: u64, now: u64, wait: u64) -> RateLimitInfo {
+        RateLimitInfo {
+            allowed: false,
+            limit: self.capacity,
+            remaining: self.available(tat, now),
+            retry_after: Some(Duration::from_nanos(wait)),
+            reset_after: Duration::from_nanos(tat.saturating_sub(now)),
+        }
+    }
+
+    /// The answer to "could one token be taken now?", taking none:
+    /// `remaining` counts the tokens before any is taken.
+    pub(crate) fn peek(&self, tat: u64, now: u64) -> RateLimitInfo {
+        match self.decide(tat, now, 1) {
+            Ok(_) => RateLimitInfo {
+                allowed: true,
+                retry_after: None,
+                ..self.denied(tat, now, 0)
+            },
+            Err(wait) => self.denied(tat, now, wait),
+        }
+    }
+
+    /// The TAT after giving back `cost` tokens at `now`: never fuller than
+    /// full.
+    pub(crate) fn refund(&self, tat: u64, now: u64, cost: u64) -> u64 {
+        let back = cost.min(self.capacity) * self.interval; // <= tau
+        tat.saturating_sub(back).max(now.min(tat))
+    }
+
+    /// Re-expresses `tat` (under `self`) under the quota `to` at `now`, so
+    /// a quota change leaks no burst: a full bucket stays full; otherwise the
+    /// key keeps the whole tokens it had, at most `to`'s burst (the fraction
+    /// of a token in flight is dropped, the conservative side), and refills
+    /// at `to`'s rate from there.
+    pub(crate) fn convert(&self, tat: u64, now: u64, to: &Gcra) -> u64 {
+        if Self::is_full(tat, now) || self == to {
+            return tat;
+        }
+        let whole = self.available(tat, now).min(to.capacity);
+        // `whole <= to.capacity`, so the product is at most `to.tau`.
+        now.saturating_add(to.tau - whole * to.interval)
+    }
+
     /// Whether a bucket with this TAT is full at `now`, i.e. equivalent to a
     /// fresh one.
     #[inline]
@@ -178,5 +236,30 @@ mod tests {
         // One before the end; at `u64::MAX` itself any TAT overflows.
         assert_eq!(admitted, 1);
         assert_eq!(g.decide(tat, u64::MAX, 1), Err(u64::MAX));
+    }
+
+    #[test]
+    fn info_refund_and_convert() {
+        let g = Gcra::from_interval(10, 3).unwrap();
+        let a = g.admitted(130, 100);
+        assert_eq!((a.remaining, a.reset_after), (0, Duration::from_nanos(30)));
+        let d = g.denied(130, 100, 10);
+        assert_eq!(d.retry_after, Some(Duration::from_nanos(10)));
+        assert!(g.peek(120, 100).allowed);
+        assert_eq!(g.peek(130, 100).retry_after, Some(Duration::from_nanos(10)));
+        assert_eq!(g.refund(130, 100, 1), 120);
+        assert_eq!(g.refund(130, 100, 3), 100);
+        assert_eq!(g.refund(50, 100, 1), 50); // already full: unchanged
+
+        // Empty under 3 x 10 ns: empty under 6 x 20 ns, no leaked burst.
+        let big = Gcra::from_interval(20, 6).unwrap();
+        assert_eq!(g.convert(130, 100, &big), 100 + 120);
+        // One whole token kept (plus a fraction dropped).
+        assert_eq!(g.convert(115, 100, &big), 100 + 120 - 20);
+        // Shrinking caps the kept tokens at the new burst.
+        let small = Gcra::from_interval(10, 1).unwrap();
+        assert_eq!(g.convert(110, 100, &small), 100);
+        // Full stays full.
+        assert_eq!(g.convert(90, 100, &big), 90);
     }
 }

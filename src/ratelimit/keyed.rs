@@ -1,6 +1,6 @@
 use super::bucket::{gcra_from, limited};
 use super::gcra::Gcra;
-use super::{retry_until_admitted, Error};
+use super::{retry_until_admitted, Error, RateLimitInfo};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::RwLock;
@@ -247,6 +247,118 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         if cost == 0 {
             return Ok(());
         }
+        self.take(key, cost)
+            .1
+            .map(|_| ())
+            .map_err(|(_, wait)| limited(wait))
+    }
+
+    /// Takes `cost` tokens from `key`'s bucket if available now, like
+    /// [`try_acquire`](Self::try_acquire), and answers with the
+    /// [`RateLimitInfo`] for rate-limit headers: a denial is `Ok` with
+    /// `allowed: false`, exactly as the Redis-backed limiter answers.
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    pub fn check_info<Q>(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.gcra.check_cost(cost)?;
+        if cost == 0 {
+            let (tat, now) = self.snapshot(key);
+            return Ok(self.gcra.admitted(tat.max(now), now));
+        }
+        let (now, taken) = self.take(key, cost);
+        Ok(match taken {
+            Ok(new) => self.gcra.admitted(new, now),
+            Err((tat, wait)) => self.gcra.denied(tat, now, wait),
+        })
+    }
+
+    /// The [`RateLimitInfo`] of "could `key` take one token now?", taking
+    /// none (`remaining` counts the tokens before any is taken).
+    pub fn peek_info<Q>(&self, key: &Q) -> RateLimitInfo
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (tat, now) = self.snapshot(key);
+        self.gcra.peek(tat, now)
+    }
+
+    /// Gives `cost` tokens back to `key`'s bucket (a request that was
+    /// admitted but not served), never filling it above `burst`; an unknown
+    /// key is full already. Returns the key's state after.
+    pub fn refund<Q>(&self, key: &Q, cost: u64) -> RateLimitInfo
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let guard = self.shard(hash).read();
+        let now = self.clock.now_nanos();
+        let tat = match guard.map.find(hash, |e| e.key.borrow() == key) {
+            // Relaxed: as in `charge`; the RMW sees the latest TAT.
+            Some(e) => match e
+                .tat
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                    Some(self.gcra.refund(t, now, cost))
+                }) {
+                Ok(old) | Err(old) => self.gcra.refund(old, now, cost),
+            },
+            None => 0,
+        };
+        self.gcra.admitted(tat.max(now), now)
+    }
+
+    /// Forgets `key`: its bucket is full again.
+    pub fn reset<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let mut guard = self.shard(hash).write();
+        if let Ok(e) = guard.map.find_entry(hash, |e| e.key.borrow() == key) {
+            e.remove();
+        }
+    }
+
+    /// Changes the rate and burst of every key, keeping each key's state:
+    /// a full bucket stays full, any other keeps the whole tokens it had (at
+    /// most the new burst) and refills at the new rate, so the change hands
+    /// no client a fresh burst. `&mut self`: no check races the change (share
+    /// the limiter behind a `RwLock` to re-quota at run time).
+    ///
+    /// # Errors
+    /// As [`KeyedLimiterBuilder::build`]; on error nothing changes.
+    pub fn set_quota(&mut self, rate: f64, burst: u64) -> Result<(), Error> {
+        let to = Gcra::new(rate, burst)?;
+        let from = self.gcra;
+        let now = self.clock.now_nanos();
+        for s in self.shards.iter() {
+            let guard = s.read();
+            for e in guard.map.iter() {
+                // Relaxed: `&mut self` excludes every concurrent check.
+                let tat = e.tat.load(Ordering::Relaxed);
+                e.tat.store(from.convert(tat, now, &to), Ordering::Relaxed);
+            }
+        }
+        self.gcra = to;
+        Ok(())
+    }
+
+    /// Charges `cost` (checked, non-zero) to `key`, inserting it if new:
+    /// the clock reading and the new TAT, or the TAT seen and the wait.
+    #[inline]
+    #[allow(clippy::type_complexity)]
+    fn take<Q>(&self, key: &Q, cost: u64) -> (u64, Result<u64, (u64, u64)>)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let hash = self.hasher.hash_one(key);
         let shard = self.shard(hash);
         {
@@ -254,16 +366,19 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
             if let Some(e) = guard.map.find(hash, |e| e.key.borrow() == key) {
                 // Under the lock: see the type's docs.
                 let now = self.clock.now_nanos();
-                return self.charge(&e.tat, now, cost);
+                return (now, self.charge(&e.tat, now, cost));
             }
         }
         let mut guard = shard.write();
         let now = self.clock.now_nanos();
         if let Some(e) = guard.map.find(hash, |e| e.key.borrow() == key) {
-            return self.charge(&e.tat, now, cost);
+            return (now, self.charge(&e.tat, now, cost));
         }
         // A new key is a full bucket (TAT 0).
-        let tat = self.gcra.decide(0, now, cost).map_err(limited)?;
+        let tat = match self.gcra.decide(0, now, cost) {
+            Ok(tat) => tat,
+            Err(wait) => return (now, Err((0, wait))),
+        };
         if guard.map.len() >= guard.next_sweep {
             self.sweep_shard(&mut guard, now, true);
         }
@@ -275,7 +390,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
             },
             |e| self.hasher.hash_one(&e.key),
         );
-        Ok(())
+        (now, Ok(tat))
     }
 
     /// Takes one token from `key`'s bucket: `try_acquire(key, 1)`.
@@ -348,16 +463,16 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     }
 
     #[inline]
-    fn charge(&self, tat: &AtomicU64, now: u64, cost: u64) -> Result<(), Error> {
+    fn charge(&self, tat: &AtomicU64, now: u64, cost: u64) -> Result<u64, (u64, u64)> {
         // Relaxed: the TAT publishes no other data; the CAS alone keeps
         // concurrent checks from spending the same credit. Removal of the
         // entry is ordered by the shard lock, not by this word.
         let mut cur = tat.load(Ordering::Relaxed);
         loop {
-            let new = self.gcra.decide(cur, now, cost).map_err(limited)?;
+            let new = self.gcra.decide(cur, now, cost).map_err(|w| (cur, w))?;
             // Relaxed: see above.
             match tat.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(new),
                 Err(actual) => cur = actual,
             }
         }

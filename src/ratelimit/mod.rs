@@ -7,6 +7,7 @@
 //! | [`SlidingWindowLog`] | at most `limit` in any window `W`, exact | `<= limit` timestamps | mutex |
 //! | [`SlidingWindowCounter`] | weighted previous + current fixed window | 3 words | mutex |
 //! | [`KeyedLimiter`] | one token bucket per key, `max_keys` bound | key + 8 bytes | read lock + CAS per check |
+//! | `RedisLimiter` (feature `redis`) | one token bucket per key, shared by every replica | one Redis string per key, expiring when full | one Lua call per check |
 //!
 //! The token bucket is the generic cell rate algorithm (GCRA): its state is
 //! the *theoretical arrival time*, the clock reading at which the bucket is
@@ -20,6 +21,12 @@
 //! [`Error::CostExceedsCapacity`], never a silent denial forever. Blocking
 //! `acquire` sleeps through the clock; `wait_time` tells async callers how
 //! long to sleep on their own runtime.
+//!
+//! `check_info` answers a [`RateLimitInfo`] instead (allowed, limit,
+//! remaining, retry-after, reset-after: the rate-limit headers). With the
+//! `redis` feature (off by default), `RedisLimiter` and
+//! `BlockingRedisLimiter` (module `redis`) give the same answer from a
+//! bucket kept in Redis and shared by every replica.
 //!
 //! ```
 //! use latchwork::ratelimit::{Error, KeyedLimiter, TokenBucket};
@@ -36,13 +43,19 @@
 mod bucket;
 mod error;
 mod gcra;
+mod info;
 mod keyed;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod window_counter;
 mod window_log;
 
 pub use bucket::{TokenBucket, TokenBucketBuilder};
 pub use error::Error;
+pub use info::RateLimitInfo;
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
+#[cfg(feature = "redis")]
+pub use redis::{BlockingRedisLimiter, FailurePolicy, Quota, RedisLimiter, RedisLimiterBuilder};
 pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
 pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};
 

@@ -1,0 +1,252 @@
+//! The blocking limiter, on one synchronous connection.
+use super::super::{Error, RateLimitInfo};
+use super::builder::unavailable;
+use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
+use super::script::{self, Call, OpKind, Request, RELOADS};
+use crate::sync::Mutex;
+use ::redis::{Connection, ConnectionLike};
+use std::fmt;
+use std::time::Duration;
+
+/// [`RedisLimiter`](super::RedisLimiter) without an async runtime: the same
+/// script, keys, policy and answers, over one blocking connection that is
+/// reopened (within the connect timeout) after a failure.
+///
+/// Calls from several threads share the connection one at a time; for
+/// parallel round trips give each thread its own limiter (they share all
+/// state through Redis).
+///
+/// ```no_run
+/// use latchwork::ratelimit::RedisLimiter;
+///
+/// let limiter = RedisLimiter::builder()
+///     .url("redis://127.0.0.1:6379")
+///     .rate(10.0)
+///     .burst(20)
+///     .build_blocking()?;
+/// let info = limiter.check("user:7", 1)?;
+/// assert!(info.limit == 20);
+/// # Ok::<(), latchwork::ratelimit::Error>(())
+/// ```
+pub struct BlockingRedisLimiter {
+    core: Core,
+    client: ::redis::Client,
+    conn: Mutex<Option<Connection>>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+}
+
+impl BlockingRedisLimiter {
+    pub(crate) fn start(
+        core: Core,
+        client: ::redis::Client,
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> Result<Self, Error> {
+        let limiter = BlockingRedisLimiter {
+            core,
+            client,
+            conn: Mutex::new(None),
+            connect_timeout,
+            response_timeout,
+        };
+        limiter
+            .with_conn(|c| script::load_command().query::<String>(c))
+            .map_err(unavailable)?;
+        Ok(limiter)
+    }
+
+    /// Runs `f` on the connection, opening it first if needed; drops it
+    /// after a transport failure so the next call reconnects.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> ::redis::RedisResult<T>,
+    ) -> ::redis::RedisResult<T> {
+        let mut guard = self.conn.lock();
+        if guard.as_ref().is_some_and(|c| !c.is_open()) {
+            *guard = None;
+        }
+        let conn = match &mut *guard {
+            Some(c) => c,
+            slot => {
+                let c = self
+                    .client
+                    .get_connection_with_timeout(self.connect_timeout)?;
+                c.set_read_timeout(Some(self.response_timeout))?;
+                c.set_write_timeout(Some(self.response_timeout))?;
+                slot.insert(c)
+            }
+        };
+        let result = f(conn);
+        if result.as_ref().is_err_and(script::is_unreachable) {
+            *guard = None;
+        }
+        result
+    }
+
+    /// As [`RedisLimiter::check`](super::RedisLimiter::check).
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::check`](super::RedisLimiter::check).
+    pub fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
+        match self
+            .core
+            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
+        {
+            Begin::Direct(call) => self.one(call),
+            Begin::Spent(info) => Ok(info),
+            Begin::Lease(plan) => {
+                let answers = self.run(&plan.calls);
+                self.core.lease_end(plan, answers)
+            }
+        }
+    }
+
+    /// Returns every lease's unspent tokens to Redis in one round trip
+    /// (leased mode; see
+    /// [`RedisLimiterBuilder::lease`](super::RedisLimiterBuilder::lease)). Drop
+    /// does it too.
+    pub fn release_leases(&self) {
+        let calls = self.core.drain_leases();
+        if !calls.is_empty() {
+            drop(self.run(&calls));
+        }
+    }
+
+    /// As [`RedisLimiter::check_with`](super::RedisLimiter::check_with): a
+    /// per-key quota, converting the key's state when it differs.
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::check`](super::RedisLimiter::check).
+    pub fn check_with(&self, key: &str, cost: u64, quota: &Quota) -> Result<RateLimitInfo, Error> {
+        self.one(self.core.call(key, OpKind::Check, cost, Some(quota))?)
+    }
+
+    /// As [`RedisLimiter::peek`](super::RedisLimiter::peek).
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::check`](super::RedisLimiter::check).
+    pub fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
+        self.one(self.core.call(key, OpKind::Peek, 0, None)?)
+    }
+
+    /// As [`RedisLimiter::refund`](super::RedisLimiter::refund).
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::check`](super::RedisLimiter::check).
+    pub fn refund(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.one(self.core.call(key, OpKind::Refund, cost, None)?)
+    }
+
+    /// As [`RedisLimiter::reset`](super::RedisLimiter::reset).
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::reset`](super::RedisLimiter::reset).
+    pub fn reset(&self, key: &str) -> Result<(), Error> {
+        let call = self.core.call(key, OpKind::Peek, 0, None)?;
+        self.core.reset_local(key);
+        self.with_conn(|c| ::redis::cmd("DEL").arg(&call.redis_key).query::<i64>(c))
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many):
+    /// one pipelined round trip.
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many).
+    pub fn check_many<K: AsRef<str>>(
+        &self,
+        checks: &[(K, u64)],
+    ) -> Result<Vec<RateLimitInfo>, Error> {
+        let calls = checks
+            .iter()
+            .map(|(k, cost)| self.core.call(k.as_ref(), OpKind::Check, *cost, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run(&calls)
+            .into_iter()
+            .map(|a| a.map(|(info, _)| info))
+            .collect()
+    }
+
+    /// As [`RedisLimiter::set_quota`](super::RedisLimiter::set_quota).
+    ///
+    /// # Errors
+    /// As [`Quota::new`]; on error nothing changes.
+    pub fn set_quota(&self, rate: f64, burst: u64) -> Result<(), Error> {
+        self.core.set_quota(rate, burst)
+    }
+
+    /// The limiter's current quota.
+    pub fn quota(&self) -> Quota {
+        self.core.quota()
+    }
+
+    /// The failure policy.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.core.policy()
+    }
+
+    /// How many answers came from the failure policy.
+    pub fn fallbacks(&self) -> u64 {
+        self.core.fallbacks()
+    }
+
+    /// The Redis key that holds `key`'s state: `prefix{key}`.
+    pub fn redis_key(&self, key: &str) -> String {
+        script::redis_key(&self.core.prefix, key)
+    }
+
+    fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
+        self.run(std::slice::from_ref(&call))
+            .pop()
+            .map(|a| a.map(|(info, _)| info))
+            .unwrap_or_else(|| {
+                Err(Error::Backend {
+                    message: "no reply".into(),
+                })
+            })
+    }
+
+    /// As the async `run`: one pipeline, one reload and resend of the calls
+    /// that met `NOSCRIPT`.
+    fn run(&self, calls: &[Call]) -> Vec<Result<(RateLimitInfo, u64), Error>> {
+        let mut out: Answers = vec![None; calls.len()];
+        let mut todo: Vec<usize> = (0..calls.len()).collect();
+        let now = self.core.now();
+        for round in 0..=RELOADS {
+            let batch: Vec<&Call> = todo.iter().map(|&i| &calls[i]).collect();
+            let replies = match script::request(&self.core.sha, &batch, now) {
+                Request::One(cmd) => self.with_conn(|c| script::one_reply(cmd.query(c))),
+                Request::Many(pipe) => self.with_conn(|c| script::many_replies(pipe.query(c))),
+            };
+            match replies {
+                Ok(replies) => todo = self.core.absorb(&todo, replies, &mut out),
+                Err(e) => {
+                    self.core.failed(calls, &todo, &e, &mut out);
+                    break;
+                }
+            }
+            if todo.is_empty() || round == RELOADS {
+                break;
+            }
+            if let Err(e) = self.with_conn(|c| script::load_command().query::<String>(c)) {
+                self.core.failed(calls, &todo, &e, &mut out);
+                break;
+            }
+        }
+        Core::finish(out)
+    }
+}
+
+impl Drop for BlockingRedisLimiter {
+    fn drop(&mut self) {
+        self.release_leases();
+    }
+}
+
+impl fmt::Debug for BlockingRedisLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt(f)
+    }
+}

@@ -232,8 +232,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             skip_window: match policy {
                 // The protected region's size, in entries (weights aside).
                 Policy::TinyLfu if bounded => {
-                    u32::try_from(protected_cap.min(limits.max_entries as u64))
-                        .unwrap_or(u32::MAX)
+                    u32::try_from(protected_cap.min(limits.max_entries as u64)).unwrap_or(u32::MAX)
                 }
                 _ => 0,
             },
@@ -523,26 +522,40 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         hasher: &S,
         out: &mut Removals<K, V>,
     ) -> Option<u32> {
-        if let Some(i) = self.find(hash, &key) {
-            let node = self.arena.get_mut(i)?;
-            let old = std::mem::replace(&mut node.value, value);
-            let old_w = std::mem::replace(&mut node.weight, weight);
-            let region = node.region;
-            let (old_w, new_w) = (u64::from(old_w), u64::from(weight));
-            self.weight = self.weight - old_w + new_w;
-            match region {
-                Region::Window if self.policy == Policy::TinyLfu => {
-                    self.window_w = self.window_w - old_w + new_w;
+        // One probe: the entry is found, or its vacant bucket is held for
+        // the insert below.
+        let arena = &self.arena;
+        let vacant = match self.table.entry(
+            hash,
+            |&i| arena.get(i).is_some_and(|n| n.key == key),
+            |&j| arena.get(j).map_or(0, |n| hasher.hash_one(&n.key)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Err(*e.get()),
+            hashbrown::hash_table::Entry::Vacant(v) => Ok(v),
+        };
+        let vacant = match vacant {
+            Ok(v) => v,
+            Err(i) => {
+                let node = self.arena.get_mut(i)?;
+                let old = std::mem::replace(&mut node.value, value);
+                let old_w = std::mem::replace(&mut node.weight, weight);
+                let region = node.region;
+                let (old_w, new_w) = (u64::from(old_w), u64::from(weight));
+                self.weight = self.weight - old_w + new_w;
+                match region {
+                    Region::Window if self.policy == Policy::TinyLfu => {
+                        self.window_w = self.window_w - old_w + new_w;
+                    }
+                    Region::Protected => self.protected_w = self.protected_w - old_w + new_w,
+                    _ => {}
                 }
-                Region::Protected => self.protected_w = self.protected_w - old_w + new_w,
-                _ => {}
+                out.push(key, old, RemovalCause::Replaced);
+                self.set_times(i, deadline, hard);
+                self.on_hit(i);
+                self.evict(i, hasher, out);
+                return self.arena.get(i).map(|_| i);
             }
-            out.push(key, old, RemovalCause::Replaced);
-            self.set_times(i, deadline, hard);
-            self.on_hit(i);
-            self.evict(i, hasher, out);
-            return self.arena.get(i).map(|_| i);
-        }
+        };
         let hash32 = hash as u32;
         if let Some(s) = &mut self.sketch {
             // Regrow with the entries held (counts start over: they cannot
@@ -573,10 +586,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         if self.policy == Policy::TinyLfu {
             self.window_w += w;
         }
-        let (arena, table) = (&self.arena, &mut self.table);
-        table.insert_unique(hash, i, |&j| {
-            arena.get(j).map_or(0, |n| hasher.hash_one(&n.key))
-        });
+        vacant.insert(i);
         if !self.times.is_empty() || deadline != NEVER {
             if self.times.is_empty() {
                 self.enable_times();

@@ -200,8 +200,11 @@ fn anything(
         );
         return;
     };
-    // The last value stored per key, with its write time.
+    // The last value stored per key, and its time to live (the entry's own,
+    // else the cache's) in nanoseconds: no read may see it after that.
     let mut last: HashMap<u8, u32> = HashMap::new();
+    let mut lives: HashMap<u8, Option<u64>> = HashMap::new();
+    let cache_ttl = ttl_ms.map(|t| u64::from(t) * 1_000_000);
     let ms = |n: u8| Duration::from_millis(u64::from(n));
     for op in ops {
         let now = clock.now_nanos();
@@ -214,26 +217,27 @@ fn anything(
                 };
                 if let Some((v, written)) = got {
                     assert_eq!(Some(&v), last.get(&k), "only the last value stored");
-                    if let Some(t) = ttl_ms {
-                        assert!(
-                            now < written + u64::from(t) * 1_000_000,
-                            "expired value returned"
-                        );
+                    if let Some(Some(t)) = lives.get(&k) {
+                        assert!(now < written + t, "expired value returned");
                     }
                 }
             }
             Op::Insert(k, v) => {
                 cache.insert(k, (v, now));
                 last.insert(k, v);
+                lives.insert(k, cache_ttl);
             }
             Op::InsertTtl(k, v, t) => {
                 cache.insert_with_ttl(k, (v, now), ms(t));
                 last.insert(k, v);
+                lives.insert(k, Some(u64::from(t) * 1_000_000));
             }
             Op::Load(k, v) => {
+                let loads = cache.stats().loads;
                 let (got, _) = cache.get_or_insert_with(k, || (v, now));
-                if got == v {
+                if cache.stats().loads > loads {
                     last.insert(k, v);
+                    lives.insert(k, cache_ttl);
                 } else {
                     assert_eq!(Some(&got), last.get(&k));
                 }

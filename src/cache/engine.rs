@@ -637,6 +637,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 .write()
                 .flights
                 .finish(hash, &key, flight);
+            // Counted as written and refused, as `insert` counts it.
+            self.stats.incr(INSERTS);
             out.push(key, value, RemovalCause::Size);
             self.notify(out);
             return;

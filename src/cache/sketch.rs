@@ -66,12 +66,17 @@ impl Sketch {
         self.table.len()
     }
 
-    /// (word index, bit shift) of row `row`'s counter for `h`.
+    /// The block of `h`: its first word index. One bounds check per call
+    /// covers the four rows.
     #[inline]
-    fn slot(&self, h: u64, row: u32) -> (usize, u32) {
-        let block = (h >> 32) as u32 & self.block_mask;
-        let nibble = ((h >> (row * 4)) & u64::from(PER_WORD - 1)) as u32;
-        ((block * 4 + row) as usize, nibble * 4)
+    fn block(&self, h: u64) -> usize {
+        ((h >> 32) as u32 & self.block_mask) as usize * 4
+    }
+
+    /// The bit shift of row `row`'s counter within its word, for `h`.
+    #[inline]
+    fn shift(h: u64, row: u32) -> u32 {
+        (((h >> (row * 4)) & u64::from(PER_WORD - 1)) as u32) * 4
     }
 
     /// The estimated number of recent accesses of the key hashing to `hash`,
@@ -79,24 +84,30 @@ impl Sketch {
     #[inline]
     pub(crate) fn frequency(&self, hash: u32) -> u8 {
         let h = spread(hash);
-        (0..4)
-            .map(|row| {
-                let (w, s) = self.slot(h, row);
-                ((self.table[w] >> s) & 15) as u8
-            })
-            .min()
-            .unwrap_or(0)
+        let b = self.block(h);
+        let Some(block) = self.table.get(b..b + 4) else {
+            return 0;
+        };
+        let mut min = 15u64;
+        for (row, w) in (0u32..).zip(block) {
+            min = min.min((w >> Self::shift(h, row)) & 15);
+        }
+        min as u8
     }
 
     /// Records one access of the key hashing to `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u32) {
         let h = spread(hash);
+        let b = self.block(h);
+        let Some(block) = self.table.get_mut(b..b + 4) else {
+            return;
+        };
         let mut added = false;
-        for row in 0..4 {
-            let (w, s) = self.slot(h, row);
-            if (self.table[w] >> s) & 15 < 15 {
-                self.table[w] += 1 << s;
+        for (row, w) in (0u32..).zip(block.iter_mut()) {
+            let s = Self::shift(h, row);
+            if (*w >> s) & 15 < 15 {
+                *w += 1 << s;
                 added = true;
             }
         }

@@ -94,6 +94,29 @@ impl Parker {
     }
 }
 
+/// Before parking, retries `attempt` for a short while, spinning and then
+/// yielding (crossbeam's `Backoff`, as crossbeam-channel's receivers do):
+/// work that arrives within a few microseconds is then taken without the
+/// park and unpark system calls on both sides. Bounded: after about ten
+/// yields it gives up and the caller parks. Under loom it tries nothing
+/// (the models check the park handshake itself).
+#[inline]
+pub(crate) fn spin_for<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
+    #[cfg(not(loom))]
+    {
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if let Some(got) = attempt() {
+                return Some(got);
+            }
+        }
+    }
+    #[cfg(loom)]
+    let _ = &mut attempt;
+    None
+}
+
 impl std::fmt::Debug for Parker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Parker")

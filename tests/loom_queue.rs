@@ -23,19 +23,21 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// A popper that finds the queue empty clears the stale bit of a level
-/// while a push to that level lands, and a pop that starts after that push
-/// returned (a thread the pusher spawns) runs while the clear is in flight:
-/// the item is never stranded behind a clear bit. (The late pop is a
-/// spawned thread rather than a flag check so that the interesting schedule
-/// needs only two preemptions.)
+/// A popper that finds the queue empty clears the `STALE_LIMIT` (4) stale
+/// bits it passed over while a push to one of those levels lands, and a pop
+/// that starts after that push returned (a thread the pusher spawns) runs
+/// while the clear is in flight: the item is never stranded behind a clear
+/// bit. (The late pop is a spawned thread rather than a flag check so that
+/// the interesting schedule needs only two preemptions.)
 #[test]
 fn loom_empty_pop_clear_races_push_and_a_later_pop() {
     model(|| {
         let q = Arc::new(PriorityQueue::new());
-        // Level 0's bit is set (cleared lazily) but the level is empty.
-        q.push(lv(0), 10u32);
-        assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
+        // Levels 0..4 have their bits set (cleared lazily) but are empty.
+        for l in 0..4 {
+            q.push(lv(l), 10u32);
+            assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
+        }
         let clearer = {
             let q = q.clone();
             thread::spawn(move || q.try_pop().map(|(_, v)| v))

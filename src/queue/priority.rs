@@ -11,13 +11,14 @@
 //! is set already (a load, no write, in the steady state). `try_pop` reads
 //! the word once and pops from the set levels, most urgent first.
 //!
-//! Bits are cleared lazily. A popper that passes over a set bit whose level
-//! is empty leaves it set (a stale bit costs later poppers two loads of
-//! lines nobody writes); it clears stale bits only when it is about to
-//! return `None`, or when it passed over [`STALE_LIMIT`] or more of them, and
-//! then all of them with one `fetch_and`. A queue that oscillates between
-//! empty and one item therefore writes the word almost never, where an
-//! eager clear cost two RMWs, a fence, a re-check and a re-set per pop. The
+//! Bits are cleared lazily: a set bit over an empty level is only a hint
+//! that costs later poppers a probe of that level (two loads), never a
+//! wrong answer. A popper that passes over set bits whose levels are empty
+//! leaves them set unless there were `STALE_LIMIT` or more of them; then
+//! it clears them all with one `fetch_and`. A queue that oscillates between
+//! empty and one item on a few levels therefore never writes the word after
+//! its first pushes, where an eager clear cost two RMWs, a fence, a re-check
+//! and a re-set per pop, and the next push another RMW to set the bit back. The
 //! clear itself is the same handshake as before: clear, fence, look at each
 //! level again and set back the bits of levels a push slipped into (so no
 //! item is stranded behind a clear bit). While such a clear is in flight the
@@ -41,10 +42,10 @@ const IN_FLIGHT: u64 = u32::MAX as u64;
 /// flight down.
 const FINISH: u64 = (1 << 32) - 1;
 
-/// A pop that passes over this many stale bits (set, level empty) on its
-/// way to an item clears them; fewer are left for a pop that finds the
-/// queue empty. Four covers the common "a few levels in use" shape without
-/// any clear at all.
+/// A pop that passes over this many stale bits (set, level empty), on its
+/// way to an item or to `None`, clears them; fewer are left set. Bounds the
+/// probes a pop wastes to `STALE_LIMIT - 1`; four keeps the common "a few
+/// levels in use" shape free of clears altogether.
 pub(crate) const STALE_LIMIT: u32 = 4;
 
 /// Items each level's lock-free ring holds before the level spills into
@@ -235,7 +236,7 @@ impl<T> PriorityQueue<T> {
             }
             stale |= word & (1 << level);
         }
-        if stale != 0 {
+        if stale.count_ones() >= STALE_LIMIT {
             self.clear_levels(stale);
         }
         None

@@ -257,6 +257,23 @@ fn loom_two_pushes_wake_two_parked_pops() {
     });
 }
 
+/// A pop parks on a level whose stale bit is set and whose ring is not
+/// armed (pushed and popped once); a push there must still wake it.
+#[test]
+fn loom_push_to_a_stale_level_wakes_a_parked_pop() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::new());
+        q.push(lv(1), 0u8);
+        assert_eq!(q.try_pop(), Some((lv(1), 0)));
+        let popper = {
+            let q = q.clone();
+            thread::spawn(move || q.pop())
+        };
+        q.push(lv(1), 7u8);
+        assert_eq!(popper.join().unwrap(), (lv(1), 7));
+    });
+}
+
 /// A one-worker pool: a submitted task runs exactly once and its handle
 /// resolves; a graceful shutdown racing the worker loses nothing.
 #[test]

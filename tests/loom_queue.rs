@@ -1,11 +1,11 @@
 #![cfg(loom)]
 //! loom models of `PriorityQueue`'s protocol and of the pool built on it.
 //!
-//! Under `--cfg loom` each level's FIFO is a shim `Mutex<VecDeque>` (crossbeam
-//! is not loom-aware), so these models explore this crate's own protocol:
-//! the occupancy word and its clear/re-set handshake, the clear-in-flight
-//! detection, and the park/wake handshake. A lost wake-up shows up as a loom
-//! deadlock.
+//! Each level's FIFO is this crate's own ring (`src/queue/ring.rs`) with a
+//! locked overflow, all on the loom shim, so these models explore the ring's
+//! stamps, the overflow switch, the occupancy word with its lazy, batched
+//! clear and re-set handshake, the clear-in-flight detection, and the
+//! park/wake handshake. A lost wake-up shows up as a loom deadlock.
 use latchwork::queue::{Level, PriorityQueue, TaskQueue};
 use loom::sync::Arc;
 use loom::thread;
@@ -14,20 +14,30 @@ fn lv(n: u8) -> Level {
     Level::new(n).unwrap()
 }
 
-/// A popper clears the stale bit of an empty level while a push to that
-/// level lands, and a pop that starts after that push returned (a thread the
-/// pusher spawns) runs while the clear is in flight: the item is never
-/// stranded behind a clear bit, and the late pop never passes over it for a
-/// less urgent one. (The late pop is a spawned thread rather than a flag
-/// check so that the interesting schedule needs only two preemptions.)
+/// `loom::model` with room for the queue's 64 levels: the final drain and
+/// `check_invariants` look at every level, which is many branch points but
+/// no interleavings (they run after the joins).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 20_000;
+    builder.check(f);
+}
+
+/// A popper that finds the queue empty clears the `STALE_LIMIT` (4) stale
+/// bits it passed over while a push to one of those levels lands, and a pop
+/// that starts after that push returned (a thread the pusher spawns) runs
+/// while the clear is in flight: the item is never stranded behind a clear
+/// bit. (The late pop is a spawned thread rather than a flag check so that
+/// the interesting schedule needs only two preemptions.)
 #[test]
-fn loom_clear_races_push_and_a_later_pop() {
-    loom::model(|| {
+fn loom_empty_pop_clear_races_push_and_a_later_pop() {
+    model(|| {
         let q = Arc::new(PriorityQueue::new());
-        // Level 0's bit is set but the level is empty; level 1 holds 20.
-        q.push(lv(0), 10u32);
-        assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
-        q.push(lv(1), 20);
+        // Levels 0..4 have their bits set (cleared lazily) but are empty.
+        for l in 0..4 {
+            q.push(lv(l), 10u32);
+            assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
+        }
         let clearer = {
             let q = q.clone();
             thread::spawn(move || q.try_pop().map(|(_, v)| v))
@@ -37,6 +47,45 @@ fn loom_clear_races_push_and_a_later_pop() {
             thread::spawn(move || {
                 q.push(lv(0), 30);
                 // Spawned after the push returned: a pop "pushed before".
+                let q2 = q.clone();
+                thread::spawn(move || q2.try_pop().map(|(_, v)| v))
+                    .join()
+                    .unwrap()
+            })
+        };
+        let early = clearer.join().unwrap();
+        let late = pusher.join().unwrap();
+        q.check_invariants().unwrap();
+        match (early, late) {
+            (Some(30), None) | (None, Some(30)) => {}
+            other => panic!("30 popped as {other:?}"),
+        }
+        assert_eq!(q.try_pop(), None);
+    });
+}
+
+/// The batched clear on the item path: a pop passes over `STALE_LIMIT` (4)
+/// stale bits on its way to level 4, and clears them, while a push to level
+/// 0 lands and a pop that starts after that push returned runs: that pop
+/// never passes over level 0 for the less urgent item.
+#[test]
+fn loom_batched_clear_races_push_and_a_later_pop() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::new());
+        // Levels 0..4 have their bits set but are empty; level 4 holds 20.
+        for l in 0..4 {
+            q.push(lv(l), 10u32);
+            assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
+        }
+        q.push(lv(4), 20);
+        let clearer = {
+            let q = q.clone();
+            thread::spawn(move || q.try_pop().map(|(_, v)| v))
+        };
+        let pusher = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push(lv(0), 30);
                 let q2 = q.clone();
                 thread::spawn(move || q2.try_pop().map(|(_, v)| v))
                     .join()
@@ -59,11 +108,95 @@ fn loom_clear_races_push_and_a_later_pop() {
     });
 }
 
+/// Rings of one slot: a producer's three pushes to one level go through the
+/// ring and the overflow while a consumer pops twice. Every item exactly
+/// once, and each thread sees the level in push order (the overflow stays
+/// behind the ring, and the ring's stamps wrap a lap).
+#[test]
+fn loom_overflow_keeps_fifo_against_a_racing_pop() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::with_ring_capacity(1).unwrap());
+        let pusher = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for v in 1..=3u32 {
+                    q.push(lv(1), v);
+                }
+            })
+        };
+        let popper = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let a = q.try_pop().map(|(_, v)| v);
+                let b = q.try_pop().map(|(_, v)| v);
+                [a, b]
+            })
+        };
+        let got: Vec<u32> = popper.join().unwrap().into_iter().flatten().collect();
+        pusher.join().unwrap();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "popper saw {got:?}");
+        let rest: Vec<u32> = std::iter::from_fn(|| q.try_pop().map(|(_, v)| v)).collect();
+        assert!(
+            got.last().is_none_or(|&g| rest.iter().all(|&r| r > g)),
+            "{got:?} then {rest:?}"
+        );
+        assert_eq!(got.len() + rest.len(), 3);
+        q.check_invariants().unwrap();
+    });
+}
+
+/// The pop that empties a level's overflow clears the overflow flag while a
+/// push to that level races it: the pushed item is never stranded in an
+/// overflow nobody looks at, and a pop that starts after the push returned
+/// finds it (or the item was taken by the racing pop).
+#[test]
+fn loom_overflow_drain_races_push() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::with_ring_capacity(1).unwrap());
+        q.push(lv(0), 1u32); // the ring
+        q.push(lv(0), 2); // the overflow
+        assert_eq!(q.try_pop().map(|(_, v)| v), Some(1));
+        let drainer = {
+            let q = q.clone();
+            thread::spawn(move || q.try_pop().map(|(_, v)| v))
+        };
+        let pusher = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.push(lv(0), 3);
+                let q2 = q.clone();
+                thread::spawn(move || q2.try_pop().map(|(_, v)| v))
+                    .join()
+                    .unwrap()
+            })
+        };
+        let first = drainer.join().unwrap();
+        let late = pusher.join().unwrap();
+        let late = late.expect("an item was queued when the late pop began");
+        let mut all: Vec<u32> = first.into_iter().chain([late]).collect();
+        while let Some((_, v)) = q.try_pop() {
+            all.push(v);
+        }
+        q.check_invariants().unwrap();
+        // 2 was queued before both pops began, and pushed before 3: the
+        // late pop takes 3 only if the drainer took 2, and the drainer finds
+        // nothing only if the late pop took 2 first.
+        if late == 3 {
+            assert_eq!(first, Some(2), "3 overtook 2 in the late pop");
+        }
+        if first.is_none() {
+            assert_eq!(late, 2, "the drainer missed 2");
+        }
+        all.sort_unstable();
+        assert_eq!(all, [2, 3]);
+    });
+}
+
 /// Two pushes to one level race two pops: each item exactly once, and a pop
 /// that starts after both pushes returned finds the first one first.
 #[test]
 fn loom_fifo_within_a_level_under_races() {
-    loom::model(|| {
+    model(|| {
         let q = Arc::new(PriorityQueue::new());
         let pusher = {
             let q = q.clone();
@@ -93,7 +226,7 @@ fn loom_fifo_within_a_level_under_races() {
 /// loom reports a deadlock otherwise).
 #[test]
 fn loom_push_wakes_a_parked_pop() {
-    loom::model(|| {
+    model(|| {
         let q = Arc::new(PriorityQueue::new());
         let popper = {
             let q = q.clone();
@@ -108,7 +241,7 @@ fn loom_push_wakes_a_parked_pop() {
 /// and each gets one item.
 #[test]
 fn loom_two_pushes_wake_two_parked_pops() {
-    loom::model(|| {
+    model(|| {
         let q = Arc::new(PriorityQueue::new());
         let poppers: Vec<_> = (0..2)
             .map(|_| {
@@ -124,11 +257,28 @@ fn loom_two_pushes_wake_two_parked_pops() {
     });
 }
 
+/// A pop parks on a level whose stale bit is set and whose ring is not
+/// armed (pushed and popped once); a push there must still wake it.
+#[test]
+fn loom_push_to_a_stale_level_wakes_a_parked_pop() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::new());
+        q.push(lv(1), 0u8);
+        assert_eq!(q.try_pop(), Some((lv(1), 0)));
+        let popper = {
+            let q = q.clone();
+            thread::spawn(move || q.pop())
+        };
+        q.push(lv(1), 7u8);
+        assert_eq!(popper.join().unwrap(), (lv(1), 7));
+    });
+}
+
 /// A one-worker pool: a submitted task runs exactly once and its handle
 /// resolves; a graceful shutdown racing the worker loses nothing.
 #[test]
 fn loom_pool_submit_join_shutdown() {
-    loom::model(|| {
+    model(|| {
         let pool = TaskQueue::new(1).unwrap();
         let h = pool.submit(lv(0), || 3u8);
         pool.shutdown();

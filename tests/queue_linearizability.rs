@@ -110,10 +110,21 @@ fn explains(history: &[Event], spec: Spec) -> bool {
     search(history, 0, &mut State::new(), 0, spec)
 }
 
-fn record(seed: u64, threads: usize, ops: usize, prefill: usize) -> Vec<Event> {
+/// `ring`: the per-level ring capacity (`None`: the default); a ring of 1
+/// makes every second item of a level go through its overflow.
+fn record(
+    seed: u64,
+    threads: usize,
+    ops: usize,
+    prefill: usize,
+    ring: Option<usize>,
+) -> Vec<Event> {
     let origin = Instant::now();
     let now = move || origin.elapsed().as_nanos() as u64;
-    let q = Arc::new(PriorityQueue::new());
+    let q = Arc::new(match ring {
+        None => PriorityQueue::new(),
+        Some(cap) => PriorityQueue::with_ring_capacity(cap).unwrap(),
+    });
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut history = Vec::new();
     for i in 0..prefill {
@@ -177,10 +188,19 @@ fn record(seed: u64, threads: usize, ops: usize, prefill: usize) -> Vec<Event> {
 
 #[test]
 fn concurrent_histories_are_explained_by_the_reference() {
+    check_histories(None);
+}
+
+#[test]
+fn concurrent_histories_through_the_overflow_are_explained() {
+    check_histories(Some(1));
+}
+
+fn check_histories(ring: Option<usize>) {
     let rounds = 400;
     let mut relaxed = 0;
     for seed in 0..rounds {
-        let history = record(seed, 3, 4, 2);
+        let history = record(seed, 3, 4, 2, ring);
         assert!(
             explains(&history, Spec::Documented),
             "seed {seed}: no order of the reference explains {history:#?}"

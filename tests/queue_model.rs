@@ -43,9 +43,11 @@ fn lvl((l, v): (Level, u32)) -> (u8, u32) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// `ring` 0 = the default ring; 1..4 = tiny rings, so that levels spill
+    /// into their overflow and drain back.
     #[test]
-    fn priority_queue_matches_reference(ops in prop::collection::vec(op(), 1..300)) {
-        let q = PriorityQueue::new();
+    fn priority_queue_matches_reference(ops in prop::collection::vec(op(), 1..300), ring in 0usize..4) {
+        let q = if ring == 0 { PriorityQueue::new() } else { PriorityQueue::with_ring_capacity(ring).unwrap() };
         let mut reference = Reference::new();
         for op in ops {
             match op {
@@ -135,6 +137,13 @@ fn types_are_send_sync_and_debug() {
     assert_send_sync::<latchwork::queue::TaskHandle<u32>>();
     assert_send_sync::<Error>();
     assert_send_sync::<latchwork::queue::TaskError>();
+}
+
+#[test]
+fn zero_ring_capacity_is_a_typed_error() {
+    let e = PriorityQueue::<u8>::with_ring_capacity(0).unwrap_err();
+    assert_eq!(e, Error::ZeroCapacity);
+    assert!(e.to_string().contains("at least 1"));
 }
 
 #[test]

@@ -17,7 +17,19 @@ fn item(p: usize, i: usize) -> u64 {
 
 #[test]
 fn mpmc_exactly_once_and_fifo_per_producer_and_level() {
-    let q = Arc::new(PriorityQueue::new());
+    mpmc(PriorityQueue::new());
+}
+
+/// The same with rings of 4 slots, so that levels keep spilling into their
+/// overflow and draining back to the ring while producers and consumers
+/// race.
+#[test]
+fn mpmc_exactly_once_and_fifo_through_the_overflow() {
+    mpmc(PriorityQueue::with_ring_capacity(4).unwrap());
+}
+
+fn mpmc(q: PriorityQueue<u64>) {
+    let q = Arc::new(q);
     let popped = Arc::new(AtomicUsize::new(0));
     let total = PRODUCERS * PER_PRODUCER;
     let barrier = Arc::new(Barrier::new(PRODUCERS + CONSUMERS));

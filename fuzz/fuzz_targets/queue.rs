@@ -1,6 +1,7 @@
 //! `PriorityQueue` against the sequential reference (`BTreeMap<(level, seq),
-//! T>`): every return value, and the occupancy invariant after every
-//! operation. Levels come from the whole `u8` range, so out-of-range levels
+//! T>`): every return value, and the occupancy and overflow invariants after
+//! every operation. The first input byte picks the per-level ring capacity
+//! (the default, or 1 to 3 slots so that levels spill into their overflow). Levels come from the whole `u8` range, so out-of-range levels
 //! must be refused with the typed error exactly when the reference refuses.
 #![no_main]
 
@@ -23,8 +24,12 @@ enum Op {
     IsEmpty,
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let q = PriorityQueue::new();
+fuzz_target!(|input: (u8, Vec<Op>)| {
+    let (ring, ops) = input;
+    let q = match ring % 4 {
+        0 => PriorityQueue::new(),
+        cap => PriorityQueue::with_ring_capacity(cap as usize).unwrap(),
+    };
     let mut reference = Reference::new();
     for op in ops {
         match op {

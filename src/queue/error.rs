@@ -20,6 +20,8 @@ pub enum Error {
     },
     /// The operating system refused to start a worker thread.
     Spawn(String),
+    /// A priority queue's per-level ring was given capacity zero.
+    ZeroCapacity,
 }
 
 impl fmt::Display for Error {
@@ -35,6 +37,9 @@ impl fmt::Display for Error {
                 "a task pool supports at most {max} worker threads, {requested} were requested"
             ),
             Error::Spawn(why) => write!(f, "could not start a worker thread: {why}"),
+            Error::ZeroCapacity => f.write_str(
+                "a priority queue's ring capacity must be at least 1 (the queue itself is unbounded)",
+            ),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! A strictly ordered concurrent priority queue, and a worker pool on it.
 //!
 //! - [`PriorityQueue`]: 64 levels (0 = most urgent), FIFO within a level.
-//!   One lock-free FIFO per level (crossbeam's `SegQueue`) and a 64-bit word
-//!   of occupied levels; a pop reads the word and takes from the most urgent
-//!   occupied level. `push` and `try_pop` never block; `pop` and
+//!   One FIFO per level (a lock-free bounded ring in the shape of
+//!   crossbeam's `ArrayQueue`, with a locked overflow for what does not
+//!   fit) and a 64-bit word of
+//!   occupied levels, cleared lazily; a pop reads the word and takes from
+//!   the most urgent occupied level. `push` and `try_pop` never wait for
+//!   another thread while the level's ring has room; `pop` and
 //!   `pop_timeout` park while the queue is empty. The exact ordering
 //!   guarantee is on [`PriorityQueue`].
 //! - [`TaskQueue`]: N workers running closures by priority, each returning a
@@ -25,10 +28,11 @@ mod level;
 mod park;
 mod pool;
 mod priority;
+mod ring;
 mod task;
 
 pub use error::Error;
 pub use level::{Level, Priority, LEVELS};
 pub use pool::{TaskQueue, TaskQueueBuilder, TaskStats, MAX_WORKERS};
-pub use priority::PriorityQueue;
+pub use priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
 pub use task::{TaskError, TaskHandle, TaskId, TaskReport};

@@ -3,6 +3,7 @@
 //! accounts for every task.
 use super::delayed::{Delayed, NOTHING_DUE};
 use super::level::Level;
+use super::park::spin_for;
 use super::priority::PriorityQueue;
 use super::task::{Job, TaskHandle, TaskId, TaskReport};
 use super::Error;
@@ -117,6 +118,10 @@ impl<C: Clock> Shared<C> {
             }
             if state == DRAINING {
                 return;
+            }
+            if let Some((_, job)) = spin_for(|| self.ready.try_pop()) {
+                self.run(job);
+                continue;
             }
             let due = self.delayed.next_due();
             let timeout =

@@ -67,7 +67,10 @@ pub struct TaskReport {
 }
 
 enum SlotState<R> {
+    /// No outcome yet, nobody waiting.
     Pending,
+    /// No outcome yet; the handle's `join` waits on `done`.
+    Awaited,
     Done(Result<R, TaskError>),
     Taken,
 }
@@ -81,9 +84,16 @@ struct Slot<R> {
 impl<R> Slot<R> {
     fn resolve(&self, outcome: Result<R, TaskError>) {
         let mut state = self.state.lock();
-        if let SlotState::Pending = *state {
-            *state = SlotState::Done(outcome);
-            self.done.notify_all();
+        match *state {
+            SlotState::Pending => *state = SlotState::Done(outcome),
+            // Only a waiting `join` is notified: `notify_all` is a system
+            // call even when nobody waits, and most handles are never
+            // joined while their task runs.
+            SlotState::Awaited => {
+                *state = SlotState::Done(outcome);
+                self.done.notify_all();
+            }
+            SlotState::Done(_) | SlotState::Taken => {}
         }
     }
 }
@@ -106,7 +116,10 @@ impl<R> TaskHandle<R> {
 
     /// Whether the task has an outcome yet (ran, panicked or was cancelled).
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.slot.state.lock(), SlotState::Pending)
+        !matches!(
+            *self.slot.state.lock(),
+            SlotState::Pending | SlotState::Awaited
+        )
     }
 
     /// Blocks until the task has run (or been cancelled) and returns its
@@ -121,8 +134,8 @@ impl<R> TaskHandle<R> {
         loop {
             match std::mem::replace(&mut *state, SlotState::Taken) {
                 SlotState::Done(outcome) => return outcome,
-                SlotState::Pending => {
-                    *state = SlotState::Pending;
+                SlotState::Pending | SlotState::Awaited => {
+                    *state = SlotState::Awaited;
                     state = self
                         .slot
                         .done

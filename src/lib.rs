@@ -96,8 +96,10 @@ pub mod queue;
 pub mod ratelimit;
 pub mod retry;
 mod shard;
+pub mod sleep;
 mod sync;
 pub mod ttl;
+mod wait;
 mod wheel;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:

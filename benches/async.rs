@@ -1,0 +1,2 @@
+//! Async benchmarks (filled in by the next commit).
+fn main() {}

@@ -186,3 +186,38 @@ impl std::fmt::Debug for Fifo {
             .finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use crate::clock::{Clock, ManualClock};
+    use crate::ratelimit::TokenBucket;
+    use crate::sleep::ClockSleeper;
+    use crate::sync::{thread, Arc};
+
+    /// A thread in `acquire` and a task in `until_ready` share one line on
+    /// a bucket of one token: both are admitted (the head hands the turn
+    /// on; a lost hand-over deadlocks), and the clock shows exactly one
+    /// refill interval slept.
+    #[test]
+    fn loom_thread_and_task_share_the_line() {
+        loom::model(|| {
+            let clock = ManualClock::new();
+            let bucket = Arc::new(
+                TokenBucket::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let t = {
+                let bucket = bucket.clone();
+                thread::spawn(move || bucket.acquire(1))
+            };
+            let sleeper = ClockSleeper::new(clock.clone());
+            let r = loom::future::block_on(bucket.until_ready(1, &sleeper));
+            assert_eq!((r, t.join().unwrap()), (Ok(()), Ok(())));
+            assert_eq!(clock.now_nanos(), 1_000_000_000);
+        });
+    }
+}

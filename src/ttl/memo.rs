@@ -196,7 +196,15 @@ where
             .try_get_or_insert_with(key.clone(), || (self.loader)(key))
             .map_err(MemoError::Load)
     }
+}
 
+impl<K, V, E, F, C, S> Memoized<K, V, E, F, C, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    C: Clock,
+    S: BuildHasher,
+{
     /// Drops the cached value for `key`, and makes a load in flight for it
     /// return without caching; the next `get` loads again.
     pub fn invalidate(&self, key: &K) {

@@ -22,24 +22,30 @@
 //! AcqRel, but models SeqCst fences.) The models are in `mod loom_tests`
 //! below and in `tests/loom_event.rs` / `tests/loom_cache.rs`.
 //!
-//! Slot states of a task's registration (`Slot`):
+//! A task's slot stays allocated between waits (a receiver reuses its slot
+//! for every receive), so the fast path of a poll (the condition already
+//! holds) takes no lock; only a slot in `Waiting` is counted, so a notifier
+//! locks only while some task is really pending. A poll that finds its
+//! condition true without the lock may leave its slot `Waiting` for a
+//! moment: the change it saw is followed by that change's `notify`, which
+//! moves the slot to `Idle` (a spurious wake of a task that moved on).
 //!
-//! | state | meaning | counted in `waiters` |
+//! | slot state | meaning | counted in `waiters` |
 //! |---|---|---|
 //! | `Free` | on the free list | no |
-//! | `Waiting(w)` | registered, `w` not woken yet | yes |
-//! | `Woken` | woken, not yet polled again | yes |
+//! | `Waiting(w)` | the task returned `Pending`; `w` not woken yet | yes |
+//! | `Idle` | owned by a task, nothing to wake (woken, or not waiting) | no |
 // Without `async` only the thread half is used.
 #![cfg_attr(not(feature = "async"), allow(dead_code))]
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 enum Slot {
     Free,
     Waiting(Waker),
-    Woken,
+    Idle,
 }
 
 #[derive(Default)]
@@ -50,16 +56,31 @@ struct Wakers {
 
 /// A wait queue for threads and tasks; see the module doc.
 pub(crate) struct WaitQueue {
-    /// Parked threads plus registered (non-`Free`) task slots.
+    /// Parked threads plus `Waiting` task slots.
     waiters: AtomicUsize,
     lock: Mutex<Wakers>,
     cv: Condvar,
 }
 
-/// A task's registration in a [`WaitQueue`]: `None` until its first
-/// `Pending`. The owner must pass it to [`WaitQueue::cancel`] when the
-/// waiting future is dropped (a `Drop` impl on the future).
-pub(crate) type WaitKey = Option<usize>;
+/// A task's registration in a [`WaitQueue`]. Its owner passes it to
+/// [`WaitQueue::release`] when it is dropped (a future's or a receiver's
+/// `Drop`), or to [`WaitQueue::cancel`] to stop waiting but keep the slot.
+#[derive(Debug, Default)]
+pub(crate) struct WaitKey {
+    slot: Option<usize>,
+    /// The last poll returned `Pending` (the slot may be `Waiting`).
+    pending: bool,
+}
+
+impl WaitKey {
+    /// The owner's condition held without polling the queue (its own fast
+    /// path): it is no longer waiting. A slot still `Waiting` is moved to
+    /// `Idle` by the notify that follows the change the owner saw.
+    #[inline]
+    pub(crate) fn done(&mut self) {
+        self.pending = false;
+    }
+}
 
 impl WaitQueue {
     pub(crate) fn new() -> Self {
@@ -89,10 +110,15 @@ impl WaitQueue {
             self.cv.notify_all();
             for slot in g.slots.iter_mut() {
                 if let Slot::Waiting(_) = slot {
-                    if let Slot::Waiting(w) = std::mem::replace(slot, Slot::Woken) {
+                    if let Slot::Waiting(w) = std::mem::replace(slot, Slot::Idle) {
                         woken.push(w);
                     }
                 }
+            }
+            if !woken.is_empty() {
+                // Relaxed: under the mutex, as every change of the task
+                // part of the count.
+                self.waiters.fetch_sub(woken.len(), Ordering::Relaxed);
             }
         }
         // Outside the lock: a waker may run arbitrary executor code.
@@ -135,67 +161,92 @@ impl WaitQueue {
     }
 
     /// The task form of [`wait_until`](Self::wait_until): `Ready` once
-    /// `ready()` holds (the registration in `key` is then released),
-    /// otherwise registers `cx`'s waker in `key` and returns `Pending`; a
-    /// later [`notify`](Self::notify) wakes it. `ready` runs after a SeqCst
-    /// fence on the slow path, as for threads.
+    /// `ready()` holds, otherwise registers `cx`'s waker in `key` and
+    /// returns `Pending`; a later [`notify`](Self::notify) wakes it.
+    /// `ready` runs first without the lock, then (slow path) after the
+    /// SeqCst fence of the handshake, as for threads.
     pub(crate) fn poll_until(
         &self,
         key: &mut WaitKey,
         cx: &mut Context<'_>,
         ready: impl Fn() -> bool,
     ) -> Poll<()> {
-        if key.is_none() && ready() {
+        if ready() {
+            // A `Waiting` slot left here is moved to `Idle` by the notify
+            // that follows the change `ready` saw (module doc).
+            key.pending = false;
             return Poll::Ready(());
         }
         let mut g = self.lock.lock();
-        let waker = cx.waker().clone();
-        match *key {
-            Some(i) => g.slots[i] = Slot::Waiting(waker),
+        let i = match key.slot {
+            Some(i) => i,
             None => {
                 let i = match g.free.pop() {
-                    Some(i) => {
-                        g.slots[i] = Slot::Waiting(waker);
-                        i
-                    }
+                    Some(i) => i,
                     None => {
-                        g.slots.push(Slot::Waiting(waker));
+                        g.slots.push(Slot::Idle);
                         g.slots.len() - 1
                     }
                 };
-                *key = Some(i);
+                key.slot = Some(i);
+                i
+            }
+        };
+        match &mut g.slots[i] {
+            Slot::Waiting(w) => {
+                if !w.will_wake(cx.waker()) {
+                    w.clone_from(cx.waker());
+                }
+            }
+            slot => {
+                *slot = Slot::Waiting(cx.waker().clone());
                 // Relaxed + fence: the waiter half of the handshake (the
-                // mutex orders it against the decrement in `release`).
+                // mutex orders every change of the task count).
                 self.waiters.fetch_add(1, Ordering::Relaxed);
             }
         }
         fence(Ordering::SeqCst);
         if ready() {
-            Self::release(&self.waiters, &mut g, key);
+            self.stop_waiting(&mut g, i);
+            key.pending = false;
             return Poll::Ready(());
         }
+        key.pending = true;
         Poll::Pending
     }
 
-    /// Releases a task's registration (a no-op for `None`): call it when
-    /// the waiting future is dropped.
+    /// Stops waiting but keeps the slot for the next wait (a cancelled
+    /// receive of a receiver that lives on). No lock unless the last poll
+    /// returned `Pending`.
     pub(crate) fn cancel(&self, key: &mut WaitKey) {
-        if key.is_some() {
+        if let (true, Some(i)) = (key.pending, key.slot) {
             let mut g = self.lock.lock();
-            Self::release(&self.waiters, &mut g, key);
+            self.stop_waiting(&mut g, i);
+            key.pending = false;
         }
     }
 
-    fn release(waiters: &AtomicUsize, g: &mut Wakers, key: &mut WaitKey) {
-        if let Some(i) = key.take() {
+    /// Gives the slot back (the owner is dropped). No lock if it never
+    /// waited.
+    pub(crate) fn release(&self, key: &mut WaitKey) {
+        if let Some(i) = key.slot.take() {
+            let mut g = self.lock.lock();
+            self.stop_waiting(&mut g, i);
             g.slots[i] = Slot::Free;
             g.free.push(i);
-            // Relaxed: as the decrement in `wait_until`.
-            waiters.fetch_sub(1, Ordering::Relaxed);
+            key.pending = false;
         }
     }
 
-    /// Registered waiters (threads and tasks), for tests.
+    fn stop_waiting(&self, g: &mut MutexGuard<'_, Wakers>, i: usize) {
+        if let Slot::Waiting(_) = g.slots[i] {
+            g.slots[i] = Slot::Idle;
+            // Relaxed: under the mutex, as every change of the task count.
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Registered waiters (threads and `Waiting` tasks), for tests.
     #[cfg(test)]
     pub(crate) fn waiters(&self) -> usize {
         // Relaxed: a diagnostic snapshot.
@@ -233,32 +284,37 @@ mod tests {
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let ready = AtomicBool::new(false);
-        let mut key = None;
+        let mut key = WaitKey::default();
         let check = || ready.load(std::sync::atomic::Ordering::SeqCst);
         assert!(q.poll_until(&mut key, &mut cx, check).is_pending());
         assert_eq!(q.waiters(), 1);
         ready.store(true, std::sync::atomic::Ordering::SeqCst);
         q.notify();
         assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(q.waiters(), 0, "a woken slot is not counted");
         assert!(q.poll_until(&mut key, &mut cx, check).is_ready());
-        assert_eq!((key, q.waiters()), (None, 0));
+        q.release(&mut key);
+        assert_eq!((key.slot, q.waiters()), (None, 0));
     }
 
     #[test]
     fn cancelled_registration_frees_its_slot() {
         let q = WaitQueue::new();
         let mut cx = Context::from_waker(Waker::noop());
-        let mut a = None;
-        let mut b = None;
+        let mut a = WaitKey::default();
+        let mut b = WaitKey::default();
         assert!(q.poll_until(&mut a, &mut cx, || false).is_pending());
         assert!(q.poll_until(&mut b, &mut cx, || false).is_pending());
-        q.cancel(&mut a);
+        q.release(&mut a);
         assert_eq!(q.waiters(), 1);
-        let mut c = None;
+        let mut c = WaitKey::default();
         assert!(q.poll_until(&mut c, &mut cx, || false).is_pending());
-        assert_eq!(c, Some(0)); // reused
+        assert_eq!(c.slot, Some(0)); // reused
         q.cancel(&mut b);
-        q.cancel(&mut c);
+        assert_eq!(q.waiters(), 1, "cancel stops waiting");
+        assert!(b.slot.is_some(), "and keeps the slot");
+        q.release(&mut b);
+        q.release(&mut c);
         assert_eq!(q.waiters(), 0);
     }
 }
@@ -283,12 +339,12 @@ mod loom_tests {
                 f2.store(true, Ordering::Relaxed);
                 q2.notify();
             });
-            let mut key = None;
+            let mut key = WaitKey::default();
             loom::future::block_on(poll_fn(|cx| {
                 // Relaxed: runs after the SeqCst fence of the handshake.
                 q.poll_until(&mut key, cx, || flag.load(Ordering::Relaxed))
             }));
-            q.cancel(&mut key);
+            q.release(&mut key);
             t.join().unwrap();
             assert_eq!(q.waiters(), 0);
         });
@@ -311,7 +367,7 @@ mod loom_tests {
                 f3.store(true, Ordering::Relaxed);
                 q3.notify();
             });
-            let mut key = None;
+            let mut key = WaitKey::default();
             loom::future::block_on(poll_fn(|cx| {
                 // Relaxed: as above.
                 q.poll_until(&mut key, cx, || flag.load(Ordering::Relaxed))
@@ -329,7 +385,7 @@ mod loom_tests {
             let q = Arc::new(WaitQueue::new());
             let flag = Arc::new(AtomicBool::new(false));
             let mut cx = Context::from_waker(Waker::noop());
-            let mut dropped = None;
+            let mut dropped = WaitKey::default();
             // Relaxed: as above.
             let _ = q.poll_until(&mut dropped, &mut cx, || flag.load(Ordering::Relaxed));
             let (q2, f2) = (q.clone(), flag.clone());
@@ -338,8 +394,8 @@ mod loom_tests {
                 f2.store(true, Ordering::Relaxed);
                 q2.notify();
             });
-            q.cancel(&mut dropped);
-            let mut key = None;
+            q.release(&mut dropped);
+            let mut key = WaitKey::default();
             loom::future::block_on(poll_fn(|cx| {
                 q.poll_until(&mut key, cx, || flag.load(Ordering::Relaxed))
             }));

@@ -98,7 +98,7 @@ impl<V> Flight<V> {
     pub(crate) fn wait_async(&self) -> FlightWait<'_, V> {
         FlightWait {
             flight: self,
-            key: None,
+            key: crate::wait::WaitKey::default(),
         }
     }
 
@@ -135,7 +135,6 @@ impl<V: Clone> std::future::Future for FlightWait<'_, V> {
         let flight = this.flight;
         loop {
             if let Some(o) = flight.outcome() {
-                flight.done.cancel(&mut this.key);
                 return std::task::Poll::Ready(o);
             }
             if flight
@@ -152,7 +151,7 @@ impl<V: Clone> std::future::Future for FlightWait<'_, V> {
 #[cfg(feature = "async")]
 impl<V> Drop for FlightWait<'_, V> {
     fn drop(&mut self) {
-        self.flight.done.cancel(&mut self.key);
+        self.flight.done.release(&mut self.key);
     }
 }
 

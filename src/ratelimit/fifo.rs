@@ -115,7 +115,7 @@ impl Fifo {
             Turn {
                 fifo: self,
                 id: ticket.id,
-                key: None,
+                key: crate::wait::WaitKey::default(),
             }
             .await;
             match try_acquire() {
@@ -175,7 +175,7 @@ impl std::future::Future for Turn<'_> {
 #[cfg(feature = "async")]
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.fifo.turn.cancel(&mut self.key);
+        self.fifo.turn.release(&mut self.key);
     }
 }
 

@@ -382,7 +382,7 @@ impl<T> Sender<T> {
         SendFuture {
             sender: self,
             value: Some(value),
-            wait: None,
+            wait: WaitKey::default(),
         }
     }
 
@@ -400,7 +400,7 @@ impl<T> Sender<T> {
             shared: Arc::clone(&self.shared),
             next,
             entry,
-            wait: None,
+            wait: WaitKey::default(),
         })
     }
 
@@ -578,15 +578,15 @@ impl<T: Clone> Receiver<T> {
         loop {
             match self.try_recv() {
                 Ok(v) => {
-                    self.shared.readable.cancel(&mut self.wait);
+                    self.wait.done();
                     return Poll::Ready(Ok(v));
                 }
                 Err(TryRecvError::Lagged(n)) => {
-                    self.shared.readable.cancel(&mut self.wait);
+                    self.wait.done();
                     return Poll::Ready(Err(RecvError::Lagged(n)));
                 }
                 Err(TryRecvError::Closed) => {
-                    self.shared.readable.cancel(&mut self.wait);
+                    self.wait.done();
                     return Poll::Ready(Err(RecvError::Closed));
                 }
                 Err(TryRecvError::Empty) => {}
@@ -626,6 +626,7 @@ impl<T: Clone> Future for RecvFuture<'_, T> {
 impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         let rx = &mut *self.receiver;
+        // Keeps the slot: the receiver's next receive reuses it.
         rx.shared.readable.cancel(&mut rx.wait);
     }
 }
@@ -682,7 +683,7 @@ impl<T> Future for SendFuture<'_, T> {
             };
             match this.sender.try_claim_and_send(value) {
                 Ok(()) => {
-                    sh.writable.cancel(&mut this.wait);
+                    this.wait.done();
                     return Poll::Ready(());
                 }
                 Err(value) => this.value = Some(value),
@@ -704,7 +705,7 @@ impl<T> Future for SendFuture<'_, T> {
 #[cfg(feature = "async")]
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        self.sender.shared.writable.cancel(&mut self.wait);
+        self.sender.shared.writable.release(&mut self.wait);
     }
 }
 
@@ -800,14 +801,14 @@ impl<T> Receiver<T> {
             shared: Arc::clone(&self.shared),
             next,
             entry,
-            wait: None,
+            wait: WaitKey::default(),
         })
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.readable.cancel(&mut self.wait);
+        self.shared.readable.release(&mut self.wait);
         // Relaxed: an advisory count.
         self.shared.receivers.fetch_sub(1, Ordering::Relaxed);
         if let Some(i) = self.entry {

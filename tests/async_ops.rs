@@ -1,4 +1,4 @@
-#![cfg(feature = "async")]
+#![cfg(all(feature = "async", not(loom)))]
 //! The async forms, under two executors: tokio's multi-threaded runtime
 //! and `futures::executor` (with OS threads for concurrency), to show they
 //! need nothing from a runtime but a `Waker`. Cancellation is tested by

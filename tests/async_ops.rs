@@ -97,6 +97,11 @@ fn futures_are_send() {
     assert_send(&bucket.until_ready(1, &sleeper));
     let keyed: KeyedLimiter<u64> = KeyedLimiter::builder().rate(1.0).build().unwrap();
     assert_send(&keyed.until_key_ready(&1, 1, &sleeper));
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Lagged>();
+    assert_send_sync::<TrySendError<u64>>();
+    assert_send_sync::<ClockSleeper<ManualClock>>();
+    assert_send_sync::<latchwork::event::broadcast::Receiver<u64>>();
     assert!(format!("{:?}", tx.send_async(2)).contains("SendFuture"));
     assert!(format!("{:?}", rx.recv_async()).contains("RecvFuture"));
 }

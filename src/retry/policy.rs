@@ -173,6 +173,12 @@ impl<E, C: Clock> Retry<E, C> {
     ///
     /// # Errors
     /// As for [`call`](Retry::call).
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the attempt or the sleep in progress and
+    /// nothing else: the policy holds no state per call. A retry budget is
+    /// charged when a retry is decided, before its sleep, so a call
+    /// cancelled during that sleep keeps the budget it spent.
     pub async fn call_async<T, F, Fut, S>(&self, mut op: F, sleep: S) -> Result<T, RetryError<E>>
     where
         F: FnMut() -> Fut,

@@ -16,6 +16,7 @@
 //! | [`pipeline`] | constant-memory staged pipelines with backpressure, chunking, time-or-size batching, a JSON-lines source |
 //! | [`paginate`] | offset pages, keyset cursors over a concurrent ordered index, iterator pages |
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
+//! | [`sleep`] | the one sleep abstraction of async waits (`Sleeper`), runtime-free |
 //!
 //! ```
 //! use latchwork::cache::Cache;
@@ -34,6 +35,16 @@
 //! assert_eq!(shared.get("user:42"), Some(7));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Async
+//! With feature `async` (on by default) every waiting operation has an
+//! awaitable form that needs only a `Waker`, on any executor: broadcast
+//! `recv_async` / `send_async` / `Stream`, [`cache::Cache::get_or_insert_async`],
+//! [`ttl::Memoized::get_async`], the limiters' `until_ready`. Threads and
+//! tasks wait on one internal wait queue behind one handshake (a waiter
+//! count, a SeqCst fence pair, a mutex guarding a condvar and a slab of
+//! wakers), modelled with loom; time passes through a caller-supplied
+//! [`sleep::Sleeper`]. Each async method documents its cancel safety.
 //!
 //! ## Hashing
 //! Hash-indexed structures default to [`DefaultHashBuilder`], foldhash's
@@ -96,8 +107,10 @@ pub mod queue;
 pub mod ratelimit;
 pub mod retry;
 mod shard;
+pub mod sleep;
 mod sync;
 pub mod ttl;
+mod wait;
 mod wheel;
 
 /// The default `BuildHasher` of every hash-indexed structure in the crate:

@@ -166,3 +166,50 @@ fn loom_expired_never_returned_and_counted_once() {
         assert_eq!(cache.stats().expirations, 2, "each expiry counted once");
     });
 }
+
+/// A thread and a task load one missing key: one loader runs, the waiter
+/// (parked thread or registered waker, on the flight's one wait queue) is
+/// woken with its value.
+#[test]
+fn loom_async_and_blocking_share_one_flight() {
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let t = {
+            let (cache, loads) = (cache.clone(), loads.clone());
+            thread::spawn(move || {
+                cache.get_or_insert_with(1, || {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    10
+                })
+            })
+        };
+        let v = loom::future::block_on(cache.get_or_insert_async(1, async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            10
+        }));
+        assert_eq!((v, t.join().unwrap()), (10, 10));
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A leading future dropped mid-load hands the load to the waiting thread:
+/// it takes over, nothing is left stuck.
+#[test]
+fn loom_dropped_async_leader_hands_over() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let mut lead = Box::pin(cache.get_or_insert_async(1, std::future::pending::<u8>()));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(lead.as_mut().poll(&mut cx), Poll::Pending));
+        let t = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.get_or_insert_with(1, || 20))
+        };
+        drop(lead);
+        assert_eq!(t.join().unwrap(), 20);
+        assert_eq!(cache.peek(&1), Some(20));
+    });
+}

@@ -197,4 +197,46 @@ mod loom_models {
             );
         });
     }
+
+    /// The async receive handshake: a task awaiting `recv_async` races a
+    /// producer's publish and the close; it gets the message, then
+    /// `Closed`, and is never left pending (a lost wake-up deadlocks
+    /// `block_on`, which loom reports).
+    #[test]
+    fn loom_recv_async_wakeup_not_lost() {
+        loom::model(|| {
+            let (tx, mut rx) = Builder::new(2).build::<u64>().unwrap();
+            let producer = thread::spawn(move || {
+                tx.send(7);
+            });
+            let first = loom::future::block_on(rx.recv_async());
+            let second = loom::future::block_on(rx.recv_async());
+            producer.join().unwrap();
+            assert_eq!((first, second), (Ok(7), Err(RecvError::Closed)));
+        });
+    }
+
+    /// Backpressure `send_async`: a task whose send waits for the only
+    /// receiver (ring of one) is woken when a thread receives; nothing is
+    /// lost or duplicated.
+    #[test]
+    fn loom_send_async_waits_for_receiver() {
+        loom::model(|| {
+            let (tx, mut rx) = Builder::new(1)
+                .policy(Policy::Backpressure)
+                .max_receivers(1)
+                .build::<u64>()
+                .unwrap();
+            tx.send(1);
+            let consumer = thread::spawn(move || {
+                let a = rx.recv();
+                let b = rx.recv();
+                (a, b)
+            });
+            loom::future::block_on(tx.send_async(2));
+            drop(tx);
+            let (a, b) = consumer.join().unwrap();
+            assert_eq!((a, b), (Ok(1), Ok(2)));
+        });
+    }
 }

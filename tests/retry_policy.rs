@@ -358,7 +358,8 @@ fn async_form_uses_the_callers_sleep() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    let mut slept = vec![];
+    // A `Sleeper` is `Fn`: record through a cell.
+    let slept = std::cell::RefCell::new(vec![]);
     let mut attempts = 0;
     let r: Result<(), _> = block_on(policy.call_async(
         || {
@@ -366,13 +367,13 @@ fn async_form_uses_the_callers_sleep() {
             async { Err(ApiError::Unavailable) }
         },
         |d| {
-            slept.push(d);
+            slept.borrow_mut().push(d);
             clock.advance(d);
             async {}
         },
     ));
     let err = r.unwrap_err();
-    assert_eq!(slept, [SEC, 2 * SEC, 4 * SEC]);
+    assert_eq!(slept.into_inner(), [SEC, 2 * SEC, 4 * SEC]);
     assert_eq!((attempts, err.attempts(), err.elapsed()), (4, 4, 7 * SEC));
 
     let mut n = 0;

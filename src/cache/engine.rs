@@ -13,6 +13,8 @@ use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::convert::Infallible;
 use std::fmt;
+#[cfg(feature = "async")]
+use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -550,6 +552,121 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         self.load(key, init)
     }
 
+    /// The async form of [`get_or_insert_with`](Self::get_or_insert_with):
+    /// the value for `key`, or the value the future `init` produces, which
+    /// is then inserted. Concurrent callers for one missing key, blocking
+    /// or async, share one load: the leader awaits its `init`, the others
+    /// wait on the same flight (a task registers its waker where a thread
+    /// would park). `init` needs no `'static` bound and is polled in the
+    /// caller's task; it is dropped unpolled if the key is found or
+    /// another caller's load is awaited.
+    ///
+    /// ```
+    /// use latchwork::cache::Cache;
+    /// # let block_on = futures::executor::block_on;
+    /// let cache = Cache::new(100)?;
+    /// let local = String::from("borrowed, not 'static");
+    /// let v = block_on(cache.get_or_insert_async("k", async { local.len() }));
+    /// assert_eq!(v, 21);
+    /// # Ok::<(), latchwork::cache::Error>(())
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Dropping the future of a *waiting* caller removes its waker and
+    /// changes nothing else. Dropping the future of the *leading* caller
+    /// (its `init` is dropped mid-load) behaves like a panicking loader:
+    /// the flight is marked abandoned and unregistered, nothing is stored,
+    /// and one waiting caller (thread or task) runs its own `init` instead.
+    /// No caller waits forever and no key is left stuck.
+    #[cfg(feature = "async")]
+    pub async fn get_or_insert_async(&self, key: K, init: impl Future<Output = V>) -> V
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let init = async { Ok::<V, Infallible>(init.await) };
+        match self.load_async(key, init).await {
+            Ok(v) => v,
+            Err(e) => match *e {},
+        }
+    }
+
+    /// The async form of
+    /// [`try_get_or_insert_with`](Self::try_get_or_insert_with): an error is
+    /// returned to this caller and every caller that waited on the same
+    /// load, and nothing is cached.
+    ///
+    /// # Errors
+    /// The error `init` (this caller's, or the one it waited on) returned.
+    ///
+    /// # Cancel safety
+    /// As [`get_or_insert_async`](Self::get_or_insert_async).
+    #[cfg(feature = "async")]
+    pub async fn try_get_or_insert_async<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, Arc<E>>
+    where
+        K: Clone,
+        V: Clone,
+        E: Send + Sync + 'static,
+    {
+        self.load_async(key, init).await
+    }
+
+    /// `load` with an awaited loader: the same flight protocol, the same
+    /// guard (dropped with the future if it is cancelled mid-load).
+    #[cfg(feature = "async")]
+    async fn load_async<E>(
+        &self,
+        key: K,
+        init: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, Arc<E>>
+    where
+        K: Clone,
+        V: Clone,
+        E: Send + Sync + 'static,
+    {
+        let hash = self.hasher.hash_one(&key);
+        if let Some(v) = self.get_hashed(hash, &key) {
+            return Ok(v);
+        }
+        let idx = self.shard_index(hash);
+        let mut init = Some(init);
+        loop {
+            let flight = match self.role(idx, hash, &key) {
+                Role::Found(v) => return Ok(v),
+                Role::Wait(f) => match f.wait_async().await {
+                    Outcome::Value(v) => return Ok(v),
+                    Outcome::Error(e) => match e.downcast::<E>() {
+                        Ok(e) => return Err(e),
+                        // Another caller's error type: load with ours.
+                        Err(_) => continue,
+                    },
+                    Outcome::Retry => continue,
+                },
+                Role::Lead(f) => f,
+            };
+            let Some(init) = init.take() else {
+                // A call leads at most once: it returns (or is dropped) after.
+                continue;
+            };
+            let mut guard = LeadGuard {
+                cache: self,
+                hash,
+                key: &key,
+                flight: &flight,
+                armed: true,
+            };
+            self.stats.incr(LOADS);
+            let result = init.await;
+            guard.armed = false;
+            drop(guard);
+            return self.finish_load(idx, hash, key, &flight, result);
+        }
+    }
+
     fn load<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
     where
         K: Clone,
@@ -563,21 +680,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let idx = self.shard_index(hash);
         let mut init = Some(init);
         loop {
-            let role = {
-                let mut seg = self.shards[idx].write();
-                let now = seg.clamp_now(self.write_now());
-                match seg.find(hash, &key).filter(|&i| seg.live(i, || now)) {
-                    Some(i) => match seg.node(i) {
-                        Some(n) => Role::Found(n.value.clone()),
-                        None => Role::Lead(seg.flights.start(hash, key.clone())),
-                    },
-                    None => match seg.flights.find(hash, &key) {
-                        Some(f) => Role::Wait(f),
-                        None => Role::Lead(seg.flights.start(hash, key.clone())),
-                    },
-                }
-            };
-            let flight = match role {
+            let flight = match self.role(idx, hash, &key) {
                 Role::Found(v) => return Ok(v),
                 Role::Wait(f) => match f.wait() {
                     Outcome::Value(v) => return Ok(v),
@@ -605,21 +708,60 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             let result = init();
             guard.armed = false;
             drop(guard);
-            return match result {
-                Ok(v) => {
-                    self.store_loaded(hash, key, v.clone(), &flight);
-                    flight.finish(State::Done(v.clone()));
-                    Ok(v)
-                }
-                Err(e) => {
-                    self.stats.incr(LOAD_ERRORS);
-                    let e = Arc::new(e);
-                    self.shards[idx].write().flights.finish(hash, &key, &flight);
-                    let shared: SharedError = e.clone();
-                    flight.finish(State::Failed(shared));
-                    Err(e)
-                }
-            };
+            return self.finish_load(idx, hash, key, &flight, result);
+        }
+    }
+
+    /// Under the shard's write lock: the entry, the flight to wait on, or a
+    /// new flight this caller leads.
+    fn role(&self, idx: usize, hash: u64, key: &K) -> Role<V>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let mut seg = self.shards[idx].write();
+        let now = seg.clamp_now(self.write_now());
+        match seg.find(hash, key).filter(|&i| seg.live(i, || now)) {
+            Some(i) => match seg.node(i) {
+                Some(n) => Role::Found(n.value.clone()),
+                None => Role::Lead(seg.flights.start(hash, key.clone())),
+            },
+            None => match seg.flights.find(hash, key) {
+                Some(f) => Role::Wait(f),
+                None => Role::Lead(seg.flights.start(hash, key.clone())),
+            },
+        }
+    }
+
+    /// The leader's last step: stores a value (if its flight is still
+    /// registered) or unregisters the flight on an error, then publishes
+    /// the outcome to the waiters.
+    fn finish_load<E>(
+        &self,
+        idx: usize,
+        hash: u64,
+        key: K,
+        flight: &Arc<Flight<V>>,
+        result: Result<V, E>,
+    ) -> Result<V, Arc<E>>
+    where
+        V: Clone,
+        E: Send + Sync + 'static,
+    {
+        match result {
+            Ok(v) => {
+                self.store_loaded(hash, key, v.clone(), flight);
+                flight.finish(State::Done(v.clone()));
+                Ok(v)
+            }
+            Err(e) => {
+                self.stats.incr(LOAD_ERRORS);
+                let e = Arc::new(e);
+                self.shards[idx].write().flights.finish(hash, &key, flight);
+                let shared: SharedError = e.clone();
+                flight.finish(State::Failed(shared));
+                Err(e)
+            }
         }
     }
 
@@ -828,8 +970,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     }
 }
 
-/// Unregisters an abandoned flight (its loader panicked) and tells its
-/// waiters to start over.
+/// Unregisters an abandoned flight (its loader panicked, or its future was
+/// dropped mid-load) and tells its waiters to start over.
 struct LeadGuard<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
     cache: &'a Cache<K, V, S, C>,
     hash: u64,

@@ -10,9 +10,10 @@
 //! stores the value; then it publishes the outcome in the flight's state
 //! and wakes the waiters.
 //!
-//! - A waiter checks the state under the flight's mutex before it sleeps,
-//!   and the leader stores the outcome under the same mutex before it
-//!   notifies, so no wake-up is lost.
+//! - A waiter (a parked thread or a task's waker) waits on the flight's
+//!   [`WaitQueue`], the crate's one wait mechanism: the leader stores the
+//!   outcome, then notifies the queue, whose handshake loses no wake-up.
+//!   The blocking and the async loaders run this one protocol.
 //! - An error reaches every waiter and is not stored in the cache.
 //! - A leader that panics (or, for a future, is dropped) marks the flight
 //!   `Abandoned` from a drop guard; waiters then start over, and one of them
@@ -20,7 +21,8 @@
 //! - A removal of the key, `retain` or `invalidate_all` unregisters the
 //!   flight, so a load that began before the invalidation is not stored
 //!   after it (its waiters still receive the value they asked for).
-use crate::sync::{Condvar, Mutex};
+use crate::sync::Mutex;
+use crate::wait::WaitQueue;
 // std's `Arc` even under loom: errors cross the public API as
 // `std::sync::Arc<E>` (and need `Arc<dyn Any>` downcasts, which loom's
 // `Arc` lacks); the flight's wait protocol is its loom `Mutex` and
@@ -40,9 +42,11 @@ pub(crate) enum State<V> {
     Abandoned,
 }
 
+/// One load's outcome and its waiters: threads park and tasks register
+/// wakers on `done`, the crate's one wait queue.
 pub(crate) struct Flight<V> {
     state: Mutex<State<V>>,
-    done: Condvar,
+    done: WaitQueue,
 }
 
 /// What a waiter learned.
@@ -57,7 +61,7 @@ impl<V> Flight<V> {
     pub(crate) fn new() -> Self {
         Flight {
             state: Mutex::new(State::Loading),
-            done: Condvar::new(),
+            done: WaitQueue::new(),
         }
     }
 
@@ -69,7 +73,33 @@ impl<V> Flight<V> {
             *state = outcome;
         }
         drop(state);
-        self.done.notify_all();
+        self.done.notify();
+    }
+
+    fn loading(&self) -> bool {
+        matches!(*self.state.lock(), State::Loading)
+    }
+
+    fn outcome(&self) -> Option<Outcome<V>>
+    where
+        V: Clone,
+    {
+        match &*self.state.lock() {
+            State::Loading => None,
+            State::Done(v) => Some(Outcome::Value(v.clone())),
+            State::Failed(e) => Some(Outcome::Error(e.clone())),
+            State::Abandoned => Some(Outcome::Retry),
+        }
+    }
+
+    /// The async form of [`wait`](Self::wait): registers the task's waker
+    /// on the queue the threads park on.
+    #[cfg(feature = "async")]
+    pub(crate) fn wait_async(&self) -> FlightWait<'_, V> {
+        FlightWait {
+            flight: self,
+            key: crate::wait::WaitKey::default(),
+        }
     }
 
     /// Blocks until the leader publishes.
@@ -77,16 +107,51 @@ impl<V> Flight<V> {
     where
         V: Clone,
     {
-        let mut state = self.state.lock();
         loop {
-            match &*state {
-                State::Loading => {}
-                State::Done(v) => return Outcome::Value(v.clone()),
-                State::Failed(e) => return Outcome::Error(e.clone()),
-                State::Abandoned => return Outcome::Retry,
+            if let Some(o) = self.outcome() {
+                return o;
             }
-            state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+            self.done.wait_until(|| !self.loading(), None);
         }
+    }
+}
+
+/// The future of [`Flight::wait_async`]; dropping it removes its waker.
+#[cfg(feature = "async")]
+pub(crate) struct FlightWait<'a, V> {
+    flight: &'a Flight<V>,
+    key: crate::wait::WaitKey,
+}
+
+#[cfg(feature = "async")]
+impl<V: Clone> std::future::Future for FlightWait<'_, V> {
+    type Output = Outcome<V>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Outcome<V>> {
+        let this = &mut *self;
+        let flight = this.flight;
+        loop {
+            if let Some(o) = flight.outcome() {
+                return std::task::Poll::Ready(o);
+            }
+            if flight
+                .done
+                .poll_until(&mut this.key, cx, || !flight.loading())
+                .is_pending()
+            {
+                return std::task::Poll::Pending;
+            }
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<V> Drop for FlightWait<'_, V> {
+    fn drop(&mut self) {
+        self.flight.done.release(&mut self.key);
     }
 }
 

@@ -1,5 +1,6 @@
+use super::fifo::Fifo;
 use super::gcra::Gcra;
-use super::{retry_until_admitted, Error, RateLimitInfo};
+use super::{Error, RateLimitInfo};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
@@ -48,6 +49,8 @@ pub struct TokenBucket<C: Clock = SystemClock> {
     tat: CachePadded<AtomicU64>,
     gcra: Gcra,
     clock: C,
+    /// The line of blocked and awaiting callers.
+    fifo: Fifo,
 }
 
 /// Builder for [`TokenBucket`]; see [`TokenBucket::builder`].
@@ -105,6 +108,7 @@ impl<C: Clock> TokenBucketBuilder<C> {
             tat: CachePadded::new(AtomicU64::new(0)),
             gcra,
             clock: self.clock,
+            fifo: Fifo::new(),
         })
     }
 }
@@ -238,7 +242,33 @@ impl<C: Clock> TokenBucket<C> {
     /// # Errors
     /// [`Error::CostExceedsCapacity`] if `cost > burst`.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        retry_until_admitted(|| self.try_acquire(cost), &self.clock)
+        self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
+    }
+
+    /// The async form of [`acquire`](Self::acquire): waits until `cost`
+    /// tokens are admitted, sleeping on `sleeper` (the crate's one
+    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
+    /// this limiter's clock). Waiters on one limiter are admitted first
+    /// come, first served, threads in [`acquire`](Self::acquire) included:
+    /// only the head of the line tries, and a newcomer queues behind it.
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is consumed until the poll that returns
+    /// `Ok(())`, so dropping the future at any await point takes no
+    /// tokens; it leaves the line at once and, if it was at the head,
+    /// hands the turn to the next waiter, so it holds nobody up.
+    #[cfg(feature = "async")]
+    pub async fn until_ready<S: crate::sleep::Sleeper>(
+        &self,
+        cost: u64,
+        sleeper: &S,
+    ) -> Result<(), Error> {
+        self.fifo
+            .until_ready(|| self.try_acquire(cost), sleeper)
+            .await
     }
 
     /// How long until `cost` tokens are available (zero if now), without

@@ -419,6 +419,34 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         retry_until_admitted(|| self.try_acquire(key, cost), &self.clock)
     }
 
+    /// The async form of [`acquire`](Self::acquire): waits until `key`'s
+    /// bucket admits `cost` tokens, sleeping on `sleeper` (the crate's one
+    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
+    /// this limiter's clock). Waiters on one key retry after each denial's
+    /// retry-after; unlike the single-bucket limiters they are not queued
+    /// first come, first served (a per-key line would cost memory per key).
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is consumed until the poll that returns
+    /// `Ok(())`; a dropped wait takes no tokens and holds nobody up.
+    #[cfg(feature = "async")]
+    pub async fn until_key_ready<Q, Sl>(
+        &self,
+        key: &Q,
+        cost: u64,
+        sleeper: &Sl,
+    ) -> Result<(), Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        Sl: crate::sleep::Sleeper,
+    {
+        super::retry_until_admitted_async(|| self.try_acquire(key, cost), sleeper).await
+    }
+
     /// How long until `key` has `cost` tokens (zero if now), taking none.
     ///
     /// # Errors

@@ -19,8 +19,14 @@
 //! carries the time until the request would be admitted (an HTTP 429's
 //! `Retry-After`); a cost above the capacity is
 //! [`Error::CostExceedsCapacity`], never a silent denial forever. Blocking
-//! `acquire` sleeps through the clock; `wait_time` tells async callers how
-//! long to sleep on their own runtime.
+//! `acquire` sleeps through the clock; with feature `async`,
+//! `until_ready` / [`KeyedLimiter::until_key_ready`] await admission on any
+//! runtime, sleeping through a caller-supplied
+//! [`Sleeper`](crate::sleep::Sleeper). Waiters on one `TokenBucket` or
+//! window limiter (threads and tasks together) are admitted first come,
+//! first served; every wait is cancel safe (a dropped wait consumes
+//! nothing and holds nobody up). `wait_time` remains for callers that
+//! schedule their own retries.
 //!
 //! `check_info` answers a [`RateLimitInfo`] instead (allowed, limit,
 //! remaining, retry-after, reset-after: the rate-limit headers). With the
@@ -42,6 +48,7 @@
 //! ```
 mod bucket;
 mod error;
+mod fifo;
 mod gcra;
 mod info;
 mod keyed;
@@ -59,7 +66,23 @@ pub use redis::{BlockingRedisLimiter, FailurePolicy, Quota, RedisLimiter, RedisL
 pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
 pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};
 
-/// The blocking `acquire` of every limiter: retries `try_acquire`, sleeping
+/// The async form of [`retry_until_admitted`] (the keyed limiter's
+/// `until_key_ready`): nothing is taken until `try_acquire` admits, so it
+/// is cancel safe at every await.
+#[cfg(feature = "async")]
+async fn retry_until_admitted_async<S: crate::sleep::Sleeper>(
+    mut try_acquire: impl FnMut() -> Result<(), Error>,
+    sleeper: &S,
+) -> Result<(), Error> {
+    loop {
+        match try_acquire() {
+            Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
+            other => return other,
+        }
+    }
+}
+
+/// The blocking `acquire` of the keyed limiter: retries `try_acquire`, sleeping
 /// on `clock` for each denial's retry-after, until it is admitted or fails
 /// for another reason.
 fn retry_until_admitted<C: crate::clock::Clock>(

@@ -1,6 +1,7 @@
 use super::bucket::limited;
+use super::fifo::Fifo;
 use super::window_log::window_params;
-use super::{retry_until_admitted, Error};
+use super::Error;
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
@@ -61,6 +62,8 @@ pub struct SlidingWindowCounter<C: Clock = SystemClock> {
     /// Clamps clock readings that go backwards (read under `state`'s lock).
     clamp: MonotonicClamp,
     clock: C,
+    /// The line of blocked and awaiting callers.
+    fifo: Fifo,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,6 +118,7 @@ impl<C: Clock> SlidingWindowCounterBuilder<C> {
             state: Mutex::new(Counts::default()),
             clamp: MonotonicClamp::new(),
             clock: self.clock,
+            fifo: Fifo::new(),
         })
     }
 }
@@ -168,7 +172,32 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// # Errors
     /// [`Error::CostExceedsCapacity`] if `cost > limit`.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        retry_until_admitted(|| self.try_acquire(cost), &self.clock)
+        self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
+    }
+    /// The async form of [`acquire`](Self::acquire): waits until `cost`
+    /// units are admitted, sleeping on `sleeper` (the crate's one
+    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
+    /// this limiter's clock). Waiters on one limiter are admitted first
+    /// come, first served, threads in [`acquire`](Self::acquire) included:
+    /// only the head of the line tries, and a newcomer queues behind it.
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is consumed until the poll that returns
+    /// `Ok(())`, so dropping the future at any await point takes no
+    /// units; it leaves the line at once and, if it was at the head,
+    /// hands the turn to the next waiter, so it holds nobody up.
+    #[cfg(feature = "async")]
+    pub async fn until_ready<S: crate::sleep::Sleeper>(
+        &self,
+        cost: u64,
+        sleeper: &S,
+    ) -> Result<(), Error> {
+        self.fifo
+            .until_ready(|| self.try_acquire(cost), sleeper)
+            .await
     }
 
     /// How long until `cost` units would be admitted (zero if now).

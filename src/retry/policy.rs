@@ -2,6 +2,7 @@ use super::backoff::DelayState;
 use super::rng::{RandomSource, SplitMix64};
 use super::{Backoff, Error, GiveUp, RetryBudget, RetryError};
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
+use crate::sleep::Sleeper;
 use crate::sync::Mutex;
 use std::fmt;
 use std::future::Future;
@@ -137,9 +138,10 @@ impl<E, C: Clock> Retry<E, C> {
     }
 
     /// The async form of [`call`](Retry::call), tied to no runtime: `op`
-    /// makes each attempt's future and `sleep` makes the future that waits
-    /// between attempts (`tokio::time::sleep`, `async_io::Timer::after`, a
-    /// simulated timer...). Elapsed time and the deadline are read from the
+    /// makes each attempt's future and `sleep`, the crate's one
+    /// [`Sleeper`] abstraction, makes the future that waits between
+    /// attempts (`sleep::TokioSleeper` with feature `tokio`, a closure
+    /// over `async_io::Timer::after`, a simulated timer...). Elapsed time and the deadline are read from the
     /// policy's clock, which should be the clock `sleep` waits on.
     ///
     /// ```
@@ -171,16 +173,17 @@ impl<E, C: Clock> Retry<E, C> {
     ///
     /// # Errors
     /// As for [`call`](Retry::call).
-    pub async fn call_async<T, F, Fut, S, SFut>(
-        &self,
-        mut op: F,
-        mut sleep: S,
-    ) -> Result<T, RetryError<E>>
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the attempt or the sleep in progress and
+    /// nothing else: the policy holds no state per call. A retry budget is
+    /// charged when a retry is decided, before its sleep, so a call
+    /// cancelled during that sleep keeps the budget it spent.
+    pub async fn call_async<T, F, Fut, S>(&self, mut op: F, sleep: S) -> Result<T, RetryError<E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
-        S: FnMut(Duration) -> SFut,
-        SFut: Future<Output = ()>,
+        S: Sleeper,
     {
         let mut run = Run::new(self);
         loop {
@@ -188,7 +191,7 @@ impl<E, C: Clock> Retry<E, C> {
                 Ok(v) => return Ok(run.succeeded(v)),
                 Err(e) => {
                     let delay = run.failed(e)?;
-                    sleep(delay).await;
+                    sleep.sleep(delay).await;
                 }
             }
         }

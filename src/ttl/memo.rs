@@ -3,6 +3,8 @@ use crate::cache::{Cache, CacheBuilder};
 use crate::clock::{Clock, SystemClock};
 use crate::DefaultHashBuilder;
 use std::fmt;
+#[cfg(feature = "async")]
+use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +122,6 @@ impl<K, V, E, F, C, S> MemoizedBuilder<K, V, E, F, C, S>
 where
     K: Hash + Eq + Clone,
     V: Clone,
-    F: Fn(&K) -> Result<V, E>,
 {
     /// How long a loaded value is served. Default: 60 s.
     pub fn ttl(mut self, ttl: Duration) -> Self {
@@ -195,7 +196,15 @@ where
             .try_get_or_insert_with(key.clone(), || (self.loader)(key))
             .map_err(MemoError::Load)
     }
+}
 
+impl<K, V, E, F, C, S> Memoized<K, V, E, F, C, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    C: Clock,
+    S: BuildHasher,
+{
     /// Drops the cached value for `key`, and makes a load in flight for it
     /// return without caching; the next `get` loads again.
     pub fn invalidate(&self, key: &K) {
@@ -221,6 +230,75 @@ where
     /// The underlying cache (for its length, stats or clock).
     pub fn cache(&self) -> &Cache<K, V, S, C> {
         &self.cache
+    }
+}
+
+#[cfg(feature = "async")]
+impl<K, V, E, F> Memoized<K, V, E, F>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    /// A builder around an async `loader` (TTL 60 s, unbounded, system
+    /// clock), read with [`get_async`](Memoized::get_async). The loader's
+    /// future must own what it needs from the key (clone it).
+    ///
+    /// ```
+    /// use latchwork::ttl::Memoized;
+    /// # let block_on = futures::executor::block_on;
+    /// let double = Memoized::builder_async(|n: &u64| {
+    ///     let n = *n;
+    ///     async move { Ok::<_, std::io::Error>(n * 2) }
+    /// })
+    /// .build()?;
+    /// assert_eq!(block_on(double.get_async(&21)).unwrap(), 42);
+    /// # Ok::<(), latchwork::ttl::Error>(())
+    /// ```
+    pub fn builder_async<Fut>(loader: F) -> MemoizedBuilder<K, V, E, F>
+    where
+        F: Fn(&K) -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        MemoizedBuilder {
+            cache: Cache::builder(),
+            ttl: Duration::from_secs(60),
+            loader,
+            _error: std::marker::PhantomData,
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<K, V, E, F, C, S> Memoized<K, V, E, F, C, S>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+    E: Send + Sync + 'static,
+    C: Clock,
+    S: BuildHasher,
+{
+    /// The async form of [`get`](Memoized::get), for a memoizer built with
+    /// [`builder_async`](Memoized::builder_async): cached, or loaded once
+    /// for every concurrent caller of that key, on the cache's single-flight
+    /// loader ([`Cache::try_get_or_insert_async`]). The loader's future runs
+    /// in the leading caller's task.
+    ///
+    /// # Errors
+    /// [`MemoError::Load`] with the loader's error.
+    ///
+    /// # Cancel safety
+    /// As [`Cache::get_or_insert_async`]: a dropped waiting call changes
+    /// nothing; a dropped leading call abandons its load and a waiting
+    /// caller loads instead; nothing half-loaded is cached.
+    pub async fn get_async<Fut>(&self, key: &K) -> Result<V, MemoError<E>>
+    where
+        F: Fn(&K) -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        self.cache
+            .try_get_or_insert_async(key.clone(), async { (self.loader)(key).await })
+            .await
+            .map_err(MemoError::Load)
     }
 }
 

@@ -1,11 +1,18 @@
 //! Senders, receivers and the shared state that ties them to the ring.
-use super::parker::Parker;
 use super::ring::{Read, Ring};
 use crate::event::Error;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::Arc;
+use crate::wait::WaitKey;
+use crate::wait::WaitQueue as Parker;
 use crossbeam_utils::CachePadded;
 use std::fmt;
+#[cfg(feature = "async")]
+use std::future::Future;
+#[cfg(feature = "async")]
+use std::pin::Pin;
+#[cfg(feature = "async")]
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// What a `Backpressure` registry entry holds when no receiver uses it.
@@ -116,6 +123,7 @@ impl Builder {
                 .map(|_| CachePadded::new(AtomicU64::new(FREE)))
                 .collect(),
             senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             readable: Parker::new(),
             writable: Parker::new(),
@@ -159,6 +167,9 @@ struct Shared<T> {
     /// Backpressure: each receiver's next sequence, or `FREE`.
     cursors: Box<[CachePadded<AtomicU64>]>,
     senders: AtomicUsize,
+    /// Live receivers (advisory: `try_send` reads it to refuse a message
+    /// nobody would see).
+    receivers: AtomicUsize,
     closed: AtomicBool,
     /// Receivers wait here for a publish; so does a producer whose slot
     /// still holds an unpublished previous lap.
@@ -192,17 +203,24 @@ impl<T> Shared<T> {
         self.gate.fetch_max(min, Ordering::AcqRel).max(min)
     }
 
-    /// Backpressure: blocks until every receiver is past `seq - cap`.
-    fn wait_gate(&self, seq: u64) {
+    /// Backpressure: whether every receiver is past `seq - cap`, so the
+    /// message of `seq` may replace its slot's previous lap.
+    fn gate_open(&self, seq: u64) -> bool {
         let cap = self.ring.capacity();
         if seq < cap {
-            return;
+            return true;
         }
         let need = seq - cap + 1;
         // Acquire: pairs with the AcqRel `fetch_max` in `recompute_gate`.
-        if self.gate.load(Ordering::Acquire) >= need || self.recompute_gate() >= need {
+        self.gate.load(Ordering::Acquire) >= need || self.recompute_gate() >= need
+    }
+
+    /// Backpressure: blocks until every receiver is past `seq - cap`.
+    fn wait_gate(&self, seq: u64) {
+        if self.gate_open(seq) {
             return;
         }
+        let need = seq - self.ring.capacity() + 1;
         #[cfg(not(loom))]
         {
             let backoff = crossbeam_utils::Backoff::new();
@@ -238,6 +256,17 @@ impl<T> Shared<T> {
 
     /// Registers a Backpressure receiver; returns its entry and start.
     fn register(&self) -> Result<(Option<usize>, u64), Error> {
+        // Relaxed: an advisory count; no data is published through it.
+        self.receivers.fetch_add(1, Ordering::Relaxed);
+        let registered = self.register_cursor();
+        if registered.is_err() {
+            // Relaxed: as above.
+            self.receivers.fetch_sub(1, Ordering::Relaxed);
+        }
+        registered
+    }
+
+    fn register_cursor(&self) -> Result<(Option<usize>, u64), Error> {
         if self.cursors.is_empty() {
             // SeqCst: a new receiver starts at the tail claimed so far.
             return Ok((None, self.tail.load(Ordering::SeqCst)));
@@ -294,6 +323,75 @@ impl<T> Sender<T> {
         sh.readable.notify();
     }
 
+    /// Sends `value` if that needs no waiting: under `Backpressure`, only if
+    /// every receiver has taken the message it would replace.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] (`Backpressure` only) and
+    /// [`TrySendError::NoReceivers`] hand `value` back; nothing was sent.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if self.receiver_count() == 0 {
+            return Err(TrySendError::NoReceivers(value));
+        }
+        self.try_claim_and_send(value).map_err(TrySendError::Full)
+    }
+
+    /// Sends unless a `Backpressure` gate is closed (then hands `value`
+    /// back without claiming a sequence number).
+    fn try_claim_and_send(&self, value: T) -> Result<(), T> {
+        let sh = &*self.shared;
+        if sh.policy == Policy::Overwrite {
+            self.send(value);
+            return Ok(());
+        }
+        // SeqCst: the claim below is a CAS on the tail that `send`'s
+        // `fetch_add` also moves; see `send`.
+        let mut seq = sh.tail.load(Ordering::SeqCst);
+        loop {
+            if !sh.gate_open(seq) {
+                return Err(value);
+            }
+            // SeqCst: as the `fetch_add` in `send`. On failure another
+            // producer claimed `seq`: retry with the newer tail.
+            match sh
+                .tail
+                .compare_exchange(seq, seq + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => seq = actual,
+            }
+        }
+        sh.wait_free(seq);
+        sh.ring.write(seq, value, false);
+        sh.readable.notify();
+        Ok(())
+    }
+
+    /// The async form of [`send`](Self::send): under `Backpressure` it
+    /// waits for the slowest receiver without blocking a thread (the task
+    /// registers a waker on the queue blocked producers park on); under
+    /// `Overwrite` it completes on its first poll.
+    ///
+    /// # Cancel safety
+    /// A sequence number is claimed only once the message can be written
+    /// at once, so dropping the future before it completes sends nothing,
+    /// loses no other message and leaves no waker behind; the value is
+    /// dropped with the future. It never makes a receiver see a gap.
+    #[cfg(feature = "async")]
+    pub fn send_async(&self, value: T) -> SendFuture<'_, T> {
+        SendFuture {
+            sender: self,
+            value: Some(value),
+            wait: WaitKey::default(),
+        }
+    }
+
+    /// Receivers alive now.
+    pub fn receiver_count(&self) -> usize {
+        // Relaxed: an advisory count.
+        self.shared.receivers.load(Ordering::Relaxed)
+    }
+
     /// A new receiver that sees every message sent after this call.
     /// Fails only for a `Backpressure` channel at its `max_receivers`.
     pub fn subscribe(&self) -> Result<Receiver<T>, Error> {
@@ -302,6 +400,7 @@ impl<T> Sender<T> {
             shared: Arc::clone(&self.shared),
             next,
             entry,
+            wait: WaitKey::default(),
         })
     }
 
@@ -364,6 +463,8 @@ pub struct Receiver<T> {
     next: u64,
     /// Backpressure: this receiver's entry in the cursor registry.
     entry: Option<usize>,
+    /// This receiver's task registration on `readable` (async receives).
+    wait: WaitKey,
 }
 
 impl<T: Clone> Receiver<T> {
@@ -458,6 +559,219 @@ impl<T: Clone> Receiver<T> {
     }
 }
 
+#[cfg(feature = "async")]
+impl<T: Clone> Receiver<T> {
+    /// The async form of [`recv`](Self::recv): the next message, or the
+    /// lag / close, registering this task's waker where a thread would
+    /// park. Works on any executor.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a message is taken only in the poll that returns it,
+    /// so dropping the future at any await point loses no message (the
+    /// next receive gets it) and removes this receiver's waker.
+    pub fn recv_async(&mut self) -> RecvFuture<'_, T> {
+        RecvFuture { receiver: self }
+    }
+
+    /// One receive attempt for a task; `Closed` maps to `Err(Closed)`.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        loop {
+            match self.try_recv() {
+                Ok(v) => {
+                    self.wait.done();
+                    return Poll::Ready(Ok(v));
+                }
+                Err(TryRecvError::Lagged(n)) => {
+                    self.wait.done();
+                    return Poll::Ready(Err(RecvError::Lagged(n)));
+                }
+                Err(TryRecvError::Closed) => {
+                    self.wait.done();
+                    return Poll::Ready(Err(RecvError::Closed));
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let sh = &*self.shared;
+            let next = self.next;
+            // SeqCst: the wait queue's condition (runs after its fence).
+            let ready = || sh.ring.is_ready(next) || sh.closed.load(Ordering::SeqCst);
+            if sh
+                .readable
+                .poll_until(&mut self.wait, cx, ready)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// The future of [`Receiver::recv_async`].
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T> {
+    receiver: &'a mut Receiver<T>,
+}
+
+#[cfg(feature = "async")]
+impl<T: Clone> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        let rx = &mut *self.receiver;
+        // Keeps the slot: the receiver's next receive reuses it.
+        rx.shared.readable.cancel(&mut rx.wait);
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("next", &self.receiver.next)
+            .finish()
+    }
+}
+
+/// A receiver is a stream of messages that ends when the channel closes;
+/// a lag is an item (`Err(Lagged(n))`), never swallowed, and the stream
+/// goes on from the oldest message retained. Cancel safe as
+/// [`Receiver::recv_async`].
+#[cfg(feature = "async")]
+impl<T: Clone> futures_core::Stream for Receiver<T> {
+    type Item = Result<T, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.poll_recv(cx) {
+            Poll::Ready(Ok(v)) => Poll::Ready(Some(Ok(v))),
+            Poll::Ready(Err(RecvError::Lagged(n))) => Poll::Ready(Some(Err(Lagged(n)))),
+            Poll::Ready(Err(RecvError::Closed)) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The future of [`Sender::send_async`].
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T> {
+    sender: &'a Sender<T>,
+    value: Option<T>,
+    wait: WaitKey,
+}
+
+#[cfg(feature = "async")]
+impl<T> Unpin for SendFuture<'_, T> {}
+
+#[cfg(feature = "async")]
+impl<T> Future for SendFuture<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let sh = &*this.sender.shared;
+        loop {
+            let Some(value) = this.value.take() else {
+                return Poll::Ready(());
+            };
+            match this.sender.try_claim_and_send(value) {
+                Ok(()) => {
+                    this.wait.done();
+                    return Poll::Ready(());
+                }
+                Err(value) => this.value = Some(value),
+            }
+            // SeqCst: a tail to test the gate for (the condition runs
+            // after the wait queue's fence).
+            let ready = || sh.gate_open(sh.tail.load(Ordering::SeqCst));
+            if sh
+                .writable
+                .poll_until(&mut this.wait, cx, ready)
+                .is_pending()
+            {
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        self.sender.shared.writable.release(&mut self.wait);
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("pending", &self.value.is_some())
+            .finish()
+    }
+}
+
+/// A receiver's stream item for messages it missed: `Lagged(n)`, `n`
+/// messages were overwritten before it read them (`Overwrite` only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lagged(pub u64);
+
+impl fmt::Display for Lagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "receiver lagged and missed {} messages", self.0)
+    }
+}
+
+impl std::error::Error for Lagged {}
+
+/// Why [`Sender::try_send`] sent nothing; each hands the value back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// `Backpressure`: the slowest receiver has not taken the message this
+    /// one would replace.
+    Full(T),
+    /// No receiver is alive to see it.
+    NoReceivers(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The value that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(v) | TrySendError::NoReceivers(v) => v,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::NoReceivers(_) => f.write_str("NoReceivers(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => {
+                f.write_str("broadcast channel is full (a receiver has not caught up)")
+            }
+            TrySendError::NoReceivers(_) => f.write_str("broadcast channel has no receivers"),
+        }
+    }
+}
+
+impl<T> std::error::Error for TrySendError<T> {}
+
 impl<T> Receiver<T> {
     fn advance(&mut self) {
         self.next += 1;
@@ -487,12 +801,16 @@ impl<T> Receiver<T> {
             shared: Arc::clone(&self.shared),
             next,
             entry,
+            wait: WaitKey::default(),
         })
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        self.shared.readable.release(&mut self.wait);
+        // Relaxed: an advisory count.
+        self.shared.receivers.fetch_sub(1, Ordering::Relaxed);
         if let Some(i) = self.entry {
             // Release: frees the entry after this receiver's last clone;
             // `notify` fences it before the waiter-count load.

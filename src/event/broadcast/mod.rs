@@ -32,15 +32,22 @@
 //! blocks by design. `recv`/`recv_timeout` spin briefly, then park on a
 //! mutex + condvar that senders touch only when someone is parked.
 //!
+//! **Async** (feature `async`): [`Receiver::recv_async`],
+//! [`Sender::send_async`] and the [`Stream`](futures_core::Stream) impl of
+//! [`Receiver`] register a task's waker on the same wait queue blocked
+//! threads park on (the crate's one wait mechanism), so one handshake
+//! serves both, on any executor. Each documents its cancel safety.
+//!
 //! **Closing**: when the last [`Sender`] drops, receivers drain what is
 //! left and then get `Closed`. A new receiver ([`Sender::subscribe`],
 //! [`Receiver::resubscribe`]) starts at the tail: it sees messages sent
 //! after it was created.
 mod channel;
-mod parker;
 mod ring;
 
 pub use channel::{
-    channel, Builder, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError,
-    MAX_CAPACITY, MAX_RECEIVERS,
+    channel, Builder, Lagged, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError,
+    TrySendError, MAX_CAPACITY, MAX_RECEIVERS,
 };
+#[cfg(feature = "async")]
+pub use channel::{RecvFuture, SendFuture};

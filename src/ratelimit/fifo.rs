@@ -1,0 +1,223 @@
+//! First-come, first-served waiting on one limiter, for threads
+//! ([`Fifo::acquire`]) and tasks ([`Fifo::until_ready`]) alike.
+//!
+//! ```text
+//!   queue: [ head | t2 | t3 ... ]     only the head calls try_acquire;
+//!            │                        on a denial it sleeps the retry-after
+//!            └─ admitted or dropped ─▶ popped, the crate's WaitQueue notified,
+//!                                      the next head tries at once
+//! ```
+//!
+//! A caller arriving when nobody waits tries at once and queues only if it
+//! is denied, so an uncontended limiter pays one atomic load. Waiters wait
+//! on the crate's one [`WaitQueue`] for their turn (a thread parks, a task
+//! registers its waker) and the head sleeps on the limiter's clock (a
+//! thread) or the caller's [`Sleeper`](crate::sleep::Sleeper) (a task). A
+//! ticket is a drop guard: a waiter that gives up (a cancelled future)
+//! leaves the queue and, if it was the head, hands the turn on; nothing is
+//! consumed until `try_acquire` admits.
+use super::Error;
+use crate::clock::Clock;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::Mutex;
+use crate::wait::WaitQueue;
+use std::collections::VecDeque;
+
+#[derive(Default)]
+struct Order {
+    next_id: u64,
+    queue: VecDeque<u64>,
+}
+
+/// The waiting line of one limiter.
+pub(crate) struct Fifo {
+    /// Tickets in `order.queue`; zero lets a new caller try at once.
+    queued: AtomicUsize,
+    order: Mutex<Order>,
+    turn: WaitQueue,
+}
+
+/// A place in the line; dropping it leaves the line.
+struct Ticket<'a> {
+    fifo: &'a Fifo,
+    id: u64,
+}
+
+impl Fifo {
+    pub(crate) fn new() -> Self {
+        Fifo {
+            queued: AtomicUsize::new(0),
+            order: Mutex::new(Order::default()),
+            turn: WaitQueue::new(),
+        }
+    }
+
+    /// Whether nobody is in line (a newcomer may then try at once).
+    fn is_empty(&self) -> bool {
+        // SeqCst: a hint only (a racing newcomer may overtake a waiter
+        // joining at the same moment); SeqCst keeps it simple to reason about.
+        self.queued.load(Ordering::SeqCst) == 0
+    }
+
+    fn join(&self) -> Ticket<'_> {
+        let mut o = self.order.lock();
+        let id = o.next_id;
+        o.next_id += 1;
+        o.queue.push_back(id);
+        // SeqCst: see `is_empty`.
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        Ticket { fifo: self, id }
+    }
+
+    fn is_head(&self, id: u64) -> bool {
+        self.order.lock().queue.front() == Some(&id)
+    }
+
+    /// Blocks the thread until admitted, first come first served, sleeping
+    /// on `clock` for each retry-after.
+    pub(crate) fn acquire<C: Clock>(
+        &self,
+        mut try_acquire: impl FnMut() -> Result<(), Error>,
+        clock: &C,
+    ) -> Result<(), Error> {
+        if self.is_empty() {
+            match try_acquire() {
+                Err(Error::RateLimited { .. }) => {}
+                other => return other,
+            }
+        }
+        let ticket = self.join();
+        loop {
+            self.turn.wait_until(|| self.is_head(ticket.id), None);
+            match try_acquire() {
+                Err(Error::RateLimited { retry_after }) => clock.sleep(retry_after),
+                other => return other,
+            }
+        }
+    }
+
+    /// The task form of [`acquire`](Self::acquire): waits for its turn on
+    /// the wait queue and sleeps on `sleeper`.
+    #[cfg(feature = "async")]
+    pub(crate) async fn until_ready<S: crate::sleep::Sleeper>(
+        &self,
+        mut try_acquire: impl FnMut() -> Result<(), Error>,
+        sleeper: &S,
+    ) -> Result<(), Error> {
+        if self.is_empty() {
+            match try_acquire() {
+                Err(Error::RateLimited { .. }) => {}
+                other => return other,
+            }
+        }
+        let ticket = self.join();
+        loop {
+            Turn {
+                fifo: self,
+                id: ticket.id,
+                key: crate::wait::WaitKey::default(),
+            }
+            .await;
+            match try_acquire() {
+                Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
+                other => return other,
+            }
+        }
+    }
+
+    /// Callers in line now.
+    pub(crate) fn waiting(&self) -> usize {
+        // SeqCst: see `is_empty`.
+        self.queued.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let was_head = {
+            let mut o = self.fifo.order.lock();
+            let pos = o.queue.iter().position(|&t| t == self.id);
+            if let Some(p) = pos {
+                o.queue.remove(p);
+            }
+            // SeqCst: see `is_empty`.
+            self.fifo.queued.fetch_sub(1, Ordering::SeqCst);
+            pos == Some(0)
+        };
+        if was_head {
+            self.fifo.turn.notify();
+        }
+    }
+}
+
+/// Waits until `id` heads the line; dropping it removes its waker.
+#[cfg(feature = "async")]
+struct Turn<'a> {
+    fifo: &'a Fifo,
+    id: u64,
+    key: crate::wait::WaitKey,
+}
+
+#[cfg(feature = "async")]
+impl std::future::Future for Turn<'_> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let this = &mut *self;
+        let (fifo, id) = (this.fifo, this.id);
+        fifo.turn.poll_until(&mut this.key, cx, || fifo.is_head(id))
+    }
+}
+
+#[cfg(feature = "async")]
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.fifo.turn.release(&mut self.key);
+    }
+}
+
+impl std::fmt::Debug for Fifo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fifo")
+            .field("waiting", &self.waiting())
+            .finish()
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use crate::clock::{Clock, ManualClock};
+    use crate::ratelimit::TokenBucket;
+    use crate::sleep::ClockSleeper;
+    use crate::sync::{thread, Arc};
+
+    /// A thread in `acquire` and a task in `until_ready` share one line on
+    /// a bucket of one token: both are admitted (the head hands the turn
+    /// on; a lost hand-over deadlocks), and the clock shows exactly one
+    /// refill interval slept.
+    #[test]
+    fn loom_thread_and_task_share_the_line() {
+        loom::model(|| {
+            let clock = ManualClock::new();
+            let bucket = Arc::new(
+                TokenBucket::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let t = {
+                let bucket = bucket.clone();
+                thread::spawn(move || bucket.acquire(1))
+            };
+            let sleeper = ClockSleeper::new(clock.clone());
+            let r = loom::future::block_on(bucket.until_ready(1, &sleeper));
+            assert_eq!((r, t.join().unwrap()), (Ok(()), Ok(())));
+            assert_eq!(clock.now_nanos(), 1_000_000_000);
+        });
+    }
+}

@@ -637,14 +637,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         loop {
             let flight = match self.role(idx, hash, &key) {
                 Role::Found(v) => return Ok(v),
-                Role::Wait(f) => match f.wait_async().await {
-                    Outcome::Value(v) => return Ok(v),
-                    Outcome::Error(e) => match e.downcast::<E>() {
-                        Ok(e) => return Err(e),
-                        // Another caller's error type: load with ours.
-                        Err(_) => continue,
-                    },
-                    Outcome::Retry => continue,
+                Role::Wait(f) => match waited(f.wait_async().await) {
+                    Some(done) => return done,
+                    None => continue,
                 },
                 Role::Lead(f) => f,
             };
@@ -682,14 +677,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         loop {
             let flight = match self.role(idx, hash, &key) {
                 Role::Found(v) => return Ok(v),
-                Role::Wait(f) => match f.wait() {
-                    Outcome::Value(v) => return Ok(v),
-                    Outcome::Error(e) => match e.downcast::<E>() {
-                        Ok(e) => return Err(e),
-                        // Another caller's error type: load with ours.
-                        Err(_) => continue,
-                    },
-                    Outcome::Retry => continue,
+                Role::Wait(f) => match waited(f.wait()) {
+                    Some(done) => return done,
+                    None => continue,
                 },
                 Role::Lead(f) => f,
             };
@@ -819,18 +809,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// loads in flight are not stored when they complete. Shard by shard:
     /// not atomic across shards.
     pub fn invalidate_all(&self) {
-        for (idx, shard) in self.shards.iter().enumerate() {
-            let mut out = Removals::new();
-            let before = {
-                let mut seg = shard.write();
-                seg.flights.clear();
-                let before = seg.weight();
-                seg.clear(RemovalCause::Explicit, &mut out);
-                before
-            };
-            self.account(idx, before, 0);
-            self.notify(out);
-        }
+        self.each_shard(|seg, _, _, out| {
+            seg.flights.clear();
+            seg.clear(RemovalCause::Explicit, out);
+        });
     }
 
     /// Keeps only the live entries for which `keep` returns true; the
@@ -839,29 +821,22 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// `keep`). Shard by shard, `keep` running under each shard's lock: it
     /// must not use the cache.
     pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let now = self.write_now();
-        for (idx, shard) in self.shards.iter().enumerate() {
-            let mut out = Removals::new();
-            let (before, after) = {
-                let mut seg = shard.write();
-                let before = seg.weight();
-                seg.retain(
-                    now,
-                    &self.hasher,
-                    &mut keep,
-                    RemovalCause::Explicit,
-                    &mut out,
-                );
-                (before, seg.weight())
-            };
-            self.account(idx, before, after);
-            self.notify(out);
-        }
+        self.each_shard(|seg, now, hasher, out| {
+            seg.retain(now, hasher, &mut keep, RemovalCause::Explicit, out);
+        });
     }
 
     /// Replays every recorded hit and reclaims every expired entry now
     /// (ordinary calls do this a bounded amount at a time).
     pub fn run_pending_tasks(&self) {
+        self.each_shard(|seg, now, hasher, out| seg.expire_all(now, hasher, out));
+    }
+
+    /// Runs `op` on every shard in turn under its write lock (with the
+    /// shard's clamped clock reading), then keeps the cache-wide weight and
+    /// reports the removals outside the lock: the one loop behind
+    /// `invalidate_all`, `retain` and `run_pending_tasks`.
+    fn each_shard(&self, mut op: impl FnMut(&mut Segment<K, V>, u64, &S, &mut Removals<K, V>)) {
         let now = self.write_now();
         for (idx, shard) in self.shards.iter().enumerate() {
             let mut out = Removals::new();
@@ -869,7 +844,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 let mut seg = shard.write();
                 let now = seg.clamp_now(now);
                 let before = seg.weight();
-                seg.expire_all(now, &self.hasher, &mut out);
+                op(&mut seg, now, &self.hasher, &mut out);
                 (before, seg.weight())
             };
             self.account(idx, before, after);
@@ -967,6 +942,17 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             .iter()
             .map(|s| s.seg.read().pending_expiry())
             .sum()
+    }
+}
+
+/// What a waiter does with the outcome of the load it waited on: return
+/// it, or (`None`) start over: the leader gave up, or failed with another
+/// caller's error type, so this caller loads with its own.
+fn waited<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, Arc<E>>> {
+    match outcome {
+        Outcome::Value(v) => Some(Ok(v)),
+        Outcome::Error(e) => e.downcast::<E>().ok().map(Err),
+        Outcome::Retry => None,
     }
 }
 

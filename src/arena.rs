@@ -18,6 +18,7 @@
 //!    `len` occupied slots and returns to it, and `prev` mirrors `next`;
 //! 2. every other slot is either on the list (occupied) or on the free list
 //!    (empty), never both.
+#![cfg_attr(not(all(feature = "cache", feature = "lru")), allow(dead_code))] // each user takes a part
 
 /// Index of the sentinel slot of list 0; also "none" for the free list.
 /// An arena of `n` lists keeps slots `0..n` as their sentinels.

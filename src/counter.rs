@@ -14,6 +14,7 @@
 //! a zeroing store that landed between them. It records each counter's
 //! current total in `base` instead, and `sum` reports the total minus the
 //! base; an add racing a reset counts either before it or after it.
+#![cfg_attr(not(feature = "cache"), allow(dead_code))] // queue alone uses a part
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::thread_stripe;
 use crossbeam_utils::CachePadded;

@@ -88,36 +88,111 @@
 //! the real code.
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+// Each module is behind the feature of its name (see the crate docs'
+// "Features" section); the internal pieces compile when a module that uses
+// them is on.
+#[cfg(any(feature = "cache", feature = "lru"))]
 mod arena;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
+#[cfg(feature = "clock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clock")))]
 pub mod clock;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
+#[cfg(any(feature = "cache", feature = "queue"))]
 mod counter;
+#[cfg(feature = "event")]
+#[cfg_attr(docsrs, doc(cfg(feature = "event")))]
 pub mod event;
+#[cfg(feature = "freq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "freq")))]
 pub mod freq;
+#[cfg(any(
+    feature = "cache",
+    feature = "lru",
+    feature = "ratelimit",
+    feature = "event",
+    feature = "freq",
+    feature = "config"
+))]
+mod hash;
+#[cfg(feature = "lru")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lru")))]
 pub mod lru;
+#[cfg(feature = "paginate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "paginate")))]
 pub mod paginate;
+#[cfg(feature = "pipeline")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pipeline")))]
 pub mod pipeline;
+#[cfg(feature = "queue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
 pub mod queue;
+#[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
 pub mod ratelimit;
+#[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
+#[cfg(feature = "cache")]
 mod shard;
+#[cfg(feature = "clock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clock")))]
 pub mod sleep;
 mod sync;
+#[cfg(feature = "ttl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ttl")))]
 pub mod ttl;
+#[cfg(any(
+    feature = "cache",
+    feature = "ratelimit",
+    feature = "event",
+    feature = "queue"
+))]
 mod wait;
+#[cfg(feature = "cache")]
 mod wheel;
 
-/// The default `BuildHasher` of every hash-indexed structure in the crate:
-/// foldhash's fast, per-process randomly seeded hasher.
-pub type DefaultHashBuilder = foldhash::fast::RandomState;
+#[cfg(any(
+    feature = "cache",
+    feature = "lru",
+    feature = "ratelimit",
+    feature = "event",
+    feature = "freq",
+    feature = "config"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "cache",
+        feature = "lru",
+        feature = "ratelimit",
+        feature = "event",
+        feature = "freq",
+        feature = "config"
+    )))
+)]
+pub use hash::{DefaultHashBuilder, DefaultHasher};
 
 /// The README's Rust example, compiled and run as a doctest.
-#[cfg(doctest)]
+#[cfg(all(
+    doctest,
+    feature = "cache",
+    feature = "lru",
+    feature = "ratelimit",
+    feature = "queue",
+    feature = "event",
+    feature = "retry",
+    feature = "config"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

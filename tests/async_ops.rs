@@ -1,4 +1,13 @@
-#![cfg(all(feature = "async", not(loom)))]
+#![cfg(all(
+    feature = "async",
+    not(loom),
+    feature = "cache",
+    feature = "clock",
+    feature = "event",
+    feature = "ratelimit",
+    feature = "retry",
+    feature = "ttl"
+))]
 //! The async forms, under two executors: tokio's multi-threaded runtime
 //! and `futures::executor` (with OS threads for concurrency), to show they
 //! need nothing from a runtime but a `Waker`. Cancellation is tested by

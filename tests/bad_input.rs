@@ -1,4 +1,16 @@
-#![cfg(not(loom))]
+#![cfg(all(
+    not(loom),
+    feature = "cache",
+    feature = "clock",
+    feature = "config",
+    feature = "event",
+    feature = "freq",
+    feature = "paginate",
+    feature = "pipeline",
+    feature = "queue",
+    feature = "ratelimit",
+    feature = "retry"
+))]
 //! The bad-input suite: every public constructor, builder setter and method
 //! that takes a number, duration, size, cost, key or clock, called with
 //! extreme values (0, 1, MAX, MAX-1, NaN, ±infinity, negative,

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "cache"))]
 //! Memory of `Cache`, measured with a counting allocator: bytes per
 //! `u64 -> u64` entry at 100k entries (TinyLFU, LRU, with and without a
 //! TTL) beside quick_cache and moka, printed (`--nocapture`). One test per

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "cache", feature = "clock"))]
 //! Model tests of `Cache` against plain sequential references, every return
 //! value and every removal (key, value, cause) compared:
 //!

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "cache", feature = "clock"))]
 //! A million keys that are never read again are reclaimed by ordinary
 //! writes to other keys, a bounded amount per call: no read of each key,
 //! no full scan, no call that pays for the whole mass expiry.

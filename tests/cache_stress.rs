@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "cache", feature = "clock"))]
 //! Several threads at once on one `Cache` with weights, a time-to-live and
 //! a listener: after the run the weighted size is within the capacity,
 //! every removal reached the listener exactly once with a cause the stats

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "config"))]
 //! `LayeredConfig`: layer order, loaders, typed reads and their errors,
 //! provenance, `set`/`unset`, reload and subscribers. The environment is
 //! always injected (`env_from`), never read from or written to the process.

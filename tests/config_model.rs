@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "config"))]
 //! Model tests: `LayeredConfig` against a chain of flat maps (the
 //! reference in `common/config_reference.rs`) over random layers and random
 //! `set`/`unset`/`reload` sequences, every return value and every key

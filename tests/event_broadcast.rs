@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "event"))]
 //! Broadcast channel: multi-producer multi-receiver stress under both
 //! policies, close and drain, blocking and timed receive, auto traits.
 

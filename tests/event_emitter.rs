@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "event"))]
 //! Emitter: once under racing emitters, subscribe/unsubscribe while many
 //! threads emit, failures, and an allocation count of the emit path.
 

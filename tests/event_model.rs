@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "event"))]
 //! proptest model tests: the emitter (ordering, once, off, off_all,
 //! failures) and the broadcast channel (values, lag counts, close) against
 //! the sequential references in `tests/common/event_reference.rs`, every

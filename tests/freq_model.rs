@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "freq"))]
 //! Frequency counting against a plain `HashMap`, and heavy-hitter bounds
 //! on random skewed streams, merged or not.
 

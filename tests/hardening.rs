@@ -1,4 +1,14 @@
-#![cfg(not(loom))]
+#![cfg(all(
+    not(loom),
+    feature = "clock",
+    feature = "config",
+    feature = "event",
+    feature = "freq",
+    feature = "pipeline",
+    feature = "queue",
+    feature = "ratelimit",
+    feature = "retry"
+))]
 //! Regression tests for the hardening rows of issue 15: each test is one
 //! input that used to panic, abort or misbehave, and what it does now.
 //! Time is driven by `ManualClock` or the test's `JumpClock`; nothing sleeps.

@@ -1,4 +1,4 @@
-#![cfg(loom)]
+#![cfg(all(loom, feature = "cache", feature = "clock"))]
 //! loom models of `Cache` through its public API, over the real code (the
 //! crate's sync shim swaps in loom's primitives):
 //!

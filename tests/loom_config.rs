@@ -1,4 +1,4 @@
-#![cfg(loom)]
+#![cfg(all(loom, feature = "config"))]
 //! loom models of the config swap: a reader's snapshot is wholly the old
 //! configuration or wholly the new one, never a mix, whether the swap is a
 //! `reload` or a `set`; and concurrent writers each land exactly once.

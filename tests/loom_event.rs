@@ -1,4 +1,4 @@
-#![cfg(loom)]
+#![cfg(all(loom, feature = "event"))]
 //! loom models of the event module: the broadcast ring's publish/consume
 //! protocol (wrap-around, overwrite racing a read, lag accounting,
 //! backpressure gating and parking, close), the once-listener claim, and a

@@ -1,4 +1,4 @@
-#![cfg(loom)]
+#![cfg(all(loom, feature = "queue"))]
 //! loom models of `PriorityQueue`'s protocol and of the pool built on it.
 //!
 //! Each level's FIFO is this crate's own ring (`src/queue/ring.rs`) with a

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "lru"))]
 //! Bytes per entry, measured with a counting allocator, for `u64 -> u64`
 //! against the `lru` crate. Prints the figures (`--nocapture`) and asserts
 //! the 0.7x goal of the design.

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "lru"))]
 //! Model tests: `LruCache`
 //! against a plain ordered reference, comparing every return value.
 

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "paginate"))]
 //! Keyset walks over a `SkipMap` while writer threads insert and delete:
 //! every entry present for the whole walk comes back exactly once, in key
 //! order, and nothing comes back twice.

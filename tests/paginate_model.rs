@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "paginate"))]
 //! Pagination against plain sequential references: keyset walks equal the
 //! sorted set, offset pages tile the collection, iterator pages equal
 //! `skip`/`take`, and cursor tokens are bound to their query and key.

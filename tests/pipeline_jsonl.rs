@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "pipeline", feature = "serde"))]
 //! The JSON-lines reader: blank lines skipped, malformed lines reported
 //! with their line numbers, reading going on after them.
 

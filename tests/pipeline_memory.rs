@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "pipeline", feature = "serde"))]
 //! The log pipeline over generated JSON-lines logs of 100k and 1M lines:
 //! exact counts (ERROR records, malformed lines by line number) and a
 //! peak heap that does not grow with the file size.

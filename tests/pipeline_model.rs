@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "pipeline"))]
 //! Chunking, batching and pipelines against sequential references.
 
 use latchwork::clock::ManualClock;

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "queue"))]
 //! Linearizability check of concurrent `PriorityQueue` histories.
 //!
 //! Several threads push and pop, recording each operation's real-time

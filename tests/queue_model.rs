@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "queue"))]
 //! Model tests: `PriorityQueue` (one thread) and `TaskQueue::run_pending`
 //! against the `BTreeMap<(level, seq), T>` reference, comparing every return
 //! value and checking the queue's invariant after every operation.

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "queue"))]
 //! `TaskQueue`: priorities, panics, delayed tasks on a manual clock,
 //! shutdown semantics and accounting.
 use latchwork::clock::{Clock, ManualClock};

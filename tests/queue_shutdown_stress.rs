@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "queue"))]
 //! Shutdown under load: thousands of tasks from several submitters, random
 //! panics, delayed tasks, and a shutdown (graceful or immediate) in the
 //! middle. Every handle must resolve, every task must run at most once, and

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "queue"))]
 //! Stress tests of `PriorityQueue` with many threads: every item popped
 //! exactly once, FIFO per (producer, level), and parked poppers always woken.
 use latchwork::queue::{Level, PriorityQueue};

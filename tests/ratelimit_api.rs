@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ratelimit"))]
 //! API behaviour: validation errors, blocking acquire, keyed memory bounds.
 
 use latchwork::clock::{Clock, ManualClock};

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ratelimit"))]
 //! Bytes per key of `KeyedLimiter<u64>`, measured with a counting global
 //! allocator (this test binary only). Figures go to `docs/benchmarks.md`.
 

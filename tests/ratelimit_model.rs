@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ratelimit"))]
 //! Model tests: random sequences of (advance time, acquire cost) against
 //! the sequential references in `common/ratelimit_reference.rs`, on a manual clock. Every
 //! decision, every reported wait and every `available()` must match.

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ratelimit"))]
 //! `RateLimitInfo` from the in-process limiters, and the Redis-backed
 //! limiter (feature `redis`) against a real Redis.
 //!

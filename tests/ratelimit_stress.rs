@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ratelimit"))]
 //! Multi-thread stress: total admitted cost never exceeds
 //! `burst + elapsed / interval`, with a thread moving a manual clock while
 //! others acquire.

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "retry"))]
 //! Backoff schedules: exact nominal delays for each shape, and property
 //! tests over seeds that every jittered delay lies in its kind's interval
 //! (restated here from the issue, not taken from the library) and never

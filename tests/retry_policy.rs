@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "retry"))]
 //! The retry policy on a manual clock: schedules between attempts, the
 //! deadline, classification, retry-after hints, the notify hook, the budget,
 //! the async form and builder validation.

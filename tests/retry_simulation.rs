@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "retry"))]
 //! A simulation, not a benchmark: 1,000 callers of one downstream fail
 //! together and retry. Each caller is a `Retry::call_async` future driven by
 //! a tiny discrete-event executor on a shared `ManualClock`, so the real

@@ -1,4 +1,10 @@
-#![cfg(not(loom))]
+#![cfg(all(
+    not(loom),
+    feature = "config",
+    feature = "event",
+    feature = "queue",
+    feature = "ratelimit"
+))]
 //! Soak test: minutes of mixed concurrent load, then conservation checks.
 //! Not part of CI (`#[ignore]`); run it with `scripts/soak.sh`
 //! (`SOAK_MINUTES`, default 10; `SOAK_SECONDS` overrides it for short runs).

@@ -1,4 +1,4 @@
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "clock", feature = "ttl"))]
 //! Single-flight memoization: one load per missing key under concurrency,
 //! errors shared and not cached, panics contained to the loading thread.
 

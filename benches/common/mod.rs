@@ -127,8 +127,9 @@ macro_rules! kv_cache {
     )*};
 }
 
+#[cfg(feature = "cache")]
+kv_cache!(latchwork::cache::Cache<u64, u64>,);
 kv_cache!(
-    latchwork::cache::Cache<u64, u64>,
     quick_cache::sync::Cache<u64, u64>,
     moka::sync::Cache<u64, u64>,
 );

@@ -1,4 +1,5 @@
 use super::error::{BoxError, Error};
+#[cfg(feature = "serde")]
 use super::jsonl::JsonLines;
 use super::report::{Failure, RunReport};
 use super::running::Running;
@@ -6,10 +7,12 @@ use super::stage::{run_source, run_worker, Counts, ErrorSink, Msg, Shared};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 use crossbeam_channel::{bounded, Receiver, Sender};
+#[cfg(feature = "serde")]
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 use std::fmt;
 use std::ops::ControlFlow;
+#[cfg(feature = "serde")]
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -381,6 +384,8 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 }
 
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl<T: DeserializeOwned + Send + 'static> Pipeline<T> {
     /// A pipeline whose source is a [`JsonLines`] reader over the file at
     /// `path`: blank lines skipped, malformed lines sent to the error sink

@@ -36,6 +36,7 @@ mod batch;
 mod builder;
 mod chunk;
 mod error;
+#[cfg(feature = "serde")]
 mod jsonl;
 mod report;
 mod running;
@@ -48,6 +49,8 @@ pub use builder::{
 };
 pub use chunk::{ChunkExt, Chunked};
 pub use error::{BoxError, Error};
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use jsonl::{JsonLines, LineError, LineErrorKind};
 pub use report::{Failure, RunReport, StageReport};
 pub use running::Running;

@@ -100,7 +100,7 @@ fn parked_poppers_are_woken_by_every_push() {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 loop {
-                    let (_, v) = q.pop();
+                    let (_, v) = q.pop().expect("never closed");
                     if v == u64::MAX {
                         return n;
                     }

@@ -490,7 +490,11 @@ fn pop_async_backlog(rt: &tokio::runtime::Runtime) {
     let n = messages();
     println!("pop_async backlog: {BACKLOG} prefilled over {PQ_LEVELS} levels, {n} items, 1 producer + 1 consumer task");
     let mut base = 0.0;
-    for name in ["tokio::mpsc (FIFO)", "Mutex<BinaryHeap>+Notify", "latchwork pop_async"] {
+    for name in [
+        "tokio::mpsc (FIFO)",
+        "Mutex<BinaryHeap>+Notify",
+        "latchwork pop_async",
+    ] {
         let mut runs: Vec<(u64, f64)> = (0..3)
             .map(|_| {
                 rt.block_on(async {

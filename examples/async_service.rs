@@ -113,7 +113,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .await;
                 std::hint::black_box(body);
                 events.send_async(Served { client, key }).await;
-                let priority = if i % 10 == 0 { Priority::High } else { Priority::Low };
+                let priority = if i % 10 == 0 {
+                    Priority::High
+                } else {
+                    Priority::Low
+                };
                 jobs.push(priority, (Instant::now(), key))
                     .map_err(|_| "the job queue closed early")?;
             }

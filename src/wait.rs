@@ -29,8 +29,8 @@
 //! woken threads run) find no waiter and skip the lock and the system call.
 //! A thread leaving the condvar consumes a token if there is one, else it
 //! takes its own count out (a timeout, a spurious wake, or a token meant
-//! for another that it consumed first): parked threads = unclaimed threads
-//! + tokens, always. Then it registers again, fences and rechecks, so each
+//! for another that it consumed first): parked threads equal unclaimed
+//! threads plus tokens, always. Then it registers again, fences and rechecks, so each
 //! wait is the handshake above from the start.
 //! [`notify_one`](WaitQueue::notify_one) wakes one thread (for a queue,
 //! where one item satisfies one waiter and a woken thread takes the item

@@ -1,4 +1,4 @@
-#![cfg(all(feature = "async", not(loom)))] // TEMP
+#![cfg(all(feature = "queue", feature = "async", not(loom)))]
 //! The async forms of the priority queue and the task pool, under tokio's
 //! multi-threaded runtime and `futures::executor` (with OS threads for
 //! concurrency). Cancellation is tested by dropping `pop_async` futures
@@ -81,8 +81,15 @@ fn pop_async_under_tokio_delivers_everything_once() {
     for c in consumers {
         let got = rt.block_on(c).unwrap();
         for l in 0..4u8 {
-            let mine: Vec<u64> = got.iter().filter(|(g, _)| *g == lv(l)).map(|p| p.1).collect();
-            assert!(mine.windows(2).all(|w| w[0] < w[1]), "level {l} out of order");
+            let mine: Vec<u64> = got
+                .iter()
+                .filter(|(g, _)| *g == lv(l))
+                .map(|p| p.1)
+                .collect();
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "level {l} out of order"
+            );
         }
         all.extend(got.into_iter().map(|p| p.1));
     }
@@ -275,7 +282,10 @@ fn pops_drain_after_close_then_report_the_end() {
     q.close();
     assert!(q.push(Priority::Critical, 'x').is_err());
     assert_eq!(q.pop().map(|p| p.1), Some('c'));
-    assert_eq!(futures::executor::block_on(q.pop_async()).map(|p| p.1), Some('l'));
+    assert_eq!(
+        futures::executor::block_on(q.pop_async()).map(|p| p.1),
+        Some('l')
+    );
     assert_eq!(q.pop(), None);
     assert_eq!(q.pop_timeout(Duration::from_secs(3600)), None);
     assert_eq!(futures::executor::block_on(q.pop_async()), None);
@@ -298,7 +308,10 @@ fn task_handles_awaited() {
         .collect();
     let (a, b): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| h.id().get() % 2 == 0);
     let joined: Vec<_> = a.into_iter().map(|h| rt.spawn(h)).collect();
-    let mut sum: u32 = b.into_iter().map(|h| futures::executor::block_on(h).unwrap()).sum();
+    let mut sum: u32 = b
+        .into_iter()
+        .map(|h| futures::executor::block_on(h).unwrap())
+        .sum();
     for j in joined {
         sum += rt.block_on(j).unwrap().unwrap();
     }
@@ -323,9 +336,16 @@ fn dropped_and_cancelled_handles() {
     let mut pending = Box::pin(pool.submit(Priority::Low, || 2u8));
     assert!(poll_once(pending.as_mut()).is_pending());
     futures::executor::block_on(pool.shutdown_async());
-    assert_eq!(ran.load(Ordering::SeqCst), 1, "the dropped handle's task ran");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "the dropped handle's task ran"
+    );
     assert_eq!(futures::executor::block_on(pending), Ok(2));
-    assert_eq!(futures::executor::block_on(later), Err(TaskError::Cancelled));
+    assert_eq!(
+        futures::executor::block_on(later),
+        Err(TaskError::Cancelled)
+    );
     // Submitted after shutdown: cancelled at once.
     let late = pool.submit(Priority::High, || 3u8);
     assert_eq!(tokio_rt().block_on(late), Err(TaskError::Cancelled));
@@ -342,7 +362,9 @@ fn shutdown_awaited() {
     let pool = Arc::new(TaskQueue::new(1).unwrap());
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let slow = pool.submit(Priority::High, move || rx.recv().is_ok());
-    let queued: Vec<_> = (0..10u8).map(|i| pool.submit(Priority::Low, move || i)).collect();
+    let queued: Vec<_> = (0..10u8)
+        .map(|i| pool.submit(Priority::Low, move || i))
+        .collect();
     let p = pool.clone();
     let shut = rt.spawn(async move { p.shutdown_async().await });
     // The shutdown is pending on the running task; another task runs.
@@ -353,11 +375,16 @@ fn shutdown_awaited() {
     tx.send(()).unwrap();
     rt.block_on(shut).unwrap();
     assert_eq!(rt.block_on(slow), Ok(true));
-    let values: Vec<u8> = queued.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    let values: Vec<u8> = queued
+        .into_iter()
+        .map(|h| rt.block_on(h).unwrap())
+        .collect();
     assert_eq!(values, (0..10).collect::<Vec<_>>(), "drained in order");
 
     let pool = TaskQueue::new(0).unwrap();
-    let hs: Vec<_> = (0..5).map(|i| pool.submit(Priority::Low, move || i)).collect();
+    let hs: Vec<_> = (0..5)
+        .map(|i| pool.submit(Priority::Low, move || i))
+        .collect();
     assert_eq!(rt.block_on(pool.shutdown_now_async()), 5);
     for h in hs {
         assert_eq!(futures::executor::block_on(h), Err(TaskError::Cancelled));

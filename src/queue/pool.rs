@@ -2,8 +2,8 @@
 //! delayed tasks, `run_pending` for the caller's thread, and shutdown that
 //! accounts for every task.
 use super::delayed::{Delayed, NOTHING_DUE};
-use super::level::Level;
 use super::error::Closed;
+use super::level::Level;
 use super::priority::PriorityQueue;
 use super::task::{Job, TaskHandle, TaskId, TaskReport};
 use super::Error;

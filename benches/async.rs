@@ -18,9 +18,21 @@
 //!   the spread of waits (p50, p99, max) and of admissions per task.
 //! - `until_ready overhead`: one task, a bucket that always admits
 //!   (1e9/s), 200,000 calls: nanoseconds per admission.
+//! - `pop_async backlog` (`pq-backlog` in async form): the queue prefilled
+//!   with 10,000 items over 4 levels, one producer task pushing 500,000
+//!   items (level = i mod 4; or `LATCHWORK_BENCH_OPS` if lower; yielding
+//!   every 256) and one consumer task awaiting as many pops, on the 2-worker
+//!   runtime. Delivered items per second. latchwork `PriorityQueue::push` +
+//!   `pop_async` vs `tokio::sync::mpsc::unbounded_channel` (FIFO, no
+//!   priorities: the baseline) and vs `Mutex<BinaryHeap>` +
+//!   `tokio::sync::Notify` (strict priority the obvious way: push,
+//!   `notify_one`; the consumer pops or awaits `notified()`).
 use governor::{Quota, RateLimiter};
 use latchwork::event::broadcast::{Builder, Policy, RecvError};
+use latchwork::queue::{Level, PriorityQueue};
 use latchwork::ratelimit::TokenBucket;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -354,6 +366,160 @@ fn until_ready(rt: &tokio::runtime::Runtime) {
     );
 }
 
+const BACKLOG: u64 = 10_000;
+const PQ_LEVELS: u64 = 4;
+
+/// (delivered, seconds) of one producer/consumer run.
+async fn pq_latchwork(n: u64) -> (u64, f64) {
+    let q = Arc::new(PriorityQueue::new());
+    for i in 0..BACKLOG {
+        let _ = q.push(Level::new((i % PQ_LEVELS) as u8).expect("level"), i);
+    }
+    let start = Instant::now();
+    let consumer = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(q.pop_async().await.expect("open").1);
+            }
+            sum
+        })
+    };
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            let _ = q.push(Level::new((i % PQ_LEVELS) as u8).expect("level"), i);
+            if i % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    producer.await.expect("producer");
+    black_box(consumer.await.expect("consumer"));
+    (n, start.elapsed().as_secs_f64())
+}
+
+async fn pq_mpsc(n: u64) -> (u64, f64) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    for i in 0..BACKLOG {
+        let _ = tx.send(i);
+    }
+    let start = Instant::now();
+    let consumer = tokio::spawn(async move {
+        let mut sum = 0u64;
+        for _ in 0..n {
+            sum = sum.wrapping_add(rx.recv().await.expect("open"));
+        }
+        sum
+    });
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            let _ = tx.send(i);
+            if i % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    producer.await.expect("producer");
+    black_box(consumer.await.expect("consumer"));
+    (n, start.elapsed().as_secs_f64())
+}
+
+type HeapEntry = (Reverse<u8>, Reverse<u64>, u64);
+
+struct HeapNotify {
+    heap: Mutex<(BinaryHeap<HeapEntry>, u64)>,
+    notify: tokio::sync::Notify,
+}
+
+impl HeapNotify {
+    fn push(&self, level: u8, v: u64) {
+        {
+            let mut g = self.heap.lock().expect("lock");
+            let seq = g.1;
+            g.1 += 1;
+            g.0.push((Reverse(level), Reverse(seq), v));
+        }
+        self.notify.notify_one();
+    }
+
+    async fn pop(&self) -> u64 {
+        loop {
+            if let Some((_, _, v)) = self.heap.lock().expect("lock").0.pop() {
+                return v;
+            }
+            // `notify_one` leaves a permit when nobody waits: no lost wake.
+            self.notify.notified().await;
+        }
+    }
+}
+
+async fn pq_heap_notify(n: u64) -> (u64, f64) {
+    let q = Arc::new(HeapNotify {
+        heap: Mutex::new((BinaryHeap::new(), 0)),
+        notify: tokio::sync::Notify::new(),
+    });
+    for i in 0..BACKLOG {
+        q.push((i % PQ_LEVELS) as u8, i);
+    }
+    let start = Instant::now();
+    let consumer = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let mut sum = 0u64;
+            for _ in 0..n {
+                sum = sum.wrapping_add(q.pop().await);
+            }
+            sum
+        })
+    };
+    let producer = tokio::spawn(async move {
+        for i in 0..n {
+            q.push((i % PQ_LEVELS) as u8, i);
+            if i % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    producer.await.expect("producer");
+    black_box(consumer.await.expect("consumer"));
+    (n, start.elapsed().as_secs_f64())
+}
+
+fn pop_async_backlog(rt: &tokio::runtime::Runtime) {
+    let n = messages();
+    println!("pop_async backlog: {BACKLOG} prefilled over {PQ_LEVELS} levels, {n} items, 1 producer + 1 consumer task");
+    let mut base = 0.0;
+    for name in [
+        "tokio::mpsc (FIFO)",
+        "Mutex<BinaryHeap>+Notify",
+        "latchwork pop_async",
+    ] {
+        let mut runs: Vec<(u64, f64)> = (0..3)
+            .map(|_| {
+                rt.block_on(async {
+                    match name {
+                        "tokio::mpsc (FIFO)" => pq_mpsc(n).await,
+                        "Mutex<BinaryHeap>+Notify" => pq_heap_notify(n).await,
+                        _ => pq_latchwork(n).await,
+                    }
+                })
+            })
+            .collect();
+        runs.sort_by(|a, b| (a.0 as f64 / a.1).total_cmp(&(b.0 as f64 / b.1)));
+        let (got, secs) = runs[1];
+        let rate = got as f64 / secs;
+        if base == 0.0 {
+            base = rate;
+        }
+        println!(
+            "  {name:<26} delivered {:>8.2} M/s  x{:.2} vs tokio::mpsc",
+            rate / 1e6,
+            rate / base
+        );
+    }
+}
+
 fn main() {
     // `cargo bench --no-run` builds this; `cargo test --benches` runs it
     // with `--bench` absent: do nothing then.
@@ -361,6 +527,9 @@ fn main() {
         return;
     }
     let rt = runtime();
-    broadcast(&rt);
-    until_ready(&rt);
+    if std::env::var_os("LATCHWORK_BENCH_ONLY_PQ").is_none() {
+        broadcast(&rt);
+        until_ready(&rt);
+    }
+    pop_async_backlog(&rt);
 }

@@ -66,7 +66,8 @@ impl Pq for PriorityQueue<u64> {
     fn push(&self, level: u8, v: u64) {
         // The stream's levels are < 4, always valid.
         if let Ok(l) = Level::new(level) {
-            PriorityQueue::push(self, l, v);
+            // Never closed: a push cannot be refused.
+            let _ = PriorityQueue::push(self, l, v);
         }
     }
     #[inline]

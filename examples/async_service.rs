@@ -1,16 +1,17 @@
 //! An async request loop on tokio using latchwork's async forms: a
 //! single-flight cache loader in front of a slow backend, a per-client
 //! keyed limiter awaited with `until_key_ready`, and a broadcast of
-//! request events to async subscribers (one a `Stream`). Prints real
-//! figures.
+//! request events to async subscribers (one a `Stream`), and a priority
+//! job queue: each request queues a follow-up job (an audit write at low
+//! priority, every tenth a refresh at high priority) that worker tasks
+//! await with `pop_async`; closing the queue lets them drain and stop.
+//! Prints real figures.
 //!
 //! Run with `cargo run --release --example async_service`.
-//!
-//! (The priority job queue's `pop_async` lands with the queue rewrite;
-//! this example will gain a job section then.)
 use futures::StreamExt;
 use latchwork::cache::Cache;
 use latchwork::event::broadcast::{Builder, Policy};
+use latchwork::queue::{Level, Priority, PriorityQueue};
 use latchwork::ratelimit::KeyedLimiter;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -62,14 +63,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         counts
     });
 
+    // Job workers: await the most urgent job; `None` once the queue is
+    // closed and drained. Each reports (jobs done, sum of levels, time a
+    // high-priority job waited in the queue, summed).
+    let jobs: Arc<PriorityQueue<(Instant, u64)>> = Arc::new(PriorityQueue::new());
+    let job_workers: Vec<_> = (0..2)
+        .map(|_| {
+            let jobs = jobs.clone();
+            tokio::spawn(async move {
+                let (mut done, mut urgent, mut urgent_wait) = (0u64, 0u64, Duration::ZERO);
+                while let Some((level, (queued, key))) = jobs.pop_async().await {
+                    if level == Level::from(Priority::High) {
+                        urgent += 1;
+                        urgent_wait += queued.elapsed();
+                    }
+                    std::hint::black_box(key);
+                    done += 1;
+                }
+                (done, urgent, urgent_wait)
+            })
+        })
+        .collect();
+
     let start = Instant::now();
     let mut clients = vec![];
     for client in 0..CLIENTS {
-        let (cache, limiter, calls, events) = (
+        let (cache, limiter, calls, events, jobs) = (
             cache.clone(),
             limiter.clone(),
             backend_calls.clone(),
             events.clone(),
+            jobs.clone(),
         );
         clients.push(tokio::spawn(async move {
             let sleeper = |d| tokio::time::sleep(d);
@@ -89,14 +113,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .await;
                 std::hint::black_box(body);
                 events.send_async(Served { client, key }).await;
+                let priority = if i % 10 == 0 {
+                    Priority::High
+                } else {
+                    Priority::Low
+                };
+                jobs.push(priority, (Instant::now(), key))
+                    .map_err(|_| "the job queue closed early")?;
             }
+            Ok::<(), &'static str>(())
         }));
     }
     for c in clients {
-        c.await?;
+        c.await??;
     }
     let secs = start.elapsed().as_secs_f64();
     drop(events);
+    // Producers are done: close, and the workers drain and stop.
+    jobs.close();
+    let (mut jobs_done, mut urgent, mut urgent_wait) = (0u64, 0u64, Duration::ZERO);
+    for w in job_workers {
+        let (d, u, wait) = w.await?;
+        jobs_done += d;
+        urgent += u;
+        urgent_wait += wait;
+    }
     let audited = audit.await?;
     let counts = per_client.await?;
 
@@ -120,6 +161,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         counts.iter().min().unwrap_or(&0),
         counts.iter().max().unwrap_or(&0)
     );
+    println!(
+        "  job queue: {jobs_done} jobs by 2 pop_async workers, {urgent} high-priority ones waited {:.1} us on average",
+        urgent_wait.as_secs_f64() * 1e6 / urgent.max(1) as f64
+    );
     assert_eq!(audited, total);
+    assert_eq!(jobs_done, total);
     Ok(())
 }

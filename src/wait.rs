@@ -22,6 +22,22 @@
 //! AcqRel, but models SeqCst fences.) The models are in `mod loom_tests`
 //! below and in `tests/loom_event.rs` / `tests/loom_cache.rs`.
 //!
+//! Claimed wake-ups (the parker-token trick of crossbeam-channel's waker
+//! list, which removes the entry it wakes): a notifier that wakes parked
+//! threads takes them out of `waiters` at once and leaves one *token* per
+//! thread it woke, so the notifiers after it (the next pushes, before the
+//! woken threads run) find no waiter and skip the lock and the system call.
+//! A thread leaving the condvar consumes a token if there is one, else it
+//! takes its own count out (a timeout, a spurious wake, or a token meant
+//! for another that it consumed first): parked threads equal unclaimed
+//! threads plus tokens, always. Then it registers again, fences and rechecks, so each
+//! wait is the handshake above from the start.
+//! [`notify_one`](WaitQueue::notify_one) wakes one thread (for a queue,
+//! where one item satisfies one waiter and a woken thread takes the item
+//! or finds another waiter did) and still every task: a woken future may be
+//! dropped before it is polled, and waking all tasks is what keeps that
+//! from stranding an item.
+//!
 //! A task's slot stays allocated between waits (a receiver reuses its slot
 //! for every receive), so the fast path of a poll (the condition already
 //! holds) takes no lock; only a slot in `Waiting` is counted, so a notifier
@@ -52,6 +68,11 @@ enum Slot {
 struct Wakers {
     slots: Vec<Slot>,
     free: Vec<usize>,
+    /// Parked threads not yet claimed by a notifier (counted in `waiters`).
+    threads: usize,
+    /// Wake-ups a notifier issued to parked threads and no thread has
+    /// consumed yet (see the module doc).
+    tokens: usize,
 }
 
 /// A wait queue for threads and tasks; see the module doc.
@@ -96,18 +117,51 @@ impl WaitQueue {
     pub(crate) fn notify(&self) {
         // The notifier half of the handshake in the module doc.
         fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence above.
+        self.notify_fenced(false);
+    }
+
+    /// Wakes one parked thread and every pending task, if there is one:
+    /// for one new item, which one waiter takes (module doc).
+    #[inline]
+    pub(crate) fn notify_one(&self) {
+        // The notifier half of the handshake in the module doc.
+        fence(Ordering::SeqCst);
+        self.notify_fenced(true);
+    }
+
+    /// [`notify_one`](Self::notify_one) for a caller that has issued a
+    /// `fence(SeqCst)` after its change (the notifier half of the handshake
+    /// is then already done).
+    #[inline]
+    pub(crate) fn notify_one_fenced(&self) {
+        self.notify_fenced(true);
+    }
+
+    #[inline]
+    fn notify_fenced(&self, one: bool) {
+        // Relaxed: ordered by the caller's fence against the waiter's.
         if self.waiters.load(Ordering::Relaxed) != 0 {
-            self.notify_slow();
+            self.notify_slow(one);
         }
     }
 
     #[cold]
-    fn notify_slow(&self) {
+    fn notify_slow(&self, one: bool) {
         let mut woken = Vec::new();
         {
             let mut g = self.lock.lock();
-            self.cv.notify_all();
+            // Claim the threads woken (module doc): the notifiers after us
+            // skip the lock until one of them parks again.
+            let threads = if one { g.threads.min(1) } else { g.threads };
+            if threads > 0 {
+                g.threads -= threads;
+                g.tokens += threads;
+                if one {
+                    self.cv.notify_one();
+                } else {
+                    self.cv.notify_all();
+                }
+            }
             for slot in g.slots.iter_mut() {
                 if let Slot::Waiting(_) = slot {
                     if let Slot::Waiting(w) = std::mem::replace(slot, Slot::Idle) {
@@ -115,10 +169,10 @@ impl WaitQueue {
                     }
                 }
             }
-            if !woken.is_empty() {
-                // Relaxed: under the mutex, as every change of the task
-                // part of the count.
-                self.waiters.fetch_sub(woken.len(), Ordering::Relaxed);
+            let claimed = threads + woken.len();
+            if claimed != 0 {
+                // Relaxed: under the mutex, as every change of the count.
+                self.waiters.fetch_sub(claimed, Ordering::Relaxed);
             }
         }
         // Outside the lock: a waker may run arbitrary executor code.
@@ -129,35 +183,51 @@ impl WaitQueue {
 
     /// Blocks the thread until `ready()` holds (true) or `deadline` passes
     /// (false). `ready` runs after a SeqCst fence; its loads may be Acquire.
+    /// A `ready` that takes what it waits for (a queue's item) may keep it
+    /// in a `Cell`: it runs at most once after each registration and wins
+    /// at most once.
     pub(crate) fn wait_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-        let mut guard = self.lock.lock();
-        // Relaxed + fence: the waiter half of the handshake in the module
-        // doc (the mutex orders it against this waiter's decrement).
-        self.waiters.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        let ok = loop {
-            if ready() {
-                break true;
+        let mut g = self.lock.lock();
+        loop {
+            g.threads += 1;
+            // Relaxed + fence: the waiter half of the handshake in the
+            // module doc (the mutex orders every change of the count).
+            self.waiters.fetch_add(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            let ok = if ready() {
+                Some(true)
+            } else {
+                match deadline {
+                    Some(d) if Instant::now() >= d => Some(false),
+                    _ => None,
+                }
+            };
+            if let Some(ok) = ok {
+                // Nobody claimed us: a notifier needs the lock we held.
+                g.threads -= 1;
+                // Relaxed: under the mutex.
+                self.waiters.fetch_sub(1, Ordering::Relaxed);
+                return ok;
             }
-            match deadline {
-                None => guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner()),
+            g = match deadline {
+                None => self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        break false;
-                    }
-                    guard = match self.cv.wait_timeout(guard, d - now) {
+                    let left = d.saturating_duration_since(Instant::now());
+                    match self.cv.wait_timeout(g, left) {
                         Ok((g, _)) => g,
                         Err(e) => e.into_inner().0,
-                    };
+                    }
                 }
+            };
+            if g.tokens > 0 {
+                g.tokens -= 1;
+            } else {
+                g.threads -= 1;
+                // Relaxed: under the mutex; a stale non-zero count only
+                // costs a notifier a needless lock.
+                self.waiters.fetch_sub(1, Ordering::Relaxed);
             }
-        };
-        // Relaxed: a stale non-zero count only costs a notifier a needless
-        // lock; the mutex orders it before this waiter's next increment.
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
-        drop(guard);
-        ok
+        }
     }
 
     /// The task form of [`wait_until`](Self::wait_until): `Ready` once
@@ -252,6 +322,29 @@ impl WaitQueue {
         // Relaxed: a diagnostic snapshot.
         self.waiters.load(Ordering::Relaxed)
     }
+}
+
+/// Before parking, retries `attempt` for a short while, spinning and then
+/// yielding (crossbeam's `Backoff`, as crossbeam-channel's receivers do):
+/// work that arrives within a few microseconds is then taken without the
+/// park and unpark system calls on both sides. Bounded: after about ten
+/// yields it gives up and the caller parks. Under loom it tries nothing
+/// (the models check the wait handshake itself).
+#[inline]
+pub(crate) fn spin_for<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
+    #[cfg(not(loom))]
+    {
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if let Some(got) = attempt() {
+                return Some(got);
+            }
+        }
+    }
+    #[cfg(loom)]
+    let _ = &mut attempt;
+    None
 }
 
 impl std::fmt::Debug for WaitQueue {

@@ -707,7 +707,7 @@ fn cases_queue() -> Vec<Case> {
             format!("queue/PriorityQueue.pop_timeout({timeout:?})"),
             move || {
                 let q = PriorityQueue::new();
-                q.push(Level::MOST_URGENT, 1u32);
+                q.push(Level::MOST_URGENT, 1u32).unwrap();
                 check(q.pop_timeout(timeout).is_some(), || "item lost".into())?;
                 if timeout <= Duration::from_nanos(1) {
                     check(q.pop_timeout(timeout).is_none(), || "phantom item".into())?;

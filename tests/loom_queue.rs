@@ -35,7 +35,7 @@ fn loom_empty_pop_clear_races_push_and_a_later_pop() {
         let q = Arc::new(PriorityQueue::new());
         // Levels 0..4 have their bits set (cleared lazily) but are empty.
         for l in 0..4 {
-            q.push(lv(l), 10u32);
+            q.push(lv(l), 10u32).unwrap();
             assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
         }
         let clearer = {
@@ -45,7 +45,7 @@ fn loom_empty_pop_clear_races_push_and_a_later_pop() {
         let pusher = {
             let q = q.clone();
             thread::spawn(move || {
-                q.push(lv(0), 30);
+                q.push(lv(0), 30).unwrap();
                 // Spawned after the push returned: a pop "pushed before".
                 let q2 = q.clone();
                 thread::spawn(move || q2.try_pop().map(|(_, v)| v))
@@ -74,10 +74,10 @@ fn loom_batched_clear_races_push_and_a_later_pop() {
         let q = Arc::new(PriorityQueue::new());
         // Levels 0..4 have their bits set but are empty; level 4 holds 20.
         for l in 0..4 {
-            q.push(lv(l), 10u32);
+            q.push(lv(l), 10u32).unwrap();
             assert_eq!(q.try_pop().map(|(_, v)| v), Some(10));
         }
-        q.push(lv(4), 20);
+        q.push(lv(4), 20).unwrap();
         let clearer = {
             let q = q.clone();
             thread::spawn(move || q.try_pop().map(|(_, v)| v))
@@ -85,7 +85,7 @@ fn loom_batched_clear_races_push_and_a_later_pop() {
         let pusher = {
             let q = q.clone();
             thread::spawn(move || {
-                q.push(lv(0), 30);
+                q.push(lv(0), 30).unwrap();
                 let q2 = q.clone();
                 thread::spawn(move || q2.try_pop().map(|(_, v)| v))
                     .join()
@@ -120,7 +120,7 @@ fn loom_overflow_keeps_fifo_against_a_racing_pop() {
             let q = q.clone();
             thread::spawn(move || {
                 for v in 1..=3u32 {
-                    q.push(lv(1), v);
+                    q.push(lv(1), v).unwrap();
                 }
             })
         };
@@ -153,8 +153,8 @@ fn loom_overflow_keeps_fifo_against_a_racing_pop() {
 fn loom_overflow_drain_races_push() {
     model(|| {
         let q = Arc::new(PriorityQueue::with_ring_capacity(1).unwrap());
-        q.push(lv(0), 1u32); // the ring
-        q.push(lv(0), 2); // the overflow
+        q.push(lv(0), 1u32).unwrap(); // the ring
+        q.push(lv(0), 2).unwrap(); // the overflow
         assert_eq!(q.try_pop().map(|(_, v)| v), Some(1));
         let drainer = {
             let q = q.clone();
@@ -163,7 +163,7 @@ fn loom_overflow_drain_races_push() {
         let pusher = {
             let q = q.clone();
             thread::spawn(move || {
-                q.push(lv(0), 3);
+                q.push(lv(0), 3).unwrap();
                 let q2 = q.clone();
                 thread::spawn(move || q2.try_pop().map(|(_, v)| v))
                     .join()
@@ -201,8 +201,8 @@ fn loom_fifo_within_a_level_under_races() {
         let pusher = {
             let q = q.clone();
             thread::spawn(move || {
-                q.push(lv(2), 1u32);
-                q.push(lv(2), 2);
+                q.push(lv(2), 1u32).unwrap();
+                q.push(lv(2), 2).unwrap();
             })
         };
         let popper = {
@@ -230,9 +230,9 @@ fn loom_push_wakes_a_parked_pop() {
         let q = Arc::new(PriorityQueue::new());
         let popper = {
             let q = q.clone();
-            thread::spawn(move || q.pop())
+            thread::spawn(move || q.pop().unwrap())
         };
-        q.push(lv(5), 7u8);
+        q.push(lv(5), 7u8).unwrap();
         assert_eq!(popper.join().unwrap(), (lv(5), 7));
     });
 }
@@ -246,11 +246,11 @@ fn loom_two_pushes_wake_two_parked_pops() {
         let poppers: Vec<_> = (0..2)
             .map(|_| {
                 let q = q.clone();
-                thread::spawn(move || q.pop().1)
+                thread::spawn(move || q.pop().unwrap().1)
             })
             .collect();
-        q.push(lv(0), 1u8);
-        q.push(lv(1), 2);
+        q.push(lv(0), 1u8).unwrap();
+        q.push(lv(1), 2).unwrap();
         let mut got: Vec<u8> = poppers.into_iter().map(|p| p.join().unwrap()).collect();
         got.sort_unstable();
         assert_eq!(got, [1, 2]);
@@ -263,13 +263,13 @@ fn loom_two_pushes_wake_two_parked_pops() {
 fn loom_push_to_a_stale_level_wakes_a_parked_pop() {
     model(|| {
         let q = Arc::new(PriorityQueue::new());
-        q.push(lv(1), 0u8);
+        q.push(lv(1), 0u8).unwrap();
         assert_eq!(q.try_pop(), Some((lv(1), 0)));
         let popper = {
             let q = q.clone();
-            thread::spawn(move || q.pop())
+            thread::spawn(move || q.pop().unwrap())
         };
-        q.push(lv(1), 7u8);
+        q.push(lv(1), 7u8).unwrap();
         assert_eq!(popper.join().unwrap(), (lv(1), 7));
     });
 }
@@ -285,5 +285,45 @@ fn loom_pool_submit_join_shutdown() {
         assert_eq!(h.join(), Ok(3));
         let st = pool.stats();
         assert_eq!((st.completed, st.cancelled), (1, 0));
+    });
+}
+
+/// A task awaiting `pop_async` registers its waker while a push lands on
+/// another thread: the registration and the push's notification never
+/// miss each other (a lost wake-up leaves `block_on` stuck, which loom
+/// reports), the task gets the item, and no waker is left behind.
+#[test]
+fn loom_push_wakes_an_awaiting_pop_async() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::new());
+        let pusher = {
+            let q = q.clone();
+            thread::spawn(move || q.push(lv(3), 9u8).unwrap())
+        };
+        assert_eq!(loom::future::block_on(q.pop_async()), Some((lv(3), 9)));
+        pusher.join().unwrap();
+        assert_eq!(q.try_pop(), None);
+    });
+}
+
+/// `close` races a blocked `pop` and an awaiting `pop_async`: both are
+/// woken and report the end, and a push after the close is refused with
+/// its item.
+#[test]
+fn loom_close_wakes_blocking_and_async_pops() {
+    model(|| {
+        let q = Arc::new(PriorityQueue::<u8>::new());
+        let popper = {
+            let q = q.clone();
+            thread::spawn(move || q.pop())
+        };
+        let closer = {
+            let q = q.clone();
+            thread::spawn(move || q.close())
+        };
+        assert_eq!(loom::future::block_on(q.pop_async()), None);
+        assert_eq!(popper.join().unwrap(), None);
+        closer.join().unwrap();
+        assert_eq!(q.push(lv(0), 1).map_err(|c| c.into_inner()), Err(1));
     });
 }

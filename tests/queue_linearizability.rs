@@ -131,7 +131,7 @@ fn record(
         let level = rng.gen_range(0..3u8);
         let val = 1_000 + i as u32;
         let start = now();
-        q.push(Level::new(level).unwrap(), val);
+        q.push(Level::new(level).unwrap(), val).unwrap();
         history.push(Event {
             kind: Kind::Push { level, val },
             start,
@@ -151,7 +151,7 @@ fn record(
                     let kind = if rng.gen_bool(0.5) {
                         let level = rng.gen_range(0..3u8);
                         let val = (t * 100 + i) as u32;
-                        q.push(Level::new(level).unwrap(), val);
+                        q.push(Level::new(level).unwrap(), val).unwrap();
                         Kind::Push { level, val }
                     } else {
                         Kind::Pop(q.try_pop().map(|(l, v)| (l.get(), v)))

@@ -53,7 +53,7 @@ proptest! {
             match op {
                 Op::Push(l, v) => match Level::new(l) {
                     Ok(level) => {
-                        q.push(level, v);
+                        prop_assert!(q.push(level, v).is_ok());
                         prop_assert!(reference.push(l, v).is_ok());
                     }
                     Err(e) => {

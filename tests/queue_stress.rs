@@ -39,7 +39,8 @@ fn mpmc(q: PriorityQueue<u64>) {
             std::thread::spawn(move || {
                 barrier.wait();
                 for i in 0..PER_PRODUCER {
-                    q.push(Level::new((i % 4) as u8).unwrap(), item(p, i));
+                    q.push(Level::new((i % 4) as u8).unwrap(), item(p, i))
+                        .unwrap();
                 }
             })
         })
@@ -100,7 +101,7 @@ fn parked_poppers_are_woken_by_every_push() {
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 loop {
-                    let (_, v) = q.pop();
+                    let (_, v) = q.pop().expect("never closed");
                     if v == u64::MAX {
                         return n;
                     }
@@ -114,7 +115,7 @@ fn parked_poppers_are_woken_by_every_push() {
             let q = q.clone();
             std::thread::spawn(move || {
                 for i in 0..2_000u64 {
-                    q.push(Level::new((i % 3) as u8).unwrap(), i);
+                    q.push(Level::new((i % 3) as u8).unwrap(), i).unwrap();
                     if i % 64 == p {
                         std::thread::yield_now();
                     }
@@ -127,7 +128,7 @@ fn parked_poppers_are_woken_by_every_push() {
     }
     // Stop markers at the least urgent level, after everything else.
     for _ in 0..2 {
-        q.push(Level::LEAST_URGENT, u64::MAX);
+        q.push(Level::LEAST_URGENT, u64::MAX).unwrap();
     }
     let total: u64 = consumers.into_iter().map(|c| c.join().unwrap()).sum();
     assert_eq!(total, 4_000);
@@ -148,6 +149,6 @@ fn pop_timeout_returns_none_when_empty_and_an_item_when_pushed() {
             .map(|(l, v)| (l.get(), v)),
         Some((7, 42))
     );
-    pusher.join().unwrap();
+    pusher.join().unwrap().unwrap();
     assert!(q.is_empty());
 }

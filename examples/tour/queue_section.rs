@@ -105,7 +105,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         (Priority::Low, "archive"),
         (Priority::High, "login"),
     ] {
-        q.push(p, what);
+        q.push(p, what).expect("the queue is open");
     }
     let order: Vec<_> = std::iter::from_fn(|| q.try_pop().map(|(_, w)| w)).collect();
     println!("PriorityQueue pops: {order:?}");

@@ -35,7 +35,7 @@ fuzz_target!(|input: (u8, Vec<Op>)| {
         match op {
             Op::Push(l, v) => match Level::new(l) {
                 Ok(level) => {
-                    q.push(level, v);
+                    assert!(q.push(level, v).is_ok());
                     assert!(reference.push(l, v).is_ok());
                 }
                 Err(_) => assert!(reference.push(l, v).is_err()),

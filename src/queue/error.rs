@@ -45,3 +45,30 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A push refused because the [`PriorityQueue`](super::PriorityQueue) was
+/// closed; it holds the item, which was not queued.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Closed<T>(pub T);
+
+impl<T> Closed<T> {
+    /// The item that was not queued.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+// Not derived: a refused push's error should print without `T: Debug`.
+impl<T> fmt::Debug for Closed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Closed(..)")
+    }
+}
+
+impl<T> fmt::Display for Closed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the priority queue is closed; the item was handed back, not queued")
+    }
+}
+
+impl<T> std::error::Error for Closed<T> {}

@@ -7,8 +7,11 @@
 //!   occupied levels, cleared lazily; a pop reads the word and takes from
 //!   the most urgent occupied level. `push` and `try_pop` never wait for
 //!   another thread while the level's ring has room; `pop` and
-//!   `pop_timeout` park while the queue is empty. The exact ordering
-//!   guarantee is on [`PriorityQueue`].
+//!   `pop_timeout` park while the queue is empty, and `pop_async` (feature
+//!   `async`) awaits on the same wait queue. `close` wakes every waiter and
+//!   refuses later pushes ([`Closed`] hands the item back); pops drain,
+//!   then report the end. The exact ordering guarantee is on
+//!   [`PriorityQueue`].
 //! - [`TaskQueue`]: N workers running closures by priority, each returning a
 //!   [`TaskHandle`]; panics are caught and reported, delayed tasks follow
 //!   the crate's [`Clock`](crate::clock::Clock), and shutdown accounts for
@@ -25,14 +28,15 @@ mod delayed;
 mod error;
 mod fifo;
 mod level;
-mod park;
 mod pool;
 mod priority;
 mod ring;
 mod task;
 
-pub use error::Error;
+pub use error::{Closed, Error};
 pub use level::{Level, Priority, LEVELS};
 pub use pool::{TaskQueue, TaskQueueBuilder, TaskStats, MAX_WORKERS};
+#[cfg(feature = "async")]
+pub use priority::PopFuture;
 pub use priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
 pub use task::{TaskError, TaskHandle, TaskId, TaskReport};

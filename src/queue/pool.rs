@@ -2,17 +2,19 @@
 //! delayed tasks, `run_pending` for the caller's thread, and shutdown that
 //! accounts for every task.
 use super::delayed::{Delayed, NOTHING_DUE};
+use super::error::Closed;
 use super::level::Level;
-use super::park::spin_for;
 use super::priority::PriorityQueue;
 use super::task::{Job, TaskHandle, TaskId, TaskReport};
 use super::Error;
 use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crate::counter::StripedCounters;
-use crate::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::{thread, Arc, Mutex, RwLock};
+use crate::wait::{spin_for, WaitQueue};
+use std::cell::Cell;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The most worker threads a pool may have.
 pub const MAX_WORKERS: usize = 1024;
@@ -58,6 +60,23 @@ struct Shared<C> {
     /// Clamps clock readings that go backwards (see `now`).
     clamp: MonotonicClamp,
     stats: StripedCounters<4>,
+    /// Worker threads started and not yet returned from `worker`.
+    live: AtomicUsize,
+    /// Notified by each worker as it returns: what `shutdown_async` awaits.
+    exited: WaitQueue,
+}
+
+/// Counts a worker out of `live` when its loop returns (or, were it ever
+/// to, unwinds), and wakes whoever awaits the shutdown.
+struct Exit<'a, C>(&'a Shared<C>);
+
+impl<C> Drop for Exit<'_, C> {
+    fn drop(&mut self) {
+        // Release: the worker's last effects (the tasks it ran, their
+        // counters) happen before an Acquire load that sees the count drop.
+        self.0.live.fetch_sub(1, Ordering::Release);
+        self.0.exited.notify();
+    }
 }
 
 impl<C: Clock> Shared<C> {
@@ -96,16 +115,21 @@ impl<C: Clock> Shared<C> {
         let due = self.delayed.take_due(self.now());
         let n = due.len();
         for job in due {
-            self.ready.push(job.level, job);
+            self.push_ready(job);
         }
         n
     }
 
-    fn worker(&self) {
-        enum Wake {
-            Run(Job),
-            Look,
+    /// The ready queue is never closed (the pool has its own state), so a
+    /// refusal cannot happen; were it to, the job is cancelled, not lost.
+    fn push_ready(&self, job: Job) {
+        if let Err(Closed(job)) = self.ready.push(job.level, job) {
+            self.cancel(job);
         }
+    }
+
+    fn worker(&self) {
+        let _exit = Exit(self);
         loop {
             self.promote_due();
             let state = self.state();
@@ -126,16 +150,64 @@ impl<C: Clock> Shared<C> {
             let due = self.delayed.next_due();
             let timeout =
                 (due != NOTHING_DUE).then(|| Duration::from_nanos(due.saturating_sub(self.now())));
-            let woke = self.ready.parker().park(timeout, || {
-                if self.state() != RUNNING || self.delayed.next_due() != due {
-                    return Some(Wake::Look);
-                }
-                self.ready.try_pop().map(|(_, job)| Wake::Run(job))
-            });
-            if let Some(Wake::Run(job)) = woke {
+            let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+            // The ready queue's wait queue: a push wakes one worker (which
+            // takes the job inside the handshake), a new earliest due time
+            // or a state change wakes all; a timeout looks again.
+            let woke = Cell::new(None);
+            self.ready.wait_queue().wait_until(
+                || {
+                    if self.state() != RUNNING || self.delayed.next_due() != due {
+                        return true;
+                    }
+                    match self.ready.try_pop() {
+                        Some((_, job)) => {
+                            woke.set(Some(job));
+                            true
+                        }
+                        None => false,
+                    }
+                },
+                deadline,
+            );
+            if let Some(job) = woke.into_inner() {
                 self.run(job);
             }
         }
+    }
+}
+
+/// The future that [`TaskQueue::shutdown_async`] awaits: every worker
+/// (but one calling it from inside a task) has returned.
+#[cfg(feature = "async")]
+struct WorkersExited<'a, C> {
+    shared: &'a Shared<C>,
+    /// Workers allowed to remain: the caller's own, if it is one.
+    remaining: usize,
+    key: crate::wait::WaitKey,
+}
+
+#[cfg(feature = "async")]
+impl<C> std::future::Future for WorkersExited<'_, C> {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let this = &mut *self;
+        let (shared, remaining) = (this.shared, this.remaining);
+        // Acquire: pairs with the Release decrement in `Exit::drop`.
+        shared.exited.poll_until(&mut this.key, cx, || {
+            shared.live.load(Ordering::Acquire) <= remaining
+        })
+    }
+}
+
+#[cfg(feature = "async")]
+impl<C> Drop for WorkersExited<'_, C> {
+    fn drop(&mut self) {
+        self.shared.exited.release(&mut self.key);
     }
 }
 
@@ -235,18 +307,26 @@ impl<C: Clock> TaskQueueBuilder<C> {
                 clock: self.clock,
                 clamp: MonotonicClamp::new(),
                 stats: StripedCounters::new(),
+                live: AtomicUsize::new(0),
+                exited: WaitQueue::new(),
             }),
             workers: Mutex::new(Vec::with_capacity(self.workers)),
         };
         for i in 0..self.workers {
             let shared = pool.shared.clone();
+            // Relaxed: the spawn orders it before the worker's decrement.
+            pool.shared.live.fetch_add(1, Ordering::Relaxed);
             let spawned = thread::Builder::new()
                 .name(format!("latchwork-worker-{i}"))
                 .spawn(move || shared.worker());
             match spawned {
                 Ok(handle) => pool.workers.lock().push(handle),
                 // Dropping `pool` stops and joins the workers started so far.
-                Err(e) => return Err(Error::Spawn(e.to_string())),
+                Err(e) => {
+                    // Relaxed: this worker never started.
+                    pool.shared.live.fetch_sub(1, Ordering::Relaxed);
+                    return Err(Error::Spawn(e.to_string()));
+                }
             }
         }
         Ok(pool)
@@ -311,12 +391,12 @@ impl<C: Clock> TaskQueue<C> {
             return handle;
         }
         match due {
-            None => s.ready.push(level, job),
+            None => s.push_ready(job),
             Some(at) => {
                 if s.delayed.insert(at, job) {
                     // A new earliest time: parked workers recompute their
                     // timeouts.
-                    s.ready.parker().unpark_all();
+                    s.ready.wait_queue().notify();
                 }
             }
         }
@@ -361,7 +441,67 @@ impl<C: Clock> TaskQueue<C> {
         self.close(STOPPED)
     }
 
+    /// The async form of [`shutdown`](Self::shutdown): stops taking tasks
+    /// at once, then resolves when the workers have finished every ready
+    /// task and returned, without blocking the executor's thread; what is
+    /// left then (everything, with zero workers) runs in the future's last
+    /// poll, and delayed tasks whose time has not come are cancelled. When
+    /// it resolves, every task submitted has run exactly once or its handle
+    /// reports [`TaskError::Cancelled`](super::TaskError::Cancelled).
+    /// Awaited from inside a task, it does not wait for the calling worker.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the shutdown has begun when the future is first polled
+    /// (no new tasks are accepted) and the workers carry on draining if
+    /// the future is dropped at its await point; a later `shutdown`,
+    /// `shutdown_async` or the pool's drop finishes it (joins the workers,
+    /// accounts for the rest). Dropping it removes its waker.
+    #[cfg(feature = "async")]
+    pub async fn shutdown_async(&self) {
+        self.close_async(DRAINING).await;
+    }
+
+    /// The async form of [`shutdown_now`](Self::shutdown_now): cancels
+    /// every queued and delayed task at once, then resolves with how many
+    /// this call cancelled when the workers' current tasks have returned.
+    ///
+    /// # Cancel safety
+    /// As for [`shutdown_async`](Self::shutdown_async): dropped at its
+    /// await point, the queued tasks are already cancelled and the running
+    /// ones finish; a later shutdown or the pool's drop joins the workers.
+    #[cfg(feature = "async")]
+    pub async fn shutdown_now_async(&self) -> usize {
+        self.close_async(STOPPED).await
+    }
+
+    #[cfg(feature = "async")]
+    async fn close_async(&self, target: u8) -> usize {
+        let cancelled = self.begin_close(target);
+        let me = thread::current().id();
+        let remaining = self
+            .workers
+            .lock()
+            .iter()
+            .filter(|w| w.thread().id() == me)
+            .count();
+        WorkersExited {
+            shared: &self.shared,
+            remaining,
+            key: crate::wait::WaitKey::default(),
+        }
+        .await;
+        // The workers have returned: the joins below do not block.
+        cancelled + self.finish_close()
+    }
+
     fn close(&self, target: u8) -> usize {
+        let cancelled = self.begin_close(target);
+        cancelled + self.finish_close()
+    }
+
+    /// Moves the state to `target` (no submission is on its way in after
+    /// this), cancels or promotes, and wakes every worker.
+    fn begin_close(&self, target: u8) -> usize {
         let s = &*self.shared;
         {
             let _gate = s.gate.write();
@@ -376,7 +516,13 @@ impl<C: Clock> TaskQueue<C> {
         } else {
             s.promote_due();
         }
-        s.ready.parker().unpark_all();
+        s.ready.wait_queue().notify();
+        cancelled
+    }
+
+    /// Joins the workers, runs (draining) what they left, cancels the rest.
+    fn finish_close(&self) -> usize {
+        let s = &*self.shared;
         let me = thread::current().id();
         let workers = std::mem::take(&mut *self.workers.lock());
         for w in workers {
@@ -392,7 +538,7 @@ impl<C: Clock> TaskQueue<C> {
                 s.run(job);
             }
         }
-        cancelled + self.cancel_queued()
+        self.cancel_queued()
     }
 
     /// Cancels every delayed and ready task; returns how many.

@@ -26,13 +26,23 @@
 //! counters (packed in `clears`) read around the word and then probe every
 //! level ever pushed to (the `used` word) instead of trusting it. All of this is lock-free apart from a
 //! level's spill (taken only when its ring is full); only the blocking
-//! `pop`/`pop_timeout` park, and only when the queue is empty.
+//! `pop`/`pop_timeout` park (and `pop_async` registers a waker), and only
+//! when the queue is empty.
+//!
+//! Waiting: threads and tasks wait on one [`WaitQueue`], the crate's one
+//! wait mechanism. A push, after its SeqCst fence, loads the waiter count
+//! (no lock, no write when nobody waits) and wakes one thread and every
+//! pending task; a waiter takes its item inside the queue's handshake, so
+//! a future holds no item across a `Pending`. `close` sets a flag and wakes
+//! everyone.
+use super::error::Closed;
 use super::fifo::Fifo;
 use super::level::{Level, LEVELS};
-use super::park::{spin_for, Parker};
 use super::Error;
-use crate::sync::atomic::{fence, AtomicU64, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use crate::wait::{spin_for, WaitQueue};
 use crossbeam_utils::CachePadded;
+use std::cell::Cell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -70,7 +80,7 @@ pub const DEFAULT_RING_CAPACITY: usize = 1024;
 ///    before `b`. Concurrent pushes to one level are ordered as the level's
 ///    FIFO linearizes them.
 /// 3. **Exactly once.** Every pushed item is returned by exactly one pop
-///    (or dropped with the queue).
+///    (or dropped with the queue). A refused push hands its item back.
 ///
 /// The one relaxation against a linearizable `Mutex<BinaryHeap>`: a push
 /// that is *concurrent* with a pop (neither returned before the other was
@@ -82,19 +92,36 @@ pub const DEFAULT_RING_CAPACITY: usize = 1024;
 /// clock that orders operations whose calls overlap. `tests/queue_linearizability.rs`
 /// checks recorded concurrent histories against exactly this guarantee.
 ///
+/// # Closing
+///
+/// [`close`](Self::close) wakes every waiter, thread or task. A push that
+/// starts after `close` returned is refused with its item
+/// ([`Closed`]); a push that overlaps `close` may be accepted or refused.
+/// Pops keep draining what is queued and report the end (`None` from
+/// [`pop`](Self::pop) and [`pop_async`](Self::pop_async)) only when the
+/// queue is closed and every item whose push returned before the pop was
+/// called has been popped: the same rule as guarantee 1, so an item
+/// accepted by a push that overlaps both `close` and a pop may land after
+/// that pop reported the end, and a later pop takes it. To lose nothing at
+/// shutdown, stop the producers, then close, then let the consumers drain.
+///
 /// ```
 /// use latchwork::queue::{Level, Priority, PriorityQueue};
 ///
 /// let q = PriorityQueue::new();
-/// q.push(Priority::Low, "report");
-/// q.push(Priority::Critical, "alert");
-/// q.push(Level::new(20)?, "between high and medium");
-/// q.push(Priority::Critical, "second alert");
+/// q.push(Priority::Low, "report")?;
+/// q.push(Priority::Critical, "alert")?;
+/// q.push(Level::new(20)?, "between high and medium")?;
+/// q.push(Priority::Critical, "second alert")?;
 /// assert_eq!(q.try_pop(), Some((Priority::Critical.into(), "alert")));
 /// assert_eq!(q.try_pop(), Some((Priority::Critical.into(), "second alert")));
 /// assert_eq!(q.try_pop().map(|(_, s)| s), Some("between high and medium"));
 /// assert_eq!(q.len(), 1);
-/// # Ok::<(), latchwork::queue::Error>(())
+/// q.close();
+/// assert_eq!(q.push(Priority::High, "late").unwrap_err().into_inner(), "late");
+/// assert_eq!(q.pop().map(|(_, s)| s), Some("report")); // drains, then
+/// assert_eq!(q.pop(), None); // reports the end
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PriorityQueue<T> {
     /// Bit `l` = level `l` may be non-empty. Invariant: a bit is cleared
@@ -116,8 +143,13 @@ pub struct PriorityQueue<T> {
     /// cleared). What a popper probes when a clear in flight makes
     /// `occupied` untrustworthy.
     used: AtomicU64,
+    /// Set once by `close`; read by every push (beside `used`: both
+    /// read-mostly, off the lines that pops write).
+    closed: AtomicBool,
     levels: Box<[Fifo<T>]>,
-    parker: Parker,
+    /// Where blocking pops park and `pop_async` futures register; padded
+    /// off the words above (waiters write its count, pushes read it).
+    wait: CachePadded<WaitQueue>,
 }
 
 impl<T> Default for PriorityQueue<T> {
@@ -146,11 +178,11 @@ impl<T> PriorityQueue<T> {
     ///
     /// let q = PriorityQueue::with_ring_capacity(2)?;
     /// for i in 0..5 {
-    ///     q.push(Priority::High, i); // the last three overflow, in order
+    ///     q.push(Priority::High, i)?; // the last three overflow, in order
     /// }
     /// let order: Vec<_> = std::iter::from_fn(|| q.try_pop().map(|(_, v)| v)).collect();
     /// assert_eq!(order, [0, 1, 2, 3, 4]);
-    /// # Ok::<(), latchwork::queue::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_ring_capacity(capacity: usize) -> Result<Self, Error> {
         if capacity == 0 {
@@ -164,14 +196,25 @@ impl<T> PriorityQueue<T> {
             occupied: CachePadded::new(AtomicU64::new(0)),
             clears: CachePadded::new(AtomicU64::new(0)),
             used: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             levels: (0..LEVELS).map(|_| Fifo::new(capacity)).collect(),
-            parker: Parker::new(),
+            wait: CachePadded::new(WaitQueue::new()),
         }
     }
 
     /// Appends `item` at `priority` (a [`Level`] or a [`Priority`](super::Priority))
-    /// and wakes one thread parked in [`pop`](Self::pop), if any. Never blocks.
-    pub fn push(&self, priority: impl Into<Level>, item: T) {
+    /// and wakes one thread parked in [`pop`](Self::pop) and every task
+    /// awaiting [`pop_async`](Self::pop_async), if any. Never blocks.
+    ///
+    /// Returns [`Closed`] with the item if the queue is closed (see
+    /// [Closing](Self#closing)).
+    pub fn push(&self, priority: impl Into<Level>, item: T) -> Result<(), Closed<T>> {
+        // Relaxed: a push that starts after `close` returned happens after
+        // its store and reads it by coherence; one that overlaps `close`
+        // may go either way (the type's docs).
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Closed(item));
+        }
         let level = priority.into().index();
         let bit = 1u64 << level;
         // Relaxed (both): `used` needs only coherence. A pop that starts
@@ -185,19 +228,21 @@ impl<T> PriorityQueue<T> {
         // `occupied` below, against the fence in `clear_levels` (between its
         // fetch_and and its second look at the level): either that look
         // sees our item and re-sets the bit, or our load sees the bit clear
-        // and we set it. It also serves the park handshake (`Parker`).
+        // and we set it. It is also the notifier half of the wait queue's
+        // handshake.
         fence(Ordering::SeqCst);
         // Relaxed: ordered by the fence; only decides whether to set.
         if self.occupied.load(Ordering::Relaxed) & bit == 0 {
             // Release: a popper that reads the bit (Acquire) then sees the
             // item in the FIFO.
             self.occupied.fetch_or(bit, Ordering::Release);
-            // The park handshake needs the bit itself ordered before the
-            // load of the sleeper count.
-            self.parker.unpark_one();
+            // The wait handshake needs the bit itself ordered before the
+            // load of the waiter count: a fence of its own.
+            self.wait.notify_one();
         } else {
-            self.parker.unpark_one_fenced();
+            self.wait.notify_one_fenced();
         }
+        Ok(())
     }
 
     /// Removes the most urgent item (the oldest of its level), or returns
@@ -273,37 +318,103 @@ impl<T> PriorityQueue<T> {
     }
 
     /// Removes the most urgent item, parking the thread while the queue is
-    /// empty (no spinning); a `push` wakes it.
-    pub fn pop(&self) -> (Level, T) {
-        loop {
-            if let Some(got) = self.try_pop().or_else(|| spin_for(|| self.try_pop())) {
-                return got;
-            }
-            if let Some(got) = self.parker.park(None, || self.try_pop()) {
-                return got;
+    /// empty (after a short bounded spin, no busy waiting); a `push` wakes
+    /// it. Returns `None` once the queue is [closed](Self::close) and
+    /// drained (see [Closing](Self#closing)).
+    pub fn pop(&self) -> Option<(Level, T)> {
+        if let Some(got) = self.try_pop() {
+            return Some(got);
+        }
+        if !self.is_closed() {
+            if let Some(got) = spin_for(|| self.try_pop()) {
+                return Some(got);
             }
         }
+        let got = Cell::new(None);
+        self.wait.wait_until(|| self.attempt(&got), None);
+        got.into_inner().or_else(|| self.try_pop())
     }
 
     /// Like [`pop`](Self::pop), but gives up and returns `None` after
-    /// `timeout` of real time without an item.
+    /// `timeout` of real time without an item. `None` also means closed
+    /// and drained; [`is_closed`](Self::is_closed) tells which.
     pub fn pop_timeout(&self, timeout: Duration) -> Option<(Level, T)> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(got) = self.try_pop() {
-                return Some(got);
-            }
-            let left = match deadline {
-                Some(d) => d.checked_duration_since(Instant::now())?,
-                None => Duration::MAX,
-            };
-            if left.is_zero() {
-                return None;
-            }
-            if let Some(got) = self.parker.park(Some(left), || self.try_pop()) {
-                return Some(got);
-            }
+        if let Some(got) = self.try_pop() {
+            return Some(got);
         }
+        if timeout.is_zero() {
+            return None;
+        }
+        // A deadline past what `Instant` holds waits without one.
+        let deadline = Instant::now().checked_add(timeout);
+        let got = Cell::new(None);
+        self.wait.wait_until(|| self.attempt(&got), deadline);
+        got.into_inner().or_else(|| self.try_pop())
+    }
+
+    /// A waiter's condition, run inside the wait queue's handshake: takes
+    /// an item into `got` (true), or reports the queue closed (true).
+    #[inline]
+    fn attempt(&self, got: &Cell<Option<(Level, T)>>) -> bool {
+        match self.try_pop() {
+            Some(item) => {
+                got.set(Some(item));
+                true
+            }
+            None => self.is_closed(),
+        }
+    }
+
+    /// The async form of [`pop`](Self::pop): the most urgent item, or
+    /// `None` once the queue is closed and drained. The task's waker is
+    /// registered on the queue the blocking pops park on. Works on any
+    /// executor.
+    ///
+    /// ```
+    /// use latchwork::queue::{Priority, PriorityQueue};
+    ///
+    /// let q = PriorityQueue::new();
+    /// q.push(Priority::Low, "report")?;
+    /// q.push(Priority::Critical, "alert")?;
+    /// q.close();
+    /// futures::executor::block_on(async {
+    ///     assert_eq!(q.pop_async().await.map(|(_, s)| s), Some("alert"));
+    ///     assert_eq!(q.pop_async().await.map(|(_, s)| s), Some("report"));
+    ///     assert_eq!(q.pop_async().await, None);
+    /// });
+    /// # Ok::<(), latchwork::queue::Closed<&str>>(())
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: an item is taken only in the poll that returns it, so
+    /// dropping the future at any await point loses no item (it stays in
+    /// the queue for the next pop) and removes the task's waker. A future
+    /// dropped after a push woke it swallows nothing: a push wakes every
+    /// pending task.
+    #[cfg(feature = "async")]
+    pub fn pop_async(&self) -> PopFuture<'_, T> {
+        PopFuture {
+            queue: self,
+            key: crate::wait::WaitKey::default(),
+        }
+    }
+
+    /// Closes the queue: pushes that start after this returns are refused
+    /// with their item, and every waiter, thread or task, is woken; pops
+    /// drain what is queued, then report the end (see
+    /// [Closing](Self#closing)). Idempotent.
+    pub fn close(&self) {
+        // SeqCst; the wait queue's fence in `notify` orders it before the
+        // load of the waiter count (the notifier half of the handshake).
+        self.closed.store(true, Ordering::SeqCst);
+        self.wait.notify();
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    pub fn is_closed(&self) -> bool {
+        // Relaxed: a flag set once; waiters read it after the wait queue's
+        // fence, which orders it against `close`.
+        self.closed.load(Ordering::Relaxed)
     }
 
     /// Items in the queue. Exact when no push or pop runs concurrently;
@@ -322,9 +433,9 @@ impl<T> PriorityQueue<T> {
         self.levels.iter().all(|l| l.is_empty())
     }
 
-    /// The parking lot that `push` wakes, for the task pool's workers.
-    pub(crate) fn parker(&self) -> &Parker {
-        &self.parker
+    /// The wait queue that `push` notifies, for the task pool's workers.
+    pub(crate) fn wait_queue(&self) -> &WaitQueue {
+        &self.wait
     }
 
     /// Checks the structural invariants once the queue is quiescent: every
@@ -358,5 +469,50 @@ impl<T> fmt::Debug for PriorityQueue<T> {
                 &format_args!("{:#x}", self.occupied.load(Ordering::Relaxed)),
             )
             .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`PriorityQueue::pop_async`]; dropping it removes its
+/// waker and loses no item.
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct PopFuture<'a, T> {
+    queue: &'a PriorityQueue<T>,
+    key: crate::wait::WaitKey,
+}
+
+#[cfg(feature = "async")]
+impl<T> std::future::Future for PopFuture<'_, T> {
+    type Output = Option<(Level, T)>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = &mut *self;
+        let q = this.queue;
+        let got = Cell::new(None);
+        // The item is taken inside the handshake and returned in this very
+        // poll: nothing is held across a `Pending`.
+        match q.wait.poll_until(&mut this.key, cx, || q.attempt(&got)) {
+            std::task::Poll::Ready(()) => {
+                std::task::Poll::Ready(got.into_inner().or_else(|| q.try_pop()))
+            }
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for PopFuture<'_, T> {
+    fn drop(&mut self) {
+        self.queue.wait.release(&mut self.key);
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for PopFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PopFuture").finish_non_exhaustive()
     }
 }

@@ -7,7 +7,8 @@
 //! discards a job (shutdown, the pool being dropped) therefore accounts for
 //! it without having to remember to.
 use super::level::Level;
-use crate::sync::{Arc, Condvar, Mutex};
+use crate::sync::{Arc, Mutex};
+use crate::wait::WaitQueue;
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -67,45 +68,66 @@ pub struct TaskReport {
 }
 
 enum SlotState<R> {
-    /// No outcome yet, nobody waiting.
+    /// No outcome yet.
     Pending,
-    /// No outcome yet; the handle's `join` waits on `done`.
-    Awaited,
     Done(Result<R, TaskError>),
     Taken,
 }
 
-/// Where a task's outcome meets its handle.
+/// Where a task's outcome meets its handle: a blocking `join` parks and an
+/// awaiting handle registers its waker on `done`, the crate's one wait
+/// queue (as the cache's single-flight `Flight` does). Resolving costs a
+/// fence and a load when nobody waits, so no "awaited" state is needed to
+/// skip a system call.
 struct Slot<R> {
     state: Mutex<SlotState<R>>,
-    done: Condvar,
+    done: WaitQueue,
 }
 
 impl<R> Slot<R> {
     fn resolve(&self, outcome: Result<R, TaskError>) {
-        let mut state = self.state.lock();
-        match *state {
-            SlotState::Pending => *state = SlotState::Done(outcome),
-            // Only a waiting `join` is notified: `notify_all` is a system
-            // call even when nobody waits, and most handles are never
-            // joined while their task runs.
-            SlotState::Awaited => {
+        {
+            let mut state = self.state.lock();
+            if let SlotState::Pending = *state {
                 *state = SlotState::Done(outcome);
-                self.done.notify_all();
+            } else {
+                return;
             }
-            SlotState::Done(_) | SlotState::Taken => {}
+        }
+        self.done.notify();
+    }
+
+    fn finished(&self) -> bool {
+        !matches!(*self.state.lock(), SlotState::Pending)
+    }
+
+    /// Takes the outcome if there is one.
+    fn take(&self) -> Option<Result<R, TaskError>> {
+        let mut state = self.state.lock();
+        match std::mem::replace(&mut *state, SlotState::Taken) {
+            SlotState::Done(outcome) => Some(outcome),
+            SlotState::Pending => {
+                *state = SlotState::Pending;
+                None
+            }
+            // Polled again after it returned `Ready` (documented).
+            SlotState::Taken => Some(Err(TaskError::Cancelled)),
         }
     }
 }
 
 /// The receiving end of a submitted task: [`join`](Self::join) waits for its
-/// outcome.
+/// outcome, and with the `async` feature the handle is itself a
+/// `Future` of it (`handle.await`).
 ///
-/// Dropping the handle does not cancel the task; it runs and its value is
-/// dropped.
+/// Dropping the handle (or the future, which is the handle) does not cancel
+/// the task; it runs and its value is dropped.
 pub struct TaskHandle<R> {
     id: TaskId,
     slot: Arc<Slot<R>>,
+    /// This handle's registration in `slot.done` while awaited.
+    #[cfg(feature = "async")]
+    key: crate::wait::WaitKey,
 }
 
 impl<R> TaskHandle<R> {
@@ -116,10 +138,7 @@ impl<R> TaskHandle<R> {
 
     /// Whether the task has an outcome yet (ran, panicked or was cancelled).
     pub fn is_finished(&self) -> bool {
-        !matches!(
-            *self.slot.state.lock(),
-            SlotState::Pending | SlotState::Awaited
-        )
+        self.slot.finished()
     }
 
     /// Blocks until the task has run (or been cancelled) and returns its
@@ -130,22 +149,66 @@ impl<R> TaskHandle<R> {
     /// [`run_pending`](super::TaskQueue::run_pending) or `shutdown`) or this
     /// waits forever.
     pub fn join(self) -> Result<R, TaskError> {
-        let mut state = self.slot.state.lock();
         loop {
-            match std::mem::replace(&mut *state, SlotState::Taken) {
-                SlotState::Done(outcome) => return outcome,
-                SlotState::Pending | SlotState::Awaited => {
-                    *state = SlotState::Awaited;
-                    state = self
-                        .slot
-                        .done
-                        .wait(state)
-                        .unwrap_or_else(|e| e.into_inner());
-                }
-                // `join` consumes the handle, so nothing took it before.
-                SlotState::Taken => return Err(TaskError::Cancelled),
+            if let Some(outcome) = self.slot.take() {
+                return outcome;
+            }
+            self.slot.done.wait_until(|| self.slot.finished(), None);
+        }
+    }
+}
+
+/// Awaiting the handle: the task's value, `Err(TaskError::Panicked(_))`,
+/// or `Err(TaskError::Cancelled)`, as [`join`](TaskHandle::join) returns
+/// them, without blocking the executor's thread. Polled again after it
+/// returned `Ready`, it reports `Err(TaskError::Cancelled)` (the outcome
+/// was handed out once).
+///
+/// ```
+/// use latchwork::queue::{Priority, TaskQueue};
+///
+/// let pool = TaskQueue::new(1)?;
+/// let h = pool.submit(Priority::High, || 6 * 7);
+/// assert_eq!(futures::executor::block_on(h), Ok(42));
+/// futures::executor::block_on(pool.shutdown_async());
+/// # Ok::<(), latchwork::queue::Error>(())
+/// ```
+///
+/// # Cancel safety
+/// Cancel safe: dropping the future at any await point is dropping the
+/// handle. The task still runs (or is cancelled by a shutdown) and is
+/// counted in the pool's stats; only its value is dropped. The handle's
+/// waker is removed.
+#[cfg(feature = "async")]
+impl<R> std::future::Future for TaskHandle<R> {
+    type Output = Result<R, TaskError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            if let Some(outcome) = this.slot.take() {
+                this.key.done();
+                return std::task::Poll::Ready(outcome);
+            }
+            let slot = &*this.slot;
+            if slot
+                .done
+                .poll_until(&mut this.key, cx, || slot.finished())
+                .is_pending()
+            {
+                return std::task::Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R> Drop for TaskHandle<R> {
+    fn drop(&mut self) {
+        self.slot.done.release(&mut self.key);
     }
 }
 
@@ -225,7 +288,7 @@ impl Job {
     {
         let slot = Arc::new(Slot {
             state: Mutex::new(SlotState::Pending),
-            done: Condvar::new(),
+            done: WaitQueue::new(),
         });
         let job = Job {
             id,
@@ -235,7 +298,13 @@ impl Job {
                 slot: slot.clone(),
             })),
         };
-        (job, TaskHandle { id, slot })
+        let handle = TaskHandle {
+            id,
+            slot,
+            #[cfg(feature = "async")]
+            key: crate::wait::WaitKey::default(),
+        };
+        (job, handle)
     }
 
     /// Runs the task (at most once: the body is taken).

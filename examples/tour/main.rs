@@ -9,6 +9,7 @@ mod event_section;
 mod freq_section;
 mod lru_section;
 mod paginate_section;
+mod pipeline_section;
 mod queue_section;
 mod ratelimit_section;
 mod retry_section;
@@ -40,6 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     queue_section::run()?;
     event_section::run()?;
     paginate_section::run()?;
+    pipeline_section::run()?;
     println!("\ntour complete");
     Ok(())
 }

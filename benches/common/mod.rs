@@ -144,3 +144,29 @@ where
     let shared = Arc::new(make());
     run_threads(threads, move |t| work(&shared, t))
 }
+
+/// Keys each cold scan of [`scan_zipf_stream`] touches.
+pub const SCAN_LEN: usize = 5_000;
+/// Zipf operations between two cold scans of [`scan_zipf_stream`].
+pub const SCAN_EVERY: usize = 50_000;
+
+/// The hit-ratio suite's "Zipf with periodic one-pass scans of cold keys":
+/// Zipf(0.99) over [`ZIPF_KEYS`] keys, and after every [`SCAN_EVERY`] draws a
+/// sequential pass over the next [`SCAN_LEN`] keys of the cold half
+/// (`ZIPF_KEYS / 2 .. ZIPF_KEYS`, the ranks Zipf rarely draws), wrapping
+/// around; `len` keys in all, built before timing.
+pub fn scan_zipf_stream(len: usize, seed: u64) -> Vec<u64> {
+    let zipf = zipf_stream(ZIPF_KEYS, 0.99, len, seed);
+    let cold = ZIPF_KEYS / 2;
+    let mut next_cold = 0u64;
+    let mut out = Vec::with_capacity(len);
+    for chunk in zipf.chunks(SCAN_EVERY) {
+        out.extend_from_slice(chunk);
+        for _ in 0..SCAN_LEN {
+            out.push(cold + next_cold);
+            next_cold = (next_cold + 1) % (ZIPF_KEYS - cold);
+        }
+    }
+    out.truncate(len);
+    out
+}

@@ -174,7 +174,7 @@ fn bytes_per_entry_table() {
     let queue = row("queue::PriorityQueue<u64> per item", &mut || {
         let q = PriorityQueue::<u64>::new();
         for k in 0..N {
-            q.push(Level::new((k % 4) as u8).unwrap(), k);
+            q.push(Level::new((k % 4) as u8).unwrap(), k).expect("open");
         }
         assert_eq!(q.len() as u64, N);
         Box::new(q)

@@ -102,7 +102,9 @@ fn large_structures_format_as_summaries() {
         keyed.check(&k).unwrap();
         freq.record(k);
         heavy.record(k);
-        queue.push(Level::new((k % 4) as u8).unwrap(), k).expect("open");
+        queue
+            .push(Level::new((k % 4) as u8).unwrap(), k)
+            .expect("open");
         let _id = emitter
             .on(&format!("t.{}", k % 100), |_: &u64| ())
             .unwrap()

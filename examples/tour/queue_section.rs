@@ -116,7 +116,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let q = PriorityQueue::new();
     let heap = Mutex::new(std::collections::BinaryHeap::new());
     for i in 0..10_000u64 {
-        q.push(Level::new((i % 4) as u8)?, i).map_err(|_| "closed")?;
+        q.push(Level::new((i % 4) as u8)?, i)
+            .map_err(|_| "closed")?;
         heap.lock().map_err(|_| "poisoned")?.push((
             std::cmp::Reverse(i % 4),
             std::cmp::Reverse(i),

@@ -59,6 +59,9 @@ pub use env::{env_var_to_key, key_to_env_var};
 pub use error::Error;
 pub use layered::{ConfigChange, LayeredConfig, LayeredConfigBuilder, Subscription};
 pub use path::MAX_DEPTH;
+/// A configuration value: a deliberate re-export of `serde_json::Value`
+/// (serde_json 1.x), so values interoperate with serde_json directly. A
+/// serde_json major release would be a major release of this crate.
 pub use serde_json::Value;
 pub use snapshot::Snapshot;
 pub use source::{Format, Layer, Provenance};

@@ -54,6 +54,10 @@ fn churn() -> Vec<u64> {
 }
 
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "100k entries per structure through a counting allocator takes minutes unoptimised; .ci/run runs it with --release"
+)]
 fn bytes_per_entry_table() {
     let keys = churn();
     let mut rows: Vec<(&str, f64)> = Vec::new();

@@ -27,8 +27,10 @@
 //! Group `queue/task-pool` (`ops_per_thread() / 10` tasks, level = key mod
 //! 4, submitted from the bench thread to 2 workers; timed from the first
 //! submission until every task has run and the workers are joined):
-//! - `latchwork`: `TaskQueue::submit` (handles dropped, which the docs
-//!   allow), then `shutdown`.
+//! - `latchwork`: `TaskQueue::execute` (no handle, as the other pools),
+//!   then `shutdown`;
+//! - `latchwork_handles`: `TaskQueue::submit` with each handle dropped at
+//!   once (the docs allow it), then `shutdown`.
 //! - `mutex_heap_condvar`: a `Mutex<BinaryHeap>` + `Condvar` pool written
 //!   the obvious way (push, `notify_one`; workers `wait` while empty).
 //! - `channel_fifo`: a `crossbeam_channel::unbounded` of boxed closures,
@@ -368,11 +370,31 @@ impl Pool for TaskQueue {
     #[inline]
     fn submit(&self, level: u8, job: impl FnOnce() + Send + 'static) {
         if let Ok(l) = Level::new(level) {
-            drop(TaskQueue::submit(self, l, job));
+            self.execute(l, job);
         }
     }
     fn finish(self) {
         self.shutdown();
+    }
+}
+
+/// `TaskQueue::submit` with each handle dropped at once: what a task costs
+/// when the caller could have awaited it.
+struct WithHandles(TaskQueue);
+
+impl Pool for WithHandles {
+    const NAME: &'static str = "latchwork_handles";
+    fn start(workers: usize) -> Self {
+        WithHandles(TaskQueue::new(workers).expect("2 workers is a valid pool"))
+    }
+    #[inline]
+    fn submit(&self, level: u8, job: impl FnOnce() + Send + 'static) {
+        if let Ok(l) = Level::new(level) {
+            drop(self.0.submit(l, job));
+        }
+    }
+    fn finish(self) {
+        self.0.shutdown();
     }
 }
 
@@ -547,6 +569,7 @@ fn task_pool(c: &mut Criterion) {
             });
         }
         bench::<TaskQueue>(&mut g, label, &keys, work);
+        bench::<WithHandles>(&mut g, label, &keys, work);
         bench::<HeapPool>(&mut g, label, &keys, work);
         bench::<ChannelPool>(&mut g, label, &keys, work);
     }

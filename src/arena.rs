@@ -13,12 +13,18 @@
 //! reused before the arena grows. Growth is clamped to a caller-given limit
 //! so a full cache holds exactly `limit + 1` slots, not the next power of two.
 //!
+//! The concurrent cache's shards keep their regions (window, probation,
+//! protected; or one LRU list) in one arena, one sentinel per list, and
+//! hand slot indices to the timer wheel, so indices must stay put: hence
+//! the free list. The one-thread `LruCache` needs neither several lists
+//! nor stable indices and uses a denser sentinel-free ring
+//! (`src/lru/cache.rs`).
+//!
 //! Invariants (checked by [`Arena::check`] in tests and fuzz targets):
 //! 1. the sentinel holds no value; following `next` from it visits exactly
 //!    `len` occupied slots and returns to it, and `prev` mirrors `next`;
 //! 2. every other slot is either on the list (occupied) or on the free list
 //!    (empty), never both.
-#![cfg_attr(not(all(feature = "cache", feature = "lru")), allow(dead_code))] // each user takes a part
 
 /// Index of the sentinel slot of list 0; also "none" for the free list.
 /// An arena of `n` lists keeps slots `0..n` as their sentinels.
@@ -46,10 +52,6 @@ impl<T> Arena<T> {
     /// The most slots an arena can hold: indices are `u32` and slot 0 is the
     /// sentinel.
     pub(crate) const MAX_LEN: usize = u32::MAX as usize - 1;
-
-    pub(crate) fn new() -> Self {
-        Self::with_lists(1)
-    }
 
     /// An arena whose nodes live on one of `lists` separate lists (at
     /// least 1), each closed by its own sentinel slot `0..lists`. Segmented
@@ -102,21 +104,6 @@ impl<T> Arena<T> {
         self.len as usize
     }
 
-    /// The least recently linked node (front of the list).
-    #[inline]
-    pub(crate) fn front(&self) -> Option<u32> {
-        let i = self.slots[SENTINEL as usize].next;
-        (i != SENTINEL).then_some(i)
-    }
-
-    /// The most recently linked node (back of the list).
-    #[inline]
-    #[allow(dead_code)] // used by the TTL wheel and tests
-    pub(crate) fn back(&self) -> Option<u32> {
-        let i = self.slots[SENTINEL as usize].prev;
-        (i != SENTINEL).then_some(i)
-    }
-
     #[inline]
     pub(crate) fn get(&self, i: u32) -> Option<&T> {
         self.slots.get(i as usize)?.value.as_ref()
@@ -125,12 +112,6 @@ impl<T> Arena<T> {
     #[inline]
     pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut T> {
         self.slots.get_mut(i as usize)?.value.as_mut()
-    }
-
-    /// Links `value` at the back and returns its index. `limit` is the most
-    /// values the caller will ever hold at once; it bounds growth.
-    pub(crate) fn push_back(&mut self, value: T, limit: usize) -> u32 {
-        self.push_back_to(SENTINEL, value, limit)
     }
 
     /// A slot holding `value`, from the free list or by growing (never past
@@ -159,38 +140,6 @@ impl<T> Arena<T> {
         }
     }
 
-    /// Moves an occupied node to the back. Ignores free or unknown indices.
-    #[inline]
-    pub(crate) fn move_to_back(&mut self, i: u32) {
-        if self.slots[SENTINEL as usize].prev == i || self.get(i).is_none() {
-            return;
-        }
-        self.unlink(i);
-        self.link_back(i);
-    }
-
-    /// Moves occupied node `i` to the back and returns its value; `None`
-    /// (and no change) for a free or unknown index.
-    #[inline]
-    pub(crate) fn promote(&mut self, i: u32) -> Option<&mut T> {
-        let last = self.slots[SENTINEL as usize].prev;
-        let slot = self.slots.get(i as usize)?;
-        slot.value.as_ref()?; // only occupied slots are on the list
-        if last != i {
-            let (prev, next) = (slot.prev, slot.next);
-            self.slots[prev as usize].next = next;
-            self.slots[next as usize].prev = prev;
-            self.slots[last as usize].next = i;
-            self.slots[SENTINEL as usize].prev = i;
-        }
-        let slot = &mut self.slots[i as usize];
-        if last != i {
-            slot.prev = last;
-            slot.next = SENTINEL;
-        }
-        slot.value.as_mut()
-    }
-
     /// Unlinks node `i`, puts its slot on the free list and returns its value.
     pub(crate) fn remove(&mut self, i: u32) -> Option<T> {
         if i < self.lists {
@@ -202,26 +151,6 @@ impl<T> Arena<T> {
         self.free = i;
         self.len -= 1;
         Some(value)
-    }
-
-    /// Replaces the value of occupied node `i` and moves it to the back,
-    /// returning the old value.
-    pub(crate) fn replace(&mut self, i: u32, value: T) -> Option<T> {
-        let old = self.slots.get_mut(i as usize)?.value.replace(value);
-        self.move_to_back(i);
-        old
-    }
-
-    /// Removes every node and releases the slots' memory.
-    pub(crate) fn clear(&mut self) {
-        self.slots.truncate(self.lists as usize);
-        self.slots.shrink_to_fit();
-        for (l, s) in self.slots.iter_mut().enumerate() {
-            s.prev = l as u32;
-            s.next = l as u32;
-        }
-        self.free = SENTINEL;
-        self.len = 0;
     }
 
     /// Heap bytes held by the slots.
@@ -244,25 +173,11 @@ impl<T> Arena<T> {
         self.slots.len()
     }
 
-    /// Walks from the back (MRU) to the front (LRU).
-    pub(crate) fn iter_rev(&self) -> RevIter<'_, T> {
-        RevIter {
-            arena: self,
-            at: self.slots[SENTINEL as usize].prev,
-            left: self.len(),
-        }
-    }
-
     #[inline]
     fn unlink(&mut self, i: u32) {
         let Slot { prev, next, .. } = self.slots[i as usize];
         self.slots[prev as usize].next = next;
         self.slots[next as usize].prev = prev;
-    }
-
-    #[inline]
-    fn link_back(&mut self, i: u32) {
-        self.link_back_of(SENTINEL, i);
     }
 
     #[inline]
@@ -326,58 +241,38 @@ impl<T> Arena<T> {
     }
 }
 
-/// Iterator from the back (MRU) to the front (LRU) of an [`Arena`].
-pub(crate) struct RevIter<'a, T> {
-    arena: &'a Arena<T>,
-    at: u32,
-    left: usize,
-}
-
-impl<'a, T> Iterator for RevIter<'a, T> {
-    /// The node's index and value.
-    type Item = (u32, &'a T);
-
-    #[inline]
-    fn next(&mut self) -> Option<(u32, &'a T)> {
-        if self.at == SENTINEL {
-            return None;
-        }
-        let i = self.at;
-        let slot = &self.arena.slots[i as usize];
-        self.at = slot.prev;
-        self.left -= 1;
-        slot.value.as_ref().map(|v| (i, v))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn link_unlink_reuse() {
-        let mut a = Arena::new();
-        let x = a.push_back('x', 3);
-        let y = a.push_back('y', 3);
-        let z = a.push_back('z', 3);
-        assert_eq!(a.front(), Some(x));
-        a.move_to_back(x);
-        assert_eq!(a.iter_rev().map(|(_, c)| *c).collect::<String>(), "xzy");
+        let mut a = Arena::with_lists(2);
+        let order = |a: &Arena<char>, list: u32| {
+            let mut out = String::new();
+            let mut at = a.front_of(list);
+            while let Some(i) = at {
+                out.push(*a.get(i).unwrap());
+                let next = a.slots[i as usize].next;
+                at = (next != list).then_some(next);
+            }
+            out
+        };
+        let x = a.push_back_to(0, 'x', 3);
+        let y = a.push_back_to(0, 'y', 3);
+        let z = a.push_back_to(1, 'z', 3);
+        assert_eq!(a.front_of(0), Some(x));
+        a.move_to_back_of(0, x);
+        assert_eq!(order(&a, 0), "yx");
+        a.move_to_back_of(1, y);
+        assert_eq!((order(&a, 0).as_str(), order(&a, 1).as_str()), ("x", "zy"));
         assert_eq!(a.remove(z), Some('z'));
         assert_eq!(a.remove(z), None);
-        let w = a.push_back('w', 3);
+        let w = a.push_back_to(0, 'w', 3);
         assert_eq!(w, z, "freed slot is reused");
-        assert_eq!(a.slots.capacity(), 4, "growth clamps to limit + 1");
+        assert_eq!(a.slots.capacity(), 5, "growth clamps to limit + lists");
         a.check().unwrap();
-        assert_eq!(a.iter_rev().map(|(_, c)| *c).collect::<String>(), "wxy");
-        assert_eq!(a.back(), Some(w));
-        let _ = y;
-        a.clear();
-        assert_eq!(a.len(), 0);
-        a.check().unwrap();
+        assert_eq!(order(&a, 0), "xw");
+        assert_eq!(a.len(), 3);
     }
 }

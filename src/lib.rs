@@ -97,7 +97,7 @@
 // Each module is behind the feature of its name (see the crate docs'
 // "Features" section); the internal pieces compile when a module that uses
 // them is on.
-#[cfg(any(feature = "cache", feature = "lru"))]
+#[cfg(feature = "cache")]
 mod arena;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]

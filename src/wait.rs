@@ -187,47 +187,65 @@ impl WaitQueue {
     /// in a `Cell`: it runs at most once after each registration and wins
     /// at most once.
     pub(crate) fn wait_until(&self, ready: impl Fn() -> bool, deadline: Option<Instant>) -> bool {
-        let mut g = self.lock.lock();
         loop {
-            g.threads += 1;
-            // Relaxed + fence: the waiter half of the handshake in the
-            // module doc (the mutex orders every change of the count).
-            self.waiters.fetch_add(1, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
-            let ok = if ready() {
-                Some(true)
-            } else {
-                match deadline {
-                    Some(d) if Instant::now() >= d => Some(false),
-                    _ => None,
-                }
-            };
-            if let Some(ok) = ok {
-                // Nobody claimed us: a notifier needs the lock we held.
-                g.threads -= 1;
-                // Relaxed: under the mutex.
-                self.waiters.fetch_sub(1, Ordering::Relaxed);
+            if let Some(ok) = self.wait_once(&ready, deadline) {
                 return ok;
             }
-            g = match deadline {
-                None => self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    match self.cv.wait_timeout(g, left) {
-                        Ok((g, _)) => g,
-                        Err(e) => e.into_inner().0,
-                    }
-                }
-            };
-            if g.tokens > 0 {
-                g.tokens -= 1;
-            } else {
-                g.threads -= 1;
-                // Relaxed: under the mutex; a stale non-zero count only
-                // costs a notifier a needless lock.
-                self.waiters.fetch_sub(1, Ordering::Relaxed);
-            }
         }
+    }
+
+    /// One round of [`wait_until`](Self::wait_until): registers, checks
+    /// `ready()` after the fence (`Some(true)`), or the deadline
+    /// (`Some(false)`), else parks once and returns `None` when woken
+    /// (claimed, timed out or spurious) without checking again. A caller
+    /// that would rather spin a little before parking again (a worker woken
+    /// for an item another worker took) loops over this itself; every
+    /// round is the whole handshake, so no wake-up is lost in between.
+    pub(crate) fn wait_once(
+        &self,
+        ready: impl Fn() -> bool,
+        deadline: Option<Instant>,
+    ) -> Option<bool> {
+        let mut g = self.lock.lock();
+        g.threads += 1;
+        // Relaxed + fence: the waiter half of the handshake in the module
+        // doc (the mutex orders every change of the count).
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let ok = if ready() {
+            Some(true)
+        } else {
+            match deadline {
+                Some(d) if Instant::now() >= d => Some(false),
+                _ => None,
+            }
+        };
+        if ok.is_some() {
+            // Nobody claimed us: a notifier needs the lock we held.
+            g.threads -= 1;
+            // Relaxed: under the mutex.
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+            return ok;
+        }
+        g = match deadline {
+            None => self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                match self.cv.wait_timeout(g, left) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                }
+            }
+        };
+        if g.tokens > 0 {
+            g.tokens -= 1;
+        } else {
+            g.threads -= 1;
+            // Relaxed: under the mutex; a stale non-zero count only costs a
+            // notifier a needless lock.
+            self.waiters.fetch_sub(1, Ordering::Relaxed);
+        }
+        None
     }
 
     /// The task form of [`wait_until`](Self::wait_until): `Ready` once

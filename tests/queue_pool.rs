@@ -241,3 +241,49 @@ fn debug_output_is_informative() {
     assert!(text.contains("ready: 1"), "{text}");
     assert!(text.contains("finished: false"), "{text}");
 }
+
+#[test]
+fn execute_runs_in_priority_order_counts_panics_and_cancels_after_shutdown() {
+    let pool = TaskQueue::new(0).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let job = |name: &'static str| {
+        let log = log.clone();
+        move || log.lock().unwrap().push(name)
+    };
+    pool.execute(Priority::Low, job("report"));
+    pool.execute(Priority::Critical, job("alert"));
+    pool.execute(Priority::High, || panic!("detached and broken"));
+    pool.execute(Priority::Critical, job("alert-2"));
+    let reports = pool.run_pending();
+    assert_eq!(*log.lock().unwrap(), ["alert", "alert-2", "report"]);
+    assert_eq!(
+        reports[2].result,
+        Err(TaskError::Panicked("detached and broken".into())),
+        "the panic reaches run_pending's report"
+    );
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.submitted, stats.completed, stats.panicked),
+        (4, 3, 1)
+    );
+
+    // With workers: every detached task runs exactly once before shutdown
+    // returns, and one submitted after it is dropped unrun, counted.
+    let pool = TaskQueue::new(2).unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    for i in 0..10_000u32 {
+        let ran = ran.clone();
+        pool.execute(Level::new((i % 64) as u8).unwrap(), move || {
+            ran.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    pool.shutdown();
+    assert_eq!(ran.load(Ordering::Relaxed), 10_000);
+    let late = ran.clone();
+    pool.execute(Priority::Critical, move || {
+        late.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(ran.load(Ordering::Relaxed), 10_000);
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.cancelled), (10_000, 1));
+}

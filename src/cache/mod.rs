@@ -15,7 +15,7 @@
 //! threads ask for it (single-flight).
 //!
 //! How it works, per shard: entries live once in an arena of `u32`-linked
-//! slots (the same arena as [`lru::LruCache`](crate::lru::LruCache)) with
+//! slots (indices stay put while an entry lives, as its timers need) with
 //! three lists for TinyLFU's window, probation and protected regions; a
 //! 4-bit count-min sketch with periodic halving decides admissions; hits
 //! recorded under the read lock are replayed into the sketch and the lists

@@ -1,5 +1,4 @@
 use super::Error;
-use crate::arena::Arena;
 use crate::DefaultHashBuilder;
 use hashbrown::HashTable;
 use std::borrow::Borrow;
@@ -8,11 +7,11 @@ use std::hash::{BuildHasher, Hash};
 
 /// A strict least-recently-used cache for one thread.
 ///
-/// Entries live once, in an arena of slots linked by `u32`
-/// indices; a [`hashbrown::HashTable<u32>`] maps hashes to those indices, so
-/// the key is stored once and each entry costs its key, its value, two `u32`
-/// links, an `Option` tag and about five bytes of table. Every operation is
-/// O(1).
+/// Entries live once, densely, in one `Vec` (no hole, no free list, no
+/// `Option` tag) and form a ring through two `u32` index links; a
+/// [`hashbrown::HashTable<u32>`] maps hashes to those indices, so the key is
+/// stored once and each entry costs its key, its value, two `u32` links and
+/// about five bytes of table. Every operation is O(1).
 ///
 /// `get`, `get_mut`, `put` and `get_or_insert_with` make an entry the most
 /// recently used; `peek`, `contains` and `peek_lru` do not. When a new key
@@ -32,31 +31,197 @@ use std::hash::{BuildHasher, Hash};
 /// ```
 #[derive(Clone)]
 pub struct LruCache<K, V, S = DefaultHashBuilder> {
-    arena: Arena<(K, V)>,
+    ring: Ring<K, V>,
     table: HashTable<u32>,
     hasher: S,
     capacity: usize,
 }
 
+/// The most entries a cache can hold: indices are `u32`.
+const MAX_LEN: usize = u32::MAX as usize - 1;
+
 fn checked_capacity(capacity: usize) -> Result<usize, Error> {
     match capacity {
         0 => Err(Error::ZeroCapacity),
-        c if c > Arena::<()>::MAX_LEN => Err(Error::CapacityTooLarge {
+        c if c > MAX_LEN => Err(Error::CapacityTooLarge {
             requested: c,
-            max: Arena::<()>::MAX_LEN,
+            max: MAX_LEN,
         }),
         c => Ok(c),
     }
 }
 
+/// One cached pair and its ring links.
+#[derive(Clone)]
+struct Entry<K, V> {
+    key: K,
+    value: V,
+    /// Towards the least recently used end (from the head: the tail).
+    prev: u32,
+    /// Towards the most recently used end (from the tail: the head).
+    next: u32,
+}
+
+/// The recency order: every entry of `entries` on one circular list, the
+/// least recently used at `head`, the most recently used just before it
+/// (`entries[head].prev`).
+///
+/// ```text
+///   head = [LRU] -> [ ] -> ... -> [MRU] -> back to [LRU]
+/// ```
+///
+/// No sentinel: the ring is closed through the entries themselves, which
+/// buys the LRU its cheapest operations. A new key at a full cache reuses
+/// the head's entry in place and *rotates* the ring (`head = head.next`),
+/// which makes that entry the most recent without touching a link; a hit
+/// on the least recent entry is the same rotation. The head's entry is
+/// written on every other promotion (its `prev` closes the ring), so it
+/// stays in cache the way a sentinel would.
+///
+/// Invariants (checked by [`LruCache::check_invariants`]): following
+/// `next` from `head` visits every entry exactly once and returns to
+/// `head`; `prev` mirrors `next`; `head` is meaningful only when
+/// `entries` is not empty. Removing an entry moves the last entry into its
+/// index (`swap_remove`), which the cache follows in its index.
+#[derive(Clone)]
+struct Ring<K, V> {
+    entries: Vec<Entry<K, V>>,
+    head: u32,
+}
+
+impl<K, V> Ring<K, V> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> Option<&Entry<K, V>> {
+        self.entries.get(i as usize)
+    }
+
+    /// The least recently used entry's index.
+    #[inline]
+    fn lru(&self) -> Option<u32> {
+        (!self.entries.is_empty()).then_some(self.head)
+    }
+
+    /// Makes entry `i` the most recently used and returns it; `None` (and
+    /// no change) for an unknown index.
+    #[inline]
+    fn promote(&mut self, i: u32) -> Option<&mut Entry<K, V>> {
+        let head = self.head;
+        let e = self.entries.get(i as usize)?;
+        let (prev, next) = (e.prev, e.next);
+        if i == head {
+            // The least recent becomes the most recent: a rotation.
+            self.head = next;
+        } else if next != head {
+            // Neither end: unlink, then relink between the tail and head.
+            let tail = self.entries.get(head as usize)?.prev;
+            self.entries[prev as usize].next = next;
+            self.entries[next as usize].prev = prev;
+            self.entries[tail as usize].next = i;
+            self.entries[head as usize].prev = i;
+            let e = &mut self.entries[i as usize];
+            e.prev = tail;
+            e.next = head;
+        }
+        // (`next == head`: `i` is already the most recent.)
+        self.entries.get_mut(i as usize)
+    }
+
+    /// Appends a new most recently used entry; the caller keeps
+    /// `len < MAX_LEN` and bounds growth to `limit` entries.
+    fn push(&mut self, key: K, value: V, limit: usize) -> u32 {
+        let i = self.entries.len() as u32;
+        let (prev, next) = match self.lru() {
+            None => {
+                self.head = i;
+                (i, i)
+            }
+            Some(head) => {
+                let tail = self.entries[head as usize].prev;
+                self.entries[tail as usize].next = i;
+                self.entries[head as usize].prev = i;
+                (tail, head)
+            }
+        };
+        if self.entries.len() == self.entries.capacity() {
+            // Double, but never past `limit`.
+            let used = self.entries.len();
+            let room = limit.saturating_sub(used);
+            self.entries.reserve_exact(used.min(room).max(1));
+        }
+        self.entries.push(Entry {
+            key,
+            value,
+            prev,
+            next,
+        });
+        i
+    }
+
+    /// Puts `key -> value` into the least recently used entry, makes it the
+    /// most recent (a rotation) and returns its index and old pair.
+    #[inline]
+    fn recycle_lru(&mut self, key: K, value: V) -> Option<(u32, (K, V))> {
+        let i = self.lru()?;
+        let e = &mut self.entries[i as usize];
+        let old = (
+            std::mem::replace(&mut e.key, key),
+            std::mem::replace(&mut e.value, value),
+        );
+        self.head = e.next;
+        Some((i, old))
+    }
+
+    /// Unlinks entry `i` and moves the last entry into its index; returns
+    /// the pair and, when an entry moved, its old index.
+    fn remove(&mut self, i: u32) -> Option<((K, V), Option<u32>)> {
+        let e = self.entries.get(i as usize)?;
+        let (prev, next) = (e.prev, e.next);
+        if next == i {
+            // The only entry.
+            let e = self.entries.pop()?;
+            return Some(((e.key, e.value), None));
+        }
+        self.entries[prev as usize].next = next;
+        self.entries[next as usize].prev = prev;
+        if self.head == i {
+            self.head = next;
+        }
+        let last = (self.entries.len() - 1) as u32;
+        let e = self.entries.swap_remove(i as usize);
+        if i == last {
+            return Some(((e.key, e.value), None));
+        }
+        // The former last entry now lives at `i`: repoint its neighbours.
+        // A link to itself (it is the only entry left) follows it to `i`.
+        let moved = &self.entries[i as usize];
+        let follow = |j: u32| if j == last { i } else { j };
+        let (mp, mn) = (follow(moved.prev), follow(moved.next));
+        self.entries[mp as usize].next = i;
+        self.entries[mn as usize].prev = i;
+        if self.head == last {
+            self.head = i;
+        }
+        Some(((e.key, e.value), Some(last)))
+    }
+
+    fn clear(&mut self) {
+        self.entries = Vec::new();
+    }
+}
+
 /// The hasher closure hashbrown needs when it moves entries: it re-derives
-/// each index's hash from the key stored in the arena.
+/// each index's hash from the key stored in the ring.
 #[inline]
 fn rehash<'a, K: Hash, V, S: BuildHasher>(
-    arena: &'a Arena<(K, V)>,
+    ring: &'a Ring<K, V>,
     hasher: &'a S,
 ) -> impl Fn(&u32) -> u64 + 'a {
-    move |&i| arena.get(i).map_or(0, |(k, _)| hasher.hash_one(k))
+    move |&i| ring.get(i).map_or(0, |e| hasher.hash_one(&e.key))
 }
 
 impl<K: Hash + Eq, V> LruCache<K, V> {
@@ -80,7 +245,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     /// As [`LruCache::new`].
     pub fn with_hasher(capacity: usize, hasher: S) -> Result<Self, Error> {
         Ok(LruCache {
-            arena: Arena::new(),
+            ring: Ring {
+                entries: Vec::new(),
+                head: 0,
+            },
             table: HashTable::new(),
             hasher,
             capacity: checked_capacity(capacity)?,
@@ -90,7 +258,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     /// Number of entries held.
     #[inline]
     pub fn len(&self) -> usize {
-        self.arena.len()
+        self.ring.len()
     }
 
     /// Whether the cache holds no entry.
@@ -113,7 +281,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.hasher.hash_one(key), key)?;
-        self.arena.promote(i).map(|(_, v)| &*v)
+        self.ring.promote(i).map(|e| &e.value)
     }
 
     /// A mutable reference to the value for `key`, marking it most recently
@@ -125,7 +293,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.hasher.hash_one(key), key)?;
-        self.arena.promote(i).map(|(_, v)| v)
+        self.ring.promote(i).map(|e| &mut e.value)
     }
 
     /// The value for `key` without changing the recency order.
@@ -136,7 +304,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let i = self.find(self.hasher.hash_one(key), key)?;
-        self.arena.get(i).map(|(_, v)| v)
+        self.ring.get(i).map(|e| &e.value)
     }
 
     /// Whether `key` is cached, without changing the recency order.
@@ -157,7 +325,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     #[inline]
     pub fn put(&mut self, key: K, value: V) -> Option<(K, V)> {
         let hash = self.hasher.hash_one(&key);
-        self.put_hashed(hash, key, value)
+        if let Some(i) = self.find(hash, &key) {
+            let e = self.ring.promote(i)?;
+            return Some((
+                std::mem::replace(&mut e.key, key),
+                std::mem::replace(&mut e.value, value),
+            ));
+        }
+        self.insert_new(hash, key, value).1
     }
 
     /// The value for `key`, computed by `make` and inserted (possibly
@@ -166,16 +341,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &V {
         let hash = self.hasher.hash_one(&key);
         let i = match self.find(hash, &key) {
-            Some(i) => {
-                self.arena.move_to_back(i);
-                i
-            }
+            Some(i) => i,
             None => self.insert_new(hash, key, make()).0,
         };
-        // The index was just found or inserted, so the slot is occupied.
-        match self.arena.get(i) {
-            Some((_, v)) => v,
-            None => unreachable_slot(),
+        // The index was just found (promote it) or inserted (already the
+        // most recent, so promote changes nothing).
+        match self.ring.promote(i) {
+            Some(e) => &e.value,
+            None => unreachable_entry(),
         }
     }
 
@@ -196,29 +369,28 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let arena = &self.arena;
+        let ring = &self.ring;
         let entry = self
             .table
             .find_entry(hash, |&i| {
-                arena.get(i).is_some_and(|(k, _)| k.borrow() == key)
+                ring.get(i).is_some_and(|e| e.key.borrow() == key)
             })
             .ok()?;
         let (i, _) = entry.remove();
-        self.arena.remove(i)
+        self.remove_unindexed(i)
     }
 
     /// Removes and returns the least recently used pair.
     pub fn pop_lru(&mut self) -> Option<(K, V)> {
-        let i = self.arena.front()?;
-        self.remove_index(i)
+        let i = self.ring.lru()?;
+        self.unindex(i);
+        self.remove_unindexed(i)
     }
 
     /// The least recently used pair, without changing the order.
     pub fn peek_lru(&self) -> Option<(&K, &V)> {
-        self.arena
-            .front()
-            .and_then(|i| self.arena.get(i))
-            .map(|(k, v)| (k, v))
+        let e = self.ring.get(self.ring.lru()?)?;
+        Some((&e.key, &e.value))
     }
 
     /// Changes the capacity, evicting least recently used entries until the
@@ -233,157 +405,157 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
             self.pop_lru();
             evicted += 1;
         }
+        if self.ring.entries.capacity() > self.capacity {
+            self.ring.entries.shrink_to(self.capacity);
+        }
         Ok(evicted)
     }
 
     /// Removes every entry and releases the memory they held.
     pub fn clear(&mut self) {
         self.table = HashTable::new();
-        self.arena.clear();
+        self.ring.clear();
     }
 
     /// Iterates from the most to the least recently used pair, without
     /// changing the order.
     pub fn iter(&self) -> Iter<'_, K, V> {
+        let entries = &self.ring.entries[..];
         Iter {
-            inner: self.arena.iter_rev(),
+            at: self
+                .ring
+                .lru()
+                .and_then(|h| entries.get(h as usize))
+                .map_or(0, |e| e.prev),
+            left: entries.len(),
+            entries,
         }
     }
 
-    /// Heap bytes held by the arena and the hash index (not by what keys and
-    /// values point to).
+    /// Heap bytes held by the entries and the hash index (not by what keys
+    /// and values point to).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.heap_bytes() + self.table.allocation_size()
+        self.ring.entries.capacity() * std::mem::size_of::<Entry<K, V>>()
+            + self.table.allocation_size()
     }
 
-    /// Checks the arena and index invariants; for tests and fuzz targets.
+    /// Checks the ring and index invariants; for tests and fuzz targets.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.arena.check()?;
-        if self.table.len() != self.arena.len() {
+        let entries = &self.ring.entries;
+        let n = entries.len();
+        if n > 0 {
+            let mut seen = vec![false; n];
+            let mut at = self.ring.head;
+            for _ in 0..n {
+                let e = entries.get(at as usize).ok_or("link out of bounds")?;
+                if std::mem::replace(&mut seen[at as usize], true) {
+                    return Err(format!("entry {at} is on the ring twice"));
+                }
+                if entries.get(e.next as usize).map(|x| x.prev) != Some(at) {
+                    return Err(format!("prev of {} does not mirror next of {at}", e.next));
+                }
+                at = e.next;
+            }
+            if at != self.ring.head {
+                return Err("the ring does not close at its head".into());
+            }
+        }
+        if self.table.len() != n {
             return Err(format!(
-                "index holds {} entries, arena {}",
-                self.table.len(),
-                self.arena.len()
+                "index holds {} entries, ring {n}",
+                self.table.len()
             ));
         }
-        if self.len() > self.capacity {
-            return Err(format!(
-                "len {} exceeds capacity {}",
-                self.len(),
-                self.capacity
-            ));
+        if n > self.capacity {
+            return Err(format!("len {n} exceeds capacity {}", self.capacity));
         }
-        for (_, (k, _)) in self.arena.iter_rev() {
-            let hash = self.hasher.hash_one(k);
-            let found = self.find(hash, k).and_then(|i| self.arena.get(i));
-            if !found.is_some_and(|(fk, _)| std::ptr::eq(fk, k)) {
-                return Err("an arena entry is not reachable through the index".into());
+        for (i, e) in entries.iter().enumerate() {
+            if self.find(self.hasher.hash_one(&e.key), &e.key) != Some(i as u32) {
+                return Err(format!("entry {i} is not reachable through the index"));
             }
         }
         Ok(())
     }
 
-    // ---- crate-internal API on precomputed hashes (used by the sharded cache)
-
     #[inline]
-    pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let arena = &self.arena;
+        let ring = &self.ring;
         self.table
             .find(hash, |&i| {
-                arena.get(i).is_some_and(|(k, _)| k.borrow() == key)
+                ring.get(i).is_some_and(|e| e.key.borrow() == key)
             })
             .copied()
-    }
-
-    /// Removes node `i`, returning its pair.
-    pub(crate) fn remove_index(&mut self, i: u32) -> Option<(K, V)> {
-        self.unindex(i);
-        self.arena.remove(i)
-    }
-
-    pub(crate) fn put_hashed(&mut self, hash: u64, key: K, value: V) -> Option<(K, V)> {
-        match self.upsert(hash, key, value).1 {
-            Upsert::Inserted => None,
-            Upsert::Updated(pair) | Upsert::Evicted(pair) => Some(pair),
-        }
-    }
-
-    /// Inserts or updates, returning the entry's index and which pair (if
-    /// any) left and why.
-    pub(crate) fn upsert(&mut self, hash: u64, key: K, value: V) -> (u32, Upsert<K, V>) {
-        if let Some(i) = self.find(hash, &key) {
-            return match self.arena.replace(i, (key, value)) {
-                Some(old) => (i, Upsert::Updated(old)),
-                None => (i, Upsert::Inserted),
-            };
-        }
-        match self.insert_new(hash, key, value) {
-            (i, Some(evicted)) => (i, Upsert::Evicted(evicted)),
-            (i, None) => (i, Upsert::Inserted),
-        }
     }
 
     /// Inserts a key known to be absent; returns its index and the evicted
     /// pair, if the cache was full.
     fn insert_new(&mut self, hash: u64, key: K, value: V) -> (u32, Option<(K, V)>) {
         if self.len() >= self.capacity {
-            if let Some(lru) = self.arena.front() {
-                // Reuse the LRU slot in place: no free-list round trip.
+            if let Some(lru) = self.ring.lru() {
+                // Reuse the LRU entry in place: unindex its old key first.
                 self.unindex(lru);
-                let evicted = self.arena.replace(lru, (key, value));
-                self.index(hash, lru);
-                return (lru, evicted);
+                if let Some((i, evicted)) = self.ring.recycle_lru(key, value) {
+                    self.index(hash, i);
+                    return (i, Some(evicted));
+                }
+                unreachable_entry();
             }
         }
-        let i = self.arena.push_back((key, value), self.capacity);
+        let i = self.ring.push(key, value, self.capacity);
         self.index(hash, i);
         (i, None)
     }
 
-    #[inline]
-    fn index(&mut self, hash: u64, i: u32) {
-        let (arena, hasher) = (&self.arena, &self.hasher);
-        self.table.insert_unique(hash, i, rehash(arena, hasher));
+    /// Removes entry `i`, already out of the index, from the ring, and
+    /// repoints the index at the entry that moved into its place.
+    fn remove_unindexed(&mut self, i: u32) -> Option<(K, V)> {
+        let (pair, moved) = self.ring.remove(i)?;
+        if let Some(from) = moved {
+            if let Some(e) = self.ring.get(i) {
+                let hash = self.hasher.hash_one(&e.key);
+                if let Ok(mut entry) = self.table.find_entry(hash, |&j| j == from) {
+                    *entry.get_mut() = i;
+                }
+            }
+        }
+        Some(pair)
     }
 
-    /// Removes index entry `i` from the table (its key is still in the arena).
+    #[inline]
+    fn index(&mut self, hash: u64, i: u32) {
+        let (ring, hasher) = (&self.ring, &self.hasher);
+        self.table.insert_unique(hash, i, rehash(ring, hasher));
+    }
+
+    /// Removes index entry `i` from the table (its key is still in the ring).
+    #[inline]
     fn unindex(&mut self, i: u32) {
-        let Some((k, _)) = self.arena.get(i) else {
+        let Some(e) = self.ring.get(i) else {
             return;
         };
-        let hash = self.hasher.hash_one(k);
+        let hash = self.hasher.hash_one(&e.key);
         if let Ok(entry) = self.table.find_entry(hash, |&j| j == i) {
             entry.remove();
         }
     }
 }
 
-/// What an insert displaced.
-pub(crate) enum Upsert<K, V> {
-    /// A new key took a free slot.
-    Inserted,
-    /// The key was present; this is its previous pair.
-    Updated((K, V)),
-    /// A new key arrived at a full cache; this least recently used pair left.
-    Evicted((K, V)),
-}
-
 #[cold]
-fn unreachable_slot() -> ! {
-    // Only reachable if the arena broke its own invariant; `check_invariants`
+fn unreachable_entry() -> ! {
+    // Only reachable if the ring broke its own invariant; `check_invariants`
     // and the model tests guard against that.
-    unreachable!("latchwork: LRU index points at an empty arena slot")
+    unreachable!("latchwork: LRU index points past the ring")
 }
 
 impl<K, V, S> fmt::Debug for LruCache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LruCache")
-            .field("len", &self.arena.len())
+            .field("len", &self.ring.len())
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
@@ -392,7 +564,9 @@ impl<K, V, S> fmt::Debug for LruCache<K, V, S> {
 /// Iterator over an [`LruCache`] from the most to the least recently used
 /// pair; see [`LruCache::iter`].
 pub struct Iter<'a, K, V> {
-    inner: crate::arena::RevIter<'a, (K, V)>,
+    entries: &'a [Entry<K, V>],
+    at: u32,
+    left: usize,
 }
 
 impl<'a, K, V> Iterator for Iter<'a, K, V> {
@@ -400,11 +574,17 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|(_, (k, v))| (k, v))
+        if self.left == 0 {
+            return None;
+        }
+        let e = self.entries.get(self.at as usize)?;
+        self.left -= 1;
+        self.at = e.prev;
+        Some((&e.key, &e.value))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
+        (self.left, Some(self.left))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::counter::StripedCounters;
 use crate::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use crate::sync::{thread, Arc, Mutex, RwLock};
 use crate::wait::{spin_for, WaitQueue};
+use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -54,8 +55,13 @@ struct Shared<C> {
     /// Submitters hold it shared while they check `state` and enqueue;
     /// shutdown takes it exclusively to change `state`, so after that no
     /// submission can still be on its way into a queue.
-    gate: RwLock<()>,
-    next_id: AtomicU64,
+    ///
+    /// Padded, as `next_id`: every submission writes both, and the words
+    /// every worker reads on every turn (`state`, the delayed jobs' next
+    /// due time) must not share their cache line, or each submission
+    /// would steal that line from the workers and back.
+    gate: CachePadded<RwLock<()>>,
+    next_id: CachePadded<AtomicU64>,
     clock: C,
     /// Clamps clock readings that go backwards (see `now`).
     clamp: MonotonicClamp,
@@ -120,6 +126,34 @@ impl<C: Clock> Shared<C> {
         n
     }
 
+    fn next_task_id(&self) -> TaskId {
+        // Relaxed: ids need only be unique; the queues publish the job.
+        TaskId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Queues a submitted job: ready now (`due` is `None`) or delayed;
+    /// cancelled instead once shutdown has begun.
+    fn admit(&self, due: Option<u64>, job: Job) {
+        self.stats.incr(SUBMITTED);
+        let gate = self.gate.read();
+        if self.state() != RUNNING {
+            drop(gate);
+            self.cancel(job);
+            return;
+        }
+        match due {
+            None => self.push_ready(job),
+            Some(at) => {
+                if self.delayed.insert(at, job) {
+                    // A new earliest time: parked workers recompute their
+                    // timeouts.
+                    self.ready.wait_queue().notify();
+                }
+            }
+        }
+        drop(gate);
+    }
+
     /// The ready queue is never closed (the pool has its own state), so a
     /// refusal cannot happen; were it to, the job is cancelled, not lost.
     fn push_ready(&self, job: Job) {
@@ -153,9 +187,12 @@ impl<C: Clock> Shared<C> {
             let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             // The ready queue's wait queue: a push wakes one worker (which
             // takes the job inside the handshake), a new earliest due time
-            // or a state change wakes all; a timeout looks again.
+            // or a state change wakes all; a timeout looks again. One round
+            // only: a worker woken for a job another worker took goes back
+            // to the top, and so spins before it parks again (parking at
+            // once made a pool of short tasks sleep and wake on every job).
             let woke = Cell::new(None);
-            self.ready.wait_queue().wait_until(
+            self.ready.wait_queue().wait_once(
                 || {
                     if self.state() != RUNNING || self.delayed.next_due() != due {
                         return true;
@@ -302,8 +339,8 @@ impl<C: Clock> TaskQueueBuilder<C> {
                 ready: PriorityQueue::new(),
                 delayed: Delayed::new(),
                 state: AtomicU8::new(RUNNING),
-                gate: RwLock::new(()),
-                next_id: AtomicU64::new(0),
+                gate: CachePadded::new(RwLock::new(())),
+                next_id: CachePadded::new(AtomicU64::new(0)),
                 clock: self.clock,
                 clamp: MonotonicClamp::new(),
                 stats: StripedCounters::new(),
@@ -345,6 +382,41 @@ impl<C: Clock> TaskQueue<C> {
         self.enqueue(None, priority.into(), f)
     }
 
+    /// Queues `f` at `priority` without a handle: fire and forget, the
+    /// thread-pool `execute` of other crates. It saves `submit`'s result
+    /// slot (an allocation, a lock and a wake-up check per task), which is
+    /// most of the cost of a short task. A panic in `f` is caught and
+    /// counted in [`stats`](Self::stats) as for any task; after shutdown has
+    /// begun `f` is dropped unrun and counted as cancelled.
+    ///
+    /// ```
+    /// use latchwork::queue::{Level, TaskQueue};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = TaskQueue::new(2)?;
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for i in 0..100u8 {
+    ///     let done = done.clone();
+    ///     pool.execute(Level::new(i % 4)?, move || {
+    ///         done.fetch_add(1, Ordering::Relaxed);
+    ///     });
+    /// }
+    /// pool.shutdown(); // runs what is queued, then joins
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// assert_eq!(pool.stats().completed, 100);
+    /// # Ok::<(), latchwork::queue::Error>(())
+    /// ```
+    pub fn execute<F>(&self, priority: impl Into<Level>, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let s = &*self.shared;
+        let level = priority.into();
+        let job = Job::detached(s.next_task_id(), level, f);
+        s.admit(None, job);
+    }
+
     /// Queues `f` to become ready at `at` on the pool's clock (time since
     /// the clock's origin, as [`Clock::now`] reports it). A time already
     /// past makes it ready at the next look. Times beyond `u64::MAX - 1`
@@ -380,27 +452,8 @@ impl<C: Clock> TaskQueue<C> {
         R: Send + 'static,
     {
         let s = &*self.shared;
-        // Relaxed: ids need only be unique; the queues publish the job.
-        let id = TaskId(s.next_id.fetch_add(1, Ordering::Relaxed));
-        let (job, handle) = Job::new(id, level, f);
-        s.stats.incr(SUBMITTED);
-        let gate = s.gate.read();
-        if s.state() != RUNNING {
-            drop(gate);
-            s.cancel(job);
-            return handle;
-        }
-        match due {
-            None => s.push_ready(job),
-            Some(at) => {
-                if s.delayed.insert(at, job) {
-                    // A new earliest time: parked workers recompute their
-                    // timeouts.
-                    s.ready.wait_queue().notify();
-                }
-            }
-        }
-        drop(gate);
+        let (job, handle) = Job::new(s.next_task_id(), level, f);
+        s.admit(due, job);
         handle
     }
 

@@ -262,6 +262,21 @@ where
     }
 }
 
+/// A closure nobody awaits ([`TaskQueue::execute`](super::TaskQueue::execute)):
+/// no slot, no handle, one allocation.
+struct Detached<F>(F);
+
+impl<F: FnOnce() + Send> Body for Detached<F> {
+    fn run(self: Box<Self>) -> Result<(), TaskError> {
+        // AssertUnwindSafe: as for `Typed`; nothing of the pool is borrowed
+        // across the call.
+        catch_unwind(AssertUnwindSafe(self.0))
+            .map_err(|payload| TaskError::Panicked(panic_message(payload.as_ref())))
+    }
+
+    fn cancel(self: Box<Self>) {}
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
@@ -305,6 +320,20 @@ impl Job {
             key: crate::wait::WaitKey::default(),
         };
         (job, handle)
+    }
+
+    /// A job without a handle: its outcome only reaches the pool's
+    /// counters (and [`TaskQueue::run_pending`](super::TaskQueue::run_pending)'s
+    /// reports).
+    pub(crate) fn detached<F>(id: TaskId, level: Level, f: F) -> Job
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        Job {
+            id,
+            level,
+            body: Some(Box::new(Detached(f))),
+        }
     }
 
     /// Runs the task (at most once: the body is taken).

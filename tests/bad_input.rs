@@ -809,12 +809,17 @@ fn cases_event() -> Vec<Case> {
             },
         ));
     }
-    for max in [0usize, 1, MAX_RECEIVERS, MAX_RECEIVERS + 1, usize::MAX] {
+    // Refused whatever the policy: `Overwrite` does not use the bound, but
+    // max_receivers(0) there was once accepted silently.
+    for (max, policy) in [0usize, 1, MAX_RECEIVERS, MAX_RECEIVERS + 1, usize::MAX]
+        .into_iter()
+        .flat_map(|m| [(m, Policy::Backpressure), (m, Policy::Overwrite)])
+    {
         v.push(case(
-            format!("event/broadcast.max_receivers({max})"),
+            format!("event/broadcast.max_receivers({max}), {policy:?}"),
             move || {
                 let r = Builder::new(2)
-                    .policy(Policy::Backpressure)
+                    .policy(policy)
                     .max_receivers(max)
                     .build::<u8>();
                 if (1..=MAX_RECEIVERS).contains(&max) {

@@ -214,6 +214,11 @@ fn builder_validates() {
             .err(),
         Some(Error::ZeroMaxReceivers)
     );
+    // Overwrite does not use the bound, but refuses a zero all the same.
+    assert_eq!(
+        Builder::new(4).max_receivers(0).build::<u8>().err(),
+        Some(Error::ZeroMaxReceivers)
+    );
     let (tx, _rx) = Builder::new(3)
         .policy(Policy::Backpressure)
         .max_receivers(1)

@@ -46,9 +46,12 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = SplitMix64::new(99);
     let (mut ok, mut attempts_hist, mut gave_up) = (0u32, [0u32; 6], [0u32; 4]);
     let mut outage_budget_low = u64::MAX;
+    // Attempts the downstream saw during the outage.
+    let mut outage_attempts = 0u64;
     for call in 0..CALLS {
         let result = policy.call(|| {
             if OUTAGE.contains(&call) {
+                outage_attempts += 1;
                 Err(Downstream::Down)
             } else if rng.next_u64() % 10 == 0 {
                 Err(Downstream::Transient)
@@ -93,6 +96,34 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         budget.capacity(),
         budget.available(),
         OUTAGE.len() * 4
+    );
+
+    // The anchor: the plain retry loop services write (5 attempts, no
+    // budget) against the same downstream, measured now.
+    let mut rng = SplitMix64::new(99);
+    let mut plain_outage_attempts = 0u64;
+    for call in 0..CALLS {
+        for _attempt in 1..=5 {
+            let result = if OUTAGE.contains(&call) {
+                plain_outage_attempts += 1;
+                Err(Downstream::Down)
+            } else if rng.next_u64() % 10 == 0 {
+                Err(Downstream::Transient)
+            } else {
+                Ok(())
+            };
+            if result.is_ok() {
+                break;
+            }
+        }
+    }
+    assert_eq!(plain_outage_attempts, 5 * OUTAGE.len() as u64);
+    let per_call = |attempts: u64| attempts as f64 / OUTAGE.len() as f64;
+    println!(
+        "outage amplification: {:.2} attempts per call = {:.2}x a plain 5-attempt retry loop measured now ({:.2} per call)",
+        per_call(outage_attempts),
+        outage_attempts as f64 / plain_outage_attempts as f64,
+        per_call(plain_outage_attempts)
     );
     Ok(())
 }

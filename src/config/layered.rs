@@ -2,7 +2,7 @@
 use super::env::{self, EnvProvider};
 use super::error::Error;
 use super::path;
-use super::snapshot::{Snapshot, SnapshotInner};
+use super::snapshot::{FirstKeys, Snapshot, SnapshotInner};
 use super::source::{FileSpec, Format, Layer, LayerData, Provenance};
 use crate::sync::{Arc, ArcCell, Mutex};
 use serde::de::DeserializeOwned;
@@ -297,11 +297,41 @@ impl LayeredConfig {
     }
 }
 
+/// A summary, never the contents: the layers and their sources (files by
+/// path, at most a few; the environment prefix; how many runtime
+/// overrides), the subscriber count, then the current snapshot's summary
+/// (generation, key counts, first keys). Its length does not grow with the
+/// configuration. It takes the writers' lock only if it is free (a
+/// subscriber callback runs under it), printing `"<locked>"` otherwise.
 impl fmt::Debug for LayeredConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LayeredConfig")
-            .field("snapshot", &self.snapshot())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("LayeredConfig");
+        match self.sources.try_lock() {
+            Some(s) => {
+                let paths: Vec<String> = s
+                    .files
+                    .iter()
+                    .map(|spec| spec.path.display().to_string())
+                    .collect();
+                let shown: Vec<&str> = paths.iter().map(String::as_str).collect();
+                d.field(
+                    "files",
+                    &FirstKeys {
+                        shown: &shown,
+                        total: paths.len(),
+                    },
+                )
+                .field("env_prefix", &s.env.as_ref().map(|e| &e.prefix))
+                .field("runtime_overrides", &s.runtime.len());
+            }
+            None => {
+                d.field("sources", &format_args!("<locked>"));
+            }
+        }
+        if let Some(subs) = self.subscribers.try_lock() {
+            d.field("subscribers", &subs.list.len());
+        }
+        self.snapshot().0.fmt_summary(d)
     }
 }
 

@@ -2,7 +2,7 @@
 use super::de::ValueDe;
 use super::error::Error;
 use super::path;
-use super::source::{LayerData, Provenance};
+use super::source::{Layer, LayerData, Provenance};
 use crate::sync::Arc;
 use crate::DefaultHashBuilder;
 use serde::de::DeserializeOwned;
@@ -195,11 +195,96 @@ impl Snapshot {
     }
 }
 
+/// Keys a `Debug` summary names, and the most characters shown of each.
+const DEBUG_KEYS: usize = 4;
+const DEBUG_KEY_CHARS: usize = 48;
+
+impl SnapshotInner {
+    /// The `Debug` summary's figures, gathered in one pass over the index:
+    /// leaves per layer (lowest first) and the first few leaf keys, sorted.
+    fn summary(&self) -> ([usize; 4], Vec<&str>) {
+        let mut per_layer = [0usize; 4];
+        let mut first: Vec<&str> = Vec::with_capacity(DEBUG_KEYS + 1);
+        for (k, n) in self.index.iter().filter(|(_, n)| n.leaf.is_some()) {
+            per_layer[n.provenance.layer() as usize] += 1;
+            // Keeps the DEBUG_KEYS smallest: bounded work per key.
+            let at = first.partition_point(|f| *f < &**k);
+            if at < DEBUG_KEYS {
+                first.insert(at, k);
+                first.truncate(DEBUG_KEYS);
+            }
+        }
+        (per_layer, first)
+    }
+}
+
+/// Formats a bounded list: at most [`DEBUG_KEYS`] keys, each cut to
+/// [`DEBUG_KEY_CHARS`] characters, then how many more there are.
+pub(crate) struct FirstKeys<'a> {
+    pub(crate) shown: &'a [&'a str],
+    pub(crate) total: usize,
+}
+
+impl fmt::Debug for FirstKeys<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, k) in self.shown.iter().take(DEBUG_KEYS).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match k.char_indices().nth(DEBUG_KEY_CHARS) {
+                Some((cut, _)) => write!(f, "{:?}...", &k[..cut])?,
+                None => write!(f, "{k:?}")?,
+            }
+        }
+        let more = self.total.saturating_sub(self.shown.len().min(DEBUG_KEYS));
+        if more > 0 {
+            write!(f, ", ... {more} more")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A summary, never the contents: the generation, the number of leaf keys,
+/// how many each layer supplied, and the first few keys in sorted order.
+/// Its length does not grow with the configuration.
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("generation", &self.0.generation)
-            .field("config", &self.0.merged)
-            .finish()
+        self.0.fmt_summary(f.debug_struct("Snapshot"))
+    }
+}
+
+impl SnapshotInner {
+    /// Fills the summary fields into `d` (shared with `LayeredConfig`'s
+    /// `Debug`) and finishes it.
+    pub(crate) fn fmt_summary(&self, mut d: fmt::DebugStruct<'_, '_>) -> fmt::Result {
+        let (per_layer, first) = self.summary();
+        let total: usize = per_layer.iter().sum();
+        d.field("generation", &self.generation)
+            .field("keys", &total)
+            .field("keys_by_layer", &LayerCounts(per_layer))
+            .field(
+                "first_keys",
+                &FirstKeys {
+                    shown: &first,
+                    total,
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Leaf counts per layer, as `{defaults: 3, runtime: 1}` (empty layers
+/// left out).
+struct LayerCounts([usize; 4]);
+
+impl fmt::Debug for LayerCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layers = [Layer::Defaults, Layer::File, Layer::Env, Layer::Runtime];
+        let mut m = f.debug_map();
+        for (layer, &n) in layers.iter().zip(&self.0).filter(|(_, &n)| n > 0) {
+            m.entry(&format_args!("{layer}"), &n);
+        }
+        m.finish()
     }
 }

@@ -20,10 +20,12 @@ pub enum Error {
         /// The capacity that was asked for.
         requested: usize,
     },
-    /// A `Backpressure` channel was built with room for zero receivers.
+    /// A broadcast channel was built with `max_receivers(0)` (refused under
+    /// either policy, though only `Backpressure` uses the bound).
     ZeroMaxReceivers,
-    /// A `Backpressure` channel was built with room for more receivers than
-    /// [`MAX_RECEIVERS`](super::broadcast::MAX_RECEIVERS).
+    /// A broadcast channel was built with `max_receivers` above
+    /// [`MAX_RECEIVERS`](super::broadcast::MAX_RECEIVERS) (refused under
+    /// either policy, though only `Backpressure` uses the bound).
     MaxReceiversTooLarge {
         /// The `max_receivers` that was asked for.
         requested: usize,
@@ -54,13 +56,10 @@ impl fmt::Display for Error {
                  or what this process can allocate",
                 super::broadcast::MAX_CAPACITY
             ),
-            Error::ZeroMaxReceivers => {
-                f.write_str("max_receivers must be at least 1 for a Backpressure channel")
-            }
+            Error::ZeroMaxReceivers => f.write_str("broadcast max_receivers must be at least 1"),
             Error::MaxReceiversTooLarge { requested, max } => write!(
                 f,
-                "max_receivers {requested} exceeds the maximum of {max} for a \
-                 Backpressure channel"
+                "broadcast max_receivers {requested} exceeds the maximum of {max}"
             ),
             Error::TooManyReceivers { max } => write!(
                 f,

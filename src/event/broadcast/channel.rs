@@ -73,9 +73,16 @@ impl Builder {
     }
 
     /// How many receivers a `Backpressure` channel can have at once (each
-    /// has a cursor that producers scan when the ring is full), at most
-    /// [`MAX_RECEIVERS`]. Ignored for `Overwrite`, where receivers are
-    /// unlimited.
+    /// has a cursor that producers scan when the ring is full), from 1 to
+    /// [`MAX_RECEIVERS`]. `Overwrite` channels have unlimited receivers and
+    /// do not use it, but a value outside that range is still refused by
+    /// [`build`](Self::build), whatever the policy: it is a mistake either
+    /// way, and switching the policy later should not reveal it.
+    ///
+    /// ```
+    /// use latchwork::event::{broadcast::Builder, Error};
+    /// assert_eq!(Builder::new(8).max_receivers(0).build::<u8>().err(), Some(Error::ZeroMaxReceivers));
+    /// ```
     pub fn max_receivers(mut self, max: usize) -> Self {
         self.max_receivers = max;
         self
@@ -87,11 +94,21 @@ impl Builder {
     /// [`Error::ZeroCapacity`]; [`Error::CapacityTooLarge`] for a capacity
     /// above [`MAX_CAPACITY`] or a ring this process cannot allocate (the
     /// slots are reserved fallibly, so an oversized ring is an error, not
-    /// an out-of-memory abort); under `Backpressure`,
-    /// [`Error::ZeroMaxReceivers`] and [`Error::MaxReceiversTooLarge`].
+    /// an out-of-memory abort); [`Error::ZeroMaxReceivers`] and
+    /// [`Error::MaxReceiversTooLarge`] for a `max_receivers` outside
+    /// `1..=MAX_RECEIVERS`, under either policy.
     pub fn build<T>(self) -> Result<(Sender<T>, Receiver<T>), Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
+        }
+        if self.max_receivers == 0 {
+            return Err(Error::ZeroMaxReceivers);
+        }
+        if self.max_receivers > MAX_RECEIVERS {
+            return Err(Error::MaxReceiversTooLarge {
+                requested: self.max_receivers,
+                max: MAX_RECEIVERS,
+            });
         }
         let too_large = Error::CapacityTooLarge {
             requested: self.capacity,
@@ -103,13 +120,6 @@ impl Builder {
             .ok_or(too_large.clone())?;
         let registry = match self.policy {
             Policy::Overwrite => 0,
-            Policy::Backpressure if self.max_receivers == 0 => return Err(Error::ZeroMaxReceivers),
-            Policy::Backpressure if self.max_receivers > MAX_RECEIVERS => {
-                return Err(Error::MaxReceiversTooLarge {
-                    requested: self.max_receivers,
-                    max: MAX_RECEIVERS,
-                })
-            }
             Policy::Backpressure => self.max_receivers,
         };
         let ring = Ring::try_new(cap).ok_or(too_large)?;

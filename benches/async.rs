@@ -27,6 +27,9 @@
 //!   priorities: the baseline) and vs `Mutex<BinaryHeap>` +
 //!   `tokio::sync::Notify` (strict priority the obvious way: push,
 //!   `notify_one`; the consumer pops or awaits `notified()`).
+mod common;
+
+use common::emit;
 use governor::{Quota, RateLimiter};
 use latchwork::event::broadcast::{Builder, Policy, RecvError};
 use latchwork::queue::{Level, PriorityQueue};
@@ -239,6 +242,16 @@ fn broadcast(rt: &tokio::runtime::Runtime) {
                 rate / 1e6,
                 rate / base
             );
+            emit(
+                &format!("broadcast-1x{r}/{name} delivered"),
+                rate / 1e6,
+                "M/s",
+            );
+            emit(
+                &format!("broadcast-1x{r}/{name} lagged"),
+                lagged as f64,
+                "messages",
+            );
         }
     }
 }
@@ -312,6 +325,18 @@ fn until_ready(rt: &tokio::runtime::Runtime) {
     let quota = Quota::per_second(NonZeroU32::new(RATE).expect("rate"))
         .allow_burst(NonZeroU32::new(BURST).expect("burst"));
     let print = |name: &str, (rate, w, (lo, hi)): Fair| {
+        let figures = [
+            ("admitted", rate, "/s"),
+            ("rate error", (rate / f64::from(RATE) - 1.0) * 100.0, "%"),
+            ("wait p50", w[0] as f64, "µs"),
+            ("wait p99", w[1] as f64, "µs"),
+            ("wait max", w[2] as f64, "µs"),
+            ("admissions per task min", lo as f64, "admissions"),
+            ("admissions per task max", hi as f64, "admissions"),
+        ];
+        for (what, value, unit) in figures {
+            emit(&format!("until_ready/{name} {what}"), value, unit);
+        }
         println!(
             "  {name:<10} admitted {rate:>8.1}/s ({:+.2}% of the rate)  wait p50 {} p99 {} max {} µs  per task {lo}..{hi}",
             (rate / f64::from(RATE) - 1.0) * 100.0,
@@ -364,6 +389,8 @@ fn until_ready(rt: &tokio::runtime::Runtime) {
         "  latchwork {ns_l:.1} ns  governor {ns_g:.1} ns  (x{:.2} governor's cost)",
         ns_l / ns_g
     );
+    emit("until_ready overhead/latchwork", ns_l, "ns/admission");
+    emit("until_ready overhead/governor", ns_g, "ns/admission");
 }
 
 const BACKLOG: u64 = 10_000;
@@ -516,6 +543,11 @@ fn pop_async_backlog(rt: &tokio::runtime::Runtime) {
             "  {name:<26} delivered {:>8.2} M/s  x{:.2} vs tokio::mpsc",
             rate / 1e6,
             rate / base
+        );
+        emit(
+            &format!("pop_async backlog/{name} delivered"),
+            rate / 1e6,
+            "M/s",
         );
     }
 }

@@ -177,26 +177,30 @@ fn print_hit_ratios() {
     let keys = zipf_stream(ZIPF_KEYS, 0.99, 1_000_000, 0x5EED);
     let cap = ZIPF_CAPACITY;
     eprintln!("hit ratio, Zipf(0.99) 1M requests over 100k keys, capacity 10k, one thread:");
-    eprintln!(
-        "  Cache TinyLfu          {:.2}%",
-        100.0 * hit_ratio(tinylfu(cap), &keys)
-    );
-    eprintln!(
-        "  Cache Lru              {:.2}%",
-        100.0 * hit_ratio(lru_policy(cap), &keys)
-    );
-    eprintln!(
-        "  quick_cache (S3-FIFO)  {:.2}%",
-        100.0 * hit_ratio(quick(cap), &keys)
-    );
-    eprintln!(
-        "  moka (TinyLFU)         {:.2}%",
-        100.0 * hit_ratio(moka(cap), &keys)
-    );
-    eprintln!(
-        "  strict LRU (lru crate) {:.2}%",
-        100.0 * hit_ratio(MutexLru::with_capacity(cap), &keys)
-    );
+    // (label, contender id of the throughput groups, hit ratio in %).
+    let ratios = [
+        ("Cache TinyLfu", "latchwork", hit_ratio(tinylfu(cap), &keys)),
+        (
+            "Cache Lru",
+            "latchwork_lru",
+            hit_ratio(lru_policy(cap), &keys),
+        ),
+        (
+            "quick_cache (S3-FIFO)",
+            "quick_cache",
+            hit_ratio(quick(cap), &keys),
+        ),
+        ("moka (TinyLFU)", "moka", hit_ratio(moka(cap), &keys)),
+        (
+            "strict LRU (lru crate)",
+            "mutex_lru",
+            hit_ratio(MutexLru::with_capacity(cap), &keys),
+        ),
+    ];
+    for (label, id, ratio) in ratios {
+        eprintln!("  {label:<22} {:.2}%", 100.0 * ratio);
+        emit(&format!("hit ratio zipf-cache/{id}"), 100.0 * ratio, "%");
+    }
 }
 
 fn concurrent(c: &mut Criterion) {
@@ -328,10 +332,23 @@ fn single_flight(c: &mut Criterion) {
         });
     }
     g.finish();
+    let per_round = [
+        loader_calls.load(Ordering::Relaxed) as f64 / rounds[0].max(1) as f64,
+        plain_calls.load(Ordering::Relaxed) as f64 / rounds[1].max(1) as f64,
+    ];
     eprintln!(
         "single-flight, {THREADS} threads on one missing key: get_or_insert_with {:.2} loader calls per round, plain get/insert {:.2}",
-        loader_calls.load(Ordering::Relaxed) as f64 / rounds[0].max(1) as f64,
-        plain_calls.load(Ordering::Relaxed) as f64 / rounds[1].max(1) as f64
+        per_round[0], per_round[1]
+    );
+    emit(
+        "single-flight-8/get_or_insert_with loader calls",
+        per_round[0],
+        "calls/round",
+    );
+    emit(
+        "single-flight-8/plain_get_insert loader calls",
+        per_round[1],
+        "calls/round",
     );
 }
 

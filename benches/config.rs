@@ -149,11 +149,16 @@ fn get_during_reloads(c: &mut Criterion) {
                 d
             })
         });
+        // Relaxed: every writer was joined before this read.
+        let rate = reloads.load(Ordering::Relaxed) as f64 / measured.as_secs_f64().max(1e-9);
         eprintln!(
-            "{}: {:.0} reloads/s while {READERS} readers ran",
-            S::NAME,
-            // Relaxed: every writer was joined before this read.
-            reloads.load(Ordering::Relaxed) as f64 / measured.as_secs_f64().max(1e-9)
+            "{}: {rate:.0} reloads/s while {READERS} readers ran",
+            S::NAME
+        );
+        emit(
+            &format!("get-during-reloads/{} reloads", S::NAME),
+            rate,
+            "reloads/s",
         );
     }
     bench::<LayeredConfig>(&mut g, &streams);

@@ -118,6 +118,17 @@ fn single_thread(c: &mut Criterion) {
             ours / theirs
         );
         println!("  {name} lru 1t: {theirs:.2} Mops/s hit {hit:.2}% ratio 1.00x");
+        emit(&format!("lru-single/{name} hit ratio"), hit, "%");
+        emit(
+            &format!("lru-single/{name} latchwork median of 5"),
+            ours,
+            "Mops/s",
+        );
+        emit(
+            &format!("lru-single/{name} lru median of 5"),
+            theirs,
+            "Mops/s",
+        );
     }
 }
 

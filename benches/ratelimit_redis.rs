@@ -18,6 +18,8 @@
 //! LATCHWORK_REDIS_URL=redis://127.0.0.1:6390 cargo bench --features redis --bench ratelimit_redis
 //! ```
 
+mod common;
+
 #[cfg(not(feature = "redis"))]
 fn main() {
     eprintln!("SKIPPED: ratelimit_redis needs `--features redis`");
@@ -30,6 +32,7 @@ fn main() {
 
 #[cfg(feature = "redis")]
 mod bench {
+    use super::common::emit;
     use latchwork::ratelimit::RedisLimiter;
     use std::hint::black_box;
     use std::sync::Arc;
@@ -132,6 +135,14 @@ return {1, 0}
             anchor.p99_us,
             ours.ops_per_s / anchor.ops_per_s
         );
+        for (who, r) in [("latchwork", ours), (anchor_name, anchor)] {
+            emit(&format!("{name}/{who}"), r.ops_per_s, unit);
+            // Leased runs record no per-check latencies (0 here).
+            if r.p50_us > 0.0 {
+                emit(&format!("{name}/{who} p50"), r.p50_us, "µs");
+                emit(&format!("{name}/{who} p99"), r.p99_us, "µs");
+            }
+        }
     }
 
     pub(super) fn main() {

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Independent referee for the hit-ratio suite (WORKLOADS.md).
 
-1. Makes (once) a venv at target/venv-referee with libcachesim (pinned) and
-   matplotlib, and re-runs itself inside it.
+1. Makes (once) a venv at target/venv-referee with libcachesim (pinned),
+   and re-runs itself inside it.
 2. Runs `cargo run --release --example hit_ratio` to write every trace, one
    key a line, plus manifest.csv, and our caches' hits (CSV).
 3. Replays each trace through libCacheSim's LRU, S3FIFO, WTinyLFU, Sieve and
    ARC (plain-text reader, ignore_obj_size: every object has size 1, so the
    cache size counts objects), with libCacheSim's default parameters.
 4. Prints one markdown table, ours beside theirs, writes it (and a CSV with
-   every row) to the output directory, and draws docs/img/hit_ratio_<trace>.svg.
+   every row) to the output directory, and draws docs/img/hit_ratio_<trace>.svg
+   (with scripts/svgplot.py; scripts/bench_report redraws them from
+   docs/bench-data/hit_ratio.json).
 5. Checks that `latchwork LruCache` and libCacheSim's LRU have the same hit
    count on every trace x capacity; exits 1 when not. Both count every
    request, cold misses included: hit ratio = hits / requests.
@@ -26,10 +28,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the tree
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import svgplot  # noqa: E402  (scripts/svgplot.py, stdlib only)
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "target" / "venv-referee"
 # The LRU check depends on the simulator's exact behaviour: pin it.
-REQUIREMENTS = ["libcachesim==0.3.5", "matplotlib"]
+REQUIREMENTS = ["libcachesim==0.3.5"]
 OUR_LRU = "latchwork LruCache"
 POLICIES = ["LRU", "S3FIFO", "WTinyLFU", "Sieve", "ARC"]
 
@@ -110,107 +116,44 @@ def markdown(cases, columns, hits):
     return "\n".join(lines) + "\n"
 
 
-# Ours: solid lines in these colours; libCacheSim's: dashed, in their own.
-OUR_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#17becf",
-              "#393b79", "#637939", "#843c39", "#7b4173"]
-REFEREE_COLORS = ["#000000", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+def hit_ratio_svg(trace, capacities, series, footnote=None):
+    """The SVG text of one trace's plot: hit ratio (%) against capacity, one
+    line per cache; ours solid, libCacheSim's dashed. `series` is a list of
+    (name, [percent per capacity])."""
+    lines = [
+        svgplot.Series(name, list(zip(capacities, ys)), dashed=name.startswith("libCacheSim"))
+        for name, ys in series
+    ]
+    return svgplot.line_chart(
+        lines,
+        title=f"hit ratio, trace {trace}",
+        x_label="capacity (entries; 100,000 keys)",
+        y_label="hit ratio (%)",
+        log_x=True,
+        x_ticks=capacities,
+        y_min=0.0,
+        y_max=100.0,
+        y_suffix="%",
+        footnote=footnote,
+    )
 
 
-def colors(series):
-    ours = iter(OUR_COLORS * 3)
-    theirs = iter(REFEREE_COLORS * 3)
-    return [next(theirs) if n.startswith("libCacheSim") else next(ours) for n, _ in series]
-
-
-def plot_matplotlib(trace, capacities, series, path):
-    import matplotlib
-
-    matplotlib.use("svg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "latchwork-hit-ratio"  # stable ids
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files
-    fig, ax = plt.subplots(figsize=(8.5, 4.5))
-    for (name, ys), color in zip(series, colors(series)):
-        theirs = name.startswith("libCacheSim")
-        ax.plot(
-            capacities,
-            ys,
-            linestyle="--" if theirs else "-",
-            marker="s" if theirs else "o",
-            markersize=4,
-            color=color,
-            label=name,
-        )
-    ax.set_xscale("log")
-    ax.set_xticks(capacities, [f"{c:,}" for c in capacities])
-    ax.minorticks_off()
-    ax.set_xlabel("capacity (entries; 100,000 keys)")
-    ax.set_ylabel("hit ratio (%)")
-    ax.set_title(f"hit ratio, trace {trace}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Date": None}, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_by_hand(trace, capacities, series, path):
-    """A plain SVG line chart, for when matplotlib does not install."""
-    import math
-
-    w, h, left, right, top, bottom = 720, 440, 60, 190, 30, 50
-    pw, ph = w - left - right, h - top - bottom
-    lo, hi = math.log10(capacities[0]), math.log10(capacities[-1])
-
-    def x(c):
-        return left + pw * (math.log10(c) - lo) / ((hi - lo) or 1)
-
-    def y(v):
-        return top + ph * (1 - v / 100.0)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-           'font-family="sans-serif" font-size="11">',
-           f'<text x="{left}" y="18" font-size="13">hit ratio, trace {trace}</text>',
-           f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>']
-    for v in range(0, 101, 20):
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v}%</text>')
-    for c in capacities:
-        out.append(f'<text x="{x(c):.1f}" y="{top + ph + 16}" text-anchor="middle">{c:,}</text>')
-    out.append(f'<text x="{left + pw / 2}" y="{h - 10}" text-anchor="middle">capacity (entries)</text>')
-    for i, ((name, ys), color) in enumerate(zip(series, colors(series))):
-        dash = ' stroke-dasharray="5,3"' if name.startswith("libCacheSim") else ""
-        pts = " ".join(f"{x(c):.1f},{y(v):.1f}" for c, v in zip(capacities, ys))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"{dash}/>')
-        ly = top + 12 + 15 * i
-        out.append(f'<line x1="{w - right + 10}" x2="{w - right + 30}" y1="{ly - 4}" y2="{ly - 4}" '
-                   f'stroke="{color}" stroke-width="1.5"{dash}/>')
-        out.append(f'<text x="{w - right + 35}" y="{ly}">{name}</text>')
-    out.append("</svg>")
-    Path(path).write_text("\n".join(out) + "\n")
-
-
-def plot(cases, columns, hits, svg_dir):
-    try:
-        import matplotlib  # noqa: F401
-
-        draw = plot_matplotlib
-    except ImportError:
-        print("matplotlib missing: drawing the SVGs by hand", file=sys.stderr)
-        draw = plot_by_hand
-    svg_dir.mkdir(parents=True, exist_ok=True)
+def plot(cases, columns, percent, svg_dir, footnote=None):
+    """Writes svg_dir/hit_ratio_<trace>.svg for every trace of `cases`
+    ((trace, capacity, requests) rows); percent[(trace, capacity, column)]
+    is a hit ratio in %. Returns the paths written."""
+    svg_dir = Path(svg_dir)
     traces = list(dict.fromkeys(t for t, _, _ in cases))
     written = []
     for trace in traces:
-        rows = [(c, n) for t, c, n in cases if t == trace]
-        capacities = [c for c, _ in rows]
+        capacities = [c for t, c, _ in cases if t == trace]
         series = [
-            (col, [100.0 * hits[(trace, c, col)] / n for c, n in rows]) for col in columns
+            (col, [percent[(trace, c, col)] for c in capacities])
+            for col in columns
+            if all((trace, c, col) in percent for c in capacities)
         ]
         path = svg_dir / f"hit_ratio_{trace}.svg"
-        draw(trace, capacities, series, path)
-        written.append(path)
+        written.append(svgplot.write_svg(path, hit_ratio_svg(trace, capacities, series, footnote)))
     return written
 
 
@@ -262,7 +205,14 @@ def main():
     print(header + table)
 
     if not args.no_plots:
-        for path in plot(cases, columns, hits, ROOT / args.svg_dir):
+        percent = {
+            (t, c, col): 100.0 * hits[(t, c, col)] / n for t, c, n in cases for col in columns
+        }
+        footnote = (
+            f"libcachesim {lcs.__version__} (defaults; ignore_obj_size), "
+            f"{time.strftime('%Y-%m-%d', time.gmtime())}; hits / requests"
+        )
+        for path in plot(cases, columns, percent, ROOT / args.svg_dir, footnote):
             print(f"wrote {path.relative_to(ROOT)}", file=sys.stderr)
 
     # The referee's own check: strict LRU is deterministic, so ours and

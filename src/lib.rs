@@ -5,7 +5,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`cache`] | the concurrent cache: TinyLFU or LRU, weights, TTL/TTI, listener, single-flight loads |
-//! | [`lru`] | arena-index strict LRU cache for one thread |
+//! | [`lru`] | index-linked strict LRU cache for one thread |
 //! | [`ttl`] | memoization with a time to live (single-flight, on [`cache`]) |
 //! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter |
 //! | [`queue`] | strictly ordered multi-level priority queue and a worker pool |

@@ -12,30 +12,9 @@ use std::time::{Duration, Instant};
 /// bench's human output: `LATCHWORK_FIGURE {"name":..,"value":..,"unit":..}`
 /// (a non-finite value is written as `null`).
 pub fn emit(name: &str, value: f64, unit: &str) {
-    fn json_str(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
-    let value = if value.is_finite() {
-        format!("{value}")
-    } else {
-        "null".to_string()
-    };
-    println!(
-        "LATCHWORK_FIGURE {{\"name\":{},\"value\":{value},\"unit\":{}}}",
-        json_str(name),
-        json_str(unit)
-    );
+    // serde_json writes a non-finite f64 as `null`.
+    let figure = serde_json::json!({ "name": name, "value": value, "unit": unit });
+    println!("LATCHWORK_FIGURE {figure}");
 }
 
 /// Keys of the `zipf-*` workloads.

@@ -2,7 +2,7 @@
 use super::env::{self, EnvProvider};
 use super::error::Error;
 use super::path;
-use super::snapshot::{FirstKeys, Snapshot, SnapshotInner};
+use super::snapshot::{FirstKeys, Snapshot, SnapshotInner, DEBUG_KEYS};
 use super::source::{FileSpec, Format, Layer, LayerData, Provenance};
 use crate::sync::{Arc, ArcCell, Mutex};
 use serde::de::DeserializeOwned;
@@ -311,6 +311,7 @@ impl fmt::Debug for LayeredConfig {
                 let paths: Vec<String> = s
                     .files
                     .iter()
+                    .take(DEBUG_KEYS)
                     .map(|spec| spec.path.display().to_string())
                     .collect();
                 let shown: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -318,7 +319,7 @@ impl fmt::Debug for LayeredConfig {
                     "files",
                     &FirstKeys {
                         shown: &shown,
-                        total: paths.len(),
+                        total: s.files.len(),
                     },
                 )
                 .field("env_prefix", &s.env.as_ref().map(|e| &e.prefix))

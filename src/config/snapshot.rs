@@ -196,7 +196,7 @@ impl Snapshot {
 }
 
 /// Keys a `Debug` summary names, and the most characters shown of each.
-const DEBUG_KEYS: usize = 4;
+pub(crate) const DEBUG_KEYS: usize = 4;
 const DEBUG_KEY_CHARS: usize = 48;
 
 impl SnapshotInner {
@@ -215,6 +215,24 @@ impl SnapshotInner {
             }
         }
         (per_layer, first)
+    }
+
+    /// Fills the summary fields into `d` (shared with `LayeredConfig`'s
+    /// `Debug`) and finishes it.
+    pub(crate) fn fmt_summary(&self, mut d: fmt::DebugStruct<'_, '_>) -> fmt::Result {
+        let (per_layer, first) = self.summary();
+        let total: usize = per_layer.iter().sum();
+        d.field("generation", &self.generation)
+            .field("keys", &total)
+            .field("keys_by_layer", &LayerCounts(per_layer))
+            .field(
+                "first_keys",
+                &FirstKeys {
+                    shown: &first,
+                    total,
+                },
+            )
+            .finish_non_exhaustive()
     }
 }
 
@@ -251,26 +269,6 @@ impl fmt::Debug for FirstKeys<'_> {
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt_summary(f.debug_struct("Snapshot"))
-    }
-}
-
-impl SnapshotInner {
-    /// Fills the summary fields into `d` (shared with `LayeredConfig`'s
-    /// `Debug`) and finishes it.
-    pub(crate) fn fmt_summary(&self, mut d: fmt::DebugStruct<'_, '_>) -> fmt::Result {
-        let (per_layer, first) = self.summary();
-        let total: usize = per_layer.iter().sum();
-        d.field("generation", &self.generation)
-            .field("keys", &total)
-            .field("keys_by_layer", &LayerCounts(per_layer))
-            .field(
-                "first_keys",
-                &FirstKeys {
-                    shown: &first,
-                    total,
-                },
-            )
-            .finish_non_exhaustive()
     }
 }
 

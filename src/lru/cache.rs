@@ -162,18 +162,17 @@ impl<K, V> Ring<K, V> {
         i
     }
 
-    /// Puts `key -> value` into the least recently used entry, makes it the
-    /// most recent (a rotation) and returns its index and old pair.
+    /// Puts `key -> value` into the least recently used entry `head` (as
+    /// [`lru`](Self::lru) returned it), makes it the most recent (a
+    /// rotation) and returns its old pair.
     #[inline]
-    fn recycle_lru(&mut self, key: K, value: V) -> Option<(u32, (K, V))> {
-        let i = self.lru()?;
-        let e = &mut self.entries[i as usize];
-        let old = (
+    fn recycle_lru(&mut self, head: u32, key: K, value: V) -> (K, V) {
+        let e = &mut self.entries[head as usize];
+        self.head = e.next;
+        (
             std::mem::replace(&mut e.key, key),
             std::mem::replace(&mut e.value, value),
-        );
-        self.head = e.next;
-        Some((i, old))
+        )
     }
 
     /// Unlinks entry `i` and moves the last entry into its index; returns
@@ -499,11 +498,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> LruCache<K, V, S> {
             if let Some(lru) = self.ring.lru() {
                 // Reuse the LRU entry in place: unindex its old key first.
                 self.unindex(lru);
-                if let Some((i, evicted)) = self.ring.recycle_lru(key, value) {
-                    self.index(hash, i);
-                    return (i, Some(evicted));
-                }
-                unreachable_entry();
+                let evicted = self.ring.recycle_lru(lru, key, value);
+                self.index(hash, lru);
+                return (lru, Some(evicted));
             }
         }
         let i = self.ring.push(key, value, self.capacity);

@@ -241,20 +241,10 @@ where
 {
     fn run(self: Box<Self>) -> Result<(), TaskError> {
         let Typed { f, slot } = *self;
-        // AssertUnwindSafe: the closure's captures are dropped with it on
-        // unwind and nothing of the pool is borrowed across the call, so a
-        // panic cannot leave pool state half-updated.
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(value) => {
-                slot.resolve(Ok(value));
-                Ok(())
-            }
-            Err(payload) => {
-                let err = TaskError::Panicked(panic_message(payload.as_ref()));
-                slot.resolve(Err(err.clone()));
-                Err(err)
-            }
-        }
+        let outcome = run_caught(f);
+        let report = outcome.as_ref().map(|_| ()).map_err(TaskError::clone);
+        slot.resolve(outcome);
+        report
     }
 
     fn cancel(self: Box<Self>) {
@@ -268,13 +258,20 @@ struct Detached<F>(F);
 
 impl<F: FnOnce() + Send> Body for Detached<F> {
     fn run(self: Box<Self>) -> Result<(), TaskError> {
-        // AssertUnwindSafe: as for `Typed`; nothing of the pool is borrowed
-        // across the call.
-        catch_unwind(AssertUnwindSafe(self.0))
-            .map_err(|payload| TaskError::Panicked(panic_message(payload.as_ref())))
+        run_caught(self.0)
     }
 
     fn cancel(self: Box<Self>) {}
+}
+
+/// Runs a task's closure, a panic caught and reported as
+/// [`TaskError::Panicked`] with its message.
+fn run_caught<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
+    // AssertUnwindSafe: the closure's captures are dropped with it on
+    // unwind and nothing of the pool is borrowed across the call, so a
+    // panic cannot leave pool state half-updated.
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|payload| TaskError::Panicked(panic_message(payload.as_ref())))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

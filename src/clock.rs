@@ -12,12 +12,16 @@
 //! The trait asks for monotonic readings, but a user's clock may step back
 //! (a wall clock corrected by NTP, a test double, a bug). Every time-based
 //! type of the crate (the sliding windows, the batcher, retry deadlines,
-//! delayed tasks) treats a reading earlier than the last one it saw as *no
-//! time passed*, then lets time pass again from there at the clock's pace
-//! (the [`Monotonic`] wrapper; the types use the same clamp inside), and
-//! never forgets state because of it. A clock that jumps forward is
-//! believed: windows expire and buckets refill. The token bucket and the
-//! keyed limiter need no clamp: their state is a "full again at" time, and
+//! delayed tasks, the cache's expiry) treats a reading earlier than the
+//! last one it saw as *no time passed*, then lets time pass again from
+//! there at the clock's pace (the [`Monotonic`] wrapper; the types use the
+//! same clamp inside, the cache a lock-free form of it per shard), and
+//! never forgets state because of it. So a clock that jumped a year ahead
+//! and was then corrected costs at most the time it stood ahead: a cached
+//! entry of 10 s expires some 10 s (of the clock's pace) after the
+//! correction, not a year later. A clock that jumps forward is believed:
+//! windows expire, buckets refill, cached entries expire. The token
+//! bucket and the keyed limiter need no clamp: their state is a "full again at" time, and
 //! a reading that goes back only makes them stricter until it catches up.
 //!
 //! A clock that stops at `u64::MAX` nanoseconds (the end of time, about
@@ -117,6 +121,103 @@ impl ClampState {
         }
         self.last = raw;
         raw.saturating_add(self.offset)
+    }
+}
+
+/// [`MonotonicClamp`]'s policy without a lock, for state whose writers are
+/// serialised already and whose readers run at once: the cache's shards
+/// (writers hold the shard's write lock, readers its read lock).
+///
+/// Readings are `raw + offset`, never below `floor`, the latest reading a
+/// writer acted on (or a reader raised it to). A reading that falls below
+/// the floor is a step back: the offset grows so that it reads as the
+/// floor, *no time passed*, and time passes again from there at the clock's
+/// pace. (`floor` plays `ClampState::last` plus the offset.) A common read
+/// costs two loads and the clock read.
+#[derive(Debug)]
+pub(crate) struct AtomicClamp {
+    /// The latest reading acted on: never goes back.
+    floor: AtomicU64,
+    /// The total of every step back seen; only grows.
+    offset: AtomicU64,
+}
+
+impl AtomicClamp {
+    /// A clamp whose first reading is at least `now`.
+    pub(crate) fn new(now: u64) -> Self {
+        AtomicClamp {
+            floor: AtomicU64::new(now),
+            offset: AtomicU64::new(0),
+        }
+    }
+
+    /// The reading of a writer, which raises the floor to it; `None` (the
+    /// writer needs no time) gives the floor and changes nothing.
+    ///
+    /// Writers must be serialised with each other and with readers (the
+    /// shard's write lock), and `raw` must be read once the caller holds
+    /// that exclusion: a reading taken before waiting for the lock can be
+    /// older than the floor another writer set meanwhile, and would count
+    /// the wait as a step back (skewing time forward at every crossing).
+    #[inline]
+    pub(crate) fn write(&self, raw: Option<u64>) -> u64 {
+        // Relaxed: writers are serialised by the caller's lock, whose
+        // release/acquire also orders these against every reader.
+        let floor = self.floor.load(Ordering::Relaxed);
+        let Some(raw) = raw else {
+            return floor;
+        };
+        let now = raw.saturating_add(self.offset.load(Ordering::Relaxed));
+        if now >= floor {
+            // Release: pairs with the Acquire in `read` (see there).
+            self.floor.store(now, Ordering::Release);
+            now
+        } else {
+            // Stepped back: no time passed; time passes again from here.
+            self.offset.store(floor - raw, Ordering::Relaxed);
+            floor
+        }
+    }
+
+    /// The reading of a reader (concurrent with other readers, never with
+    /// a writer); `raw` reads the clock, after the floor and offset.
+    #[inline]
+    pub(crate) fn read(&self, raw: impl FnOnce() -> u64) -> u64 {
+        // Acquire: pairs with the Release of whoever set the floor (`write`,
+        // `raise`), so that their offset load and clock read happen before
+        // ours: a clock that is monotonic across threads then gives
+        // `raw + offset >= floor` here unless it really stepped back, and
+        // a reader never takes a race for a step back.
+        let floor = self.floor.load(Ordering::Acquire);
+        // Relaxed: ordered by the Acquire above; the offset only grows.
+        let offset = self.offset.load(Ordering::Relaxed);
+        let raw = raw();
+        let now = raw.saturating_add(offset);
+        if now >= floor {
+            now
+        } else {
+            // Stepped back and no writer has seen it yet: as in `write`.
+            // fetch_max: readers racing here agree on the largest offset,
+            // the one of the earliest reading after the step.
+            self.offset.fetch_max(floor - raw, Ordering::Relaxed);
+            floor
+        }
+    }
+
+    /// Raises the floor to `now` (a reading from [`AtomicClamp::read`]): a
+    /// reader that acted on it (saw an entry expire) makes sure no later
+    /// reading goes below it.
+    #[inline]
+    pub(crate) fn raise(&self, now: u64) {
+        // Release: see `read`.
+        self.floor.fetch_max(now, Ordering::Release);
+    }
+
+    /// The latest reading acted on.
+    #[inline]
+    pub(crate) fn floor(&self) -> u64 {
+        // Relaxed: a snapshot, for a writer under the lock (see `write`).
+        self.floor.load(Ordering::Relaxed)
     }
 }
 
@@ -313,6 +414,26 @@ mod tests {
         assert_eq!(c.step(0), 7); // back to the origin
         assert_eq!(c.step(u64::MAX), u64::MAX); // saturates at the end of time
         assert_eq!(c.step(3), u64::MAX);
+    }
+
+    #[test]
+    fn atomic_clamp_follows_the_same_policy() {
+        let c = AtomicClamp::new(5);
+        assert_eq!(c.write(Some(3)), 5); // below the start: no time passed
+        assert_eq!(c.write(Some(4)), 6); // then time passes at the pace
+        assert_eq!(c.write(None), 6); // a writer that needs no time
+        assert_eq!(c.read(|| 10), 12);
+        // A jump ahead a writer acted on, then the correction.
+        assert_eq!(c.write(Some(1_000)), 1_002);
+        assert_eq!(c.read(|| 11), 1_002); // a reader sees the step first
+        assert_eq!(c.read(|| 12), 1_003);
+        assert_eq!(c.write(Some(13)), 1_004);
+        c.raise(2_000); // a reader acted on a later reading
+        assert_eq!(c.read(|| 14), 2_000);
+        assert_eq!(c.write(Some(15)), 2_001);
+        assert_eq!(c.write(Some(u64::MAX)), u64::MAX);
+        assert_eq!(c.write(Some(0)), u64::MAX);
+        assert_eq!(c.read(|| 1), u64::MAX);
     }
 
     #[test]

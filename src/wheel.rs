@@ -97,11 +97,19 @@ impl Wheel {
         self.elapsed
     }
 
-    /// Adds a timer. One for a tick already passed is placed in the next
-    /// tick's slot (keeping its own tick), so the next advance delivers it.
+    /// Adds a timer. One for a tick already passed (`<= elapsed`) goes
+    /// straight to the due list, for the next [`Wheel::pop_due`], whether
+    /// or not time moves again. (Parked in the next tick's slot, it would
+    /// wait for an advance past `elapsed`: a cache that rebuilds its wheel
+    /// while its time stands still, as after a clock's step back, would
+    /// hold entries that already expired until time moved on, and with a
+    /// clock that stays put, forever.)
     pub(crate) fn insert(&mut self, timer: Timer) {
-        let tick = timer.tick.max(self.elapsed.saturating_add(1));
-        let (level, slot) = locate(tick, self.elapsed);
+        if timer.tick <= self.elapsed {
+            self.due.push(timer);
+            return;
+        }
+        let (level, slot) = locate(timer.tick, self.elapsed);
         while self.levels.len() <= level {
             self.levels.push(Level::new());
         }
@@ -253,6 +261,28 @@ mod tests {
         }
         late.sort_unstable();
         assert_eq!(late, [4_100, 1 << 40]);
+        assert_eq!(w.len(), 0);
+    }
+
+    #[test]
+    fn a_timer_for_a_passed_tick_is_due_without_an_advance() {
+        let mut w = Wheel::new(0);
+        w.advance(1_000);
+        for (index, tick) in [(1, 1_000), (2, 3), (3, 1_001)] {
+            w.insert(Timer { index, tick });
+        }
+        assert_eq!((w.len(), w.due_len()), (3, 2));
+        // Time stands still (a rebuild, a clock that stepped back): the
+        // passed ones are delivered anyway, the future one is not.
+        w.advance(1_000);
+        let mut got = vec![];
+        while let Some(t) = w.pop_due() {
+            got.push(t.index);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        w.advance(1_001);
+        assert_eq!(w.pop_due().map(|t| t.index), Some(3));
         assert_eq!(w.len(), 0);
     }
 

@@ -69,6 +69,7 @@ fn case(name: impl Into<String>, run: impl Fn() -> Outcome + 'static) -> Case {
 fn cases() -> Vec<Case> {
     [
         cases_cache(),
+        cases_cache_flight(),
         cases_ratelimit(),
         cases_queue(),
         cases_event(),
@@ -343,7 +344,520 @@ fn cases_cache() -> Vec<Case> {
             c.check_invariants()
         }));
     }
+    for first in ["read", "write"] {
+        v.push(case(
+            format!("cache/TTL after a jump a year ahead, corrected ({first} first)"),
+            move || {
+                // The crate's one policy (latchwork::clock): a step back is
+                // no time passed, then time passes at the clock's pace. A
+                // high-water mark kept this 10 s entry for a year.
+                let clock = JumpClock::at(100 * NS);
+                let c = accepts(
+                    Cache::<u64, u64>::builder()
+                        .max_capacity(100)
+                        .time_to_live(10 * SEC)
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                clock.forward(YEAR);
+                c.insert(1, 1);
+                clock.back(duration_to_nanos(YEAR)); // corrected
+                if first == "write" {
+                    c.insert(2, 2);
+                }
+                check(c.get(&1) == Some(1), || {
+                    "entry lost on the correction (no time passed)".into()
+                })?;
+                clock.forward(10 * SEC - Duration::from_millis(1));
+                check(c.get(&1) == Some(1), || "expired early".into())?;
+                clock.forward(Duration::from_millis(1));
+                check(c.get(&1).is_none(), || {
+                    "10 s entry live 10 s of clock pace after the correction".into()
+                })?;
+                c.insert(3, 3);
+                c.run_pending_tasks();
+                check(c.len() == 1, || format!("{} held, want 1", c.len()))?;
+                c.check_invariants()
+            },
+        ));
+    }
+    for via in ["insert", "load"] {
+        v.push(case(
+            format!("cache/expired entry overwritten by {via} is reported Expired"),
+            move || {
+                use latchwork::cache::RemovalCause;
+                use std::sync::{Arc, Mutex};
+                let heard = Arc::new(Mutex::new(Vec::new()));
+                let log = Arc::clone(&heard);
+                let clock = ManualClock::new();
+                let c = accepts(
+                    Cache::<u64, u64>::builder()
+                        .max_capacity(100)
+                        .time_to_live(Duration::from_micros(100))
+                        .eviction_listener(move |k, v, cause| {
+                            log.lock().unwrap().push((*k, *v, cause));
+                        })
+                        .clock(clock.clone())
+                        .build(),
+                )?;
+                c.insert(1, 10);
+                // Expired within the wheel's 1 ms tick: no timer is due, so
+                // the write itself finds the old value expired.
+                clock.advance(Duration::from_micros(500));
+                c.insert(2, 20);
+                if via == "insert" {
+                    c.insert(1, 11);
+                } else {
+                    c.get_or_insert_with(1, || 11);
+                }
+                c.insert(2, 21); // live: a plain replacement
+                let heard = heard.lock().unwrap().clone();
+                let want = [
+                    (1, 10, RemovalCause::Expired),
+                    (2, 20, RemovalCause::Replaced),
+                ];
+                check(heard == want, || format!("listener heard {heard:?}"))?;
+                let s = c.stats();
+                check((s.expirations, s.replacements) == (1, 1), || {
+                    format!("stats {s:?}")
+                })
+            },
+        ));
+    }
     v
+}
+
+// ---- cache: single-flight loads under hostile user code ---------------------
+
+/// The single-flight loader against user code that misbehaves inside it: a
+/// weigher, `V::clone`, `Hash`, `Eq`, listener or loader that panics, a
+/// loader that asks for its own key, a key whose `Eq` is never true or not
+/// consistent. Each case runs under [`flight::within`], so a waiter that
+/// sleeps forever fails the case at once.
+fn cases_cache_flight() -> Vec<Case> {
+    use flight::{abandoned_load, within, FKey, FVal, Fuse, EQ_FUSE, HASH_FUSE, VAL_FUSE};
+    use latchwork::cache::Cache;
+    let mut v = Vec::new();
+    v.push(case(
+        "cache/flight weigher panics while the load is stored",
+        || {
+            within(|| {
+                static WEIGH: Fuse = Fuse::new();
+                let c = Cache::builder()
+                    .max_capacity(100)
+                    .weigher(|_: &FKey, _: &FVal| {
+                        WEIGH.blow("weigher");
+                        1
+                    })
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                abandoned_load(c, |_| WEIGH.arm(1), Some(true))
+            })
+        },
+    ));
+    for n in [1, 2, 3] {
+        v.push(case(
+            format!("cache/flight V::clone panics at clone #{n} of the load"),
+            move || {
+                within(move || {
+                    let c = Cache::new(100).map_err(|e| e.to_string())?;
+                    abandoned_load(c, move |_| VAL_FUSE.arm(n), (n < 3).then_some(true))
+                })
+            },
+        ));
+    }
+    v.push(case(
+        "cache/flight Hash panics at each call of a load",
+        || {
+            within(|| {
+                for n in 1..=8 {
+                    let c = Cache::new(100).map_err(|e| e.to_string())?;
+                    abandoned_load(c, move |_| HASH_FUSE.arm(n), None)?;
+                }
+                Ok(())
+            })
+        },
+    ));
+    v.push(case(
+        "cache/flight Eq panics at each call of a load",
+        || {
+            within(|| {
+                for n in 1..=16 {
+                    let c = Cache::new(100).map_err(|e| e.to_string())?;
+                    abandoned_load(
+                        c,
+                        move |c| {
+                            // Every key hashes alike and two entries are held:
+                            // each lookup, store and flight search compares keys.
+                            flight::SAME_HASH.store(true, std::sync::atomic::Ordering::SeqCst);
+                            c.insert(FKey(1_000), FVal(0));
+                            c.insert(FKey(1_001), FVal(0));
+                            EQ_FUSE.arm(n)
+                        },
+                        None,
+                    )?;
+                }
+                Ok(())
+            })
+        },
+    ));
+    v.push(case(
+        "cache/flight listener panics on the load's eviction",
+        || {
+            within(|| {
+                static LISTEN: Fuse = Fuse::new();
+                let c = Cache::builder()
+                    .max_capacity(1)
+                    .policy(latchwork::cache::Policy::Lru)
+                    .eviction_listener(|_: &FKey, _: &FVal, _| LISTEN.blow("listener"))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                abandoned_load(
+                    c,
+                    |c| {
+                        c.insert(FKey(1_000), FVal(0));
+                        LISTEN.arm(1);
+                    },
+                    Some(false),
+                )
+            })
+        },
+    ));
+    v.push(case("cache/flight loader panics with waiters", || {
+        within(|| {
+            let c = Cache::new(100).map_err(|e| e.to_string())?;
+            abandoned_load(c, |_| flight::LOADER_FUSE.arm(1), Some(true))
+        })
+    }));
+    v.push(case("cache/flight loader re-enters its own key", || {
+        within(|| {
+            use flight::reentered;
+            let c = Cache::<u64, u64>::new(100).map_err(|e| e.to_string())?;
+            reentered("blocking in blocking", || {
+                c.get_or_insert_with(1, || c.get_or_insert_with(1, || 2) + 1)
+            })?;
+            reentered("try in try", || {
+                c.try_get_or_insert_with(1, || c.try_get_or_insert_with(1, || Ok::<_, ()>(2)))
+            })?;
+            reentered("async in async", || {
+                futures::executor::block_on(c.get_or_insert_async(1, async {
+                    c.get_or_insert_async(1, async { 2 }).await + 1
+                }))
+            })?;
+            reentered("blocking in async", || {
+                futures::executor::block_on(
+                    c.get_or_insert_async(1, async { c.get_or_insert_with(1, || 2) + 1 }),
+                )
+            })?;
+            reentered("async in blocking", || {
+                c.get_or_insert_with(1, || {
+                    futures::executor::block_on(c.get_or_insert_async(1, async { 2 })) + 1
+                })
+            })?;
+            check(c.get_or_insert_with(1, || 5) == 5, || {
+                "key not loadable after re-entrance".into()
+            })?;
+            // Not re-entrance: two loads of one key joined in one task.
+            let (a, b) = futures::executor::block_on(async {
+                futures::join!(
+                    c.get_or_insert_async(2, async {
+                        flight::yield_once().await;
+                        7
+                    }),
+                    c.get_or_insert_async(2, async { 8 }),
+                )
+            });
+            check((a, b) == (7, 7), || format!("joined loads gave {a}, {b}"))
+        })
+    }));
+    v.push(case("cache/flight key whose Eq is never true", || {
+        within(|| {
+            flight::eq_mode(flight::EqMode::Never);
+            let c = Cache::new(64).map_err(|e| e.to_string())?;
+            flight::no_flight_left_behind(&c, 100_000)
+        })
+    }));
+    v.push(case("cache/flight key whose Eq is not consistent", || {
+        within(|| {
+            flight::eq_mode(flight::EqMode::Flaky);
+            let c = std::sync::Arc::new(Cache::new(1_000).map_err(|e| e.to_string())?);
+            flight::no_flight_left_behind(&c, 20_000)?;
+            // Every load stored: its flight was still registered, whatever
+            // `Eq` said (no invalidation ran).
+            let st = c.stats();
+            check(st.inserts == st.loads, || {
+                format!("{} loads, {} stored", st.loads, st.inserts)
+            })?;
+            // Threads racing on few keys: nothing hangs, nothing leaks.
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let c = c.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..5_000u64 {
+                            let k = (i * 7 + t) % 16;
+                            let got = c.get_or_insert_with(FKey(k), || k);
+                            assert_eq!(got, k, "another key's value");
+                            if i % 64 == 0 {
+                                c.remove(&FKey(k));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join()
+                    .map_err(|_| "a loading thread panicked".to_string())?;
+            }
+            flight::no_flight_left_behind(&c, 20_000)
+        })
+    }));
+    v
+}
+
+/// Hostile keys and values for [`cases_cache_flight`]; a case runs alone in
+/// its child process, so their switches are statics.
+mod flight {
+    use super::{check, counting_alloc, Outcome};
+    use latchwork::cache::Cache;
+    use std::hash::{Hash, Hasher};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// How long a case may take before it counts as hung (well under the
+    /// harness's child timeout, so the failure names the case's cause).
+    const WATCHDOG: Duration = Duration::from_secs(20);
+
+    /// Runs `f` on its own thread and fails if it is not done within
+    /// [`WATCHDOG`]: a waiter sleeping forever fails the case instead of
+    /// hanging it.
+    pub fn within(f: impl FnOnce() -> Outcome + Send + 'static) -> Outcome {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(f))
+                .unwrap_or_else(|p| Err(format!("panicked: {}", text(p.as_ref()))));
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| Err(format!("hung: not done within {WATCHDOG:?}")))
+    }
+
+    fn text(p: &(dyn std::any::Any + Send)) -> String {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    }
+
+    /// Panics at the n-th [`blow`](Fuse::blow) after [`arm(n)`](Fuse::arm);
+    /// 0 is disarmed.
+    pub struct Fuse(AtomicU64);
+
+    impl Fuse {
+        pub const fn new() -> Self {
+            Fuse(AtomicU64::new(0))
+        }
+        pub fn arm(&self, n: u64) {
+            self.0.store(n, SeqCst);
+        }
+        pub fn blow(&self, what: &str) {
+            if self.0.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) == Ok(1) {
+                panic!("{what} panicked (on purpose)");
+            }
+        }
+    }
+
+    pub static HASH_FUSE: Fuse = Fuse::new();
+    pub static EQ_FUSE: Fuse = Fuse::new();
+    pub static VAL_FUSE: Fuse = Fuse::new();
+    pub static LOADER_FUSE: Fuse = Fuse::new();
+    /// Every key hashes alike, so every lookup compares keys.
+    pub static SAME_HASH: AtomicBool = AtomicBool::new(false);
+
+    #[derive(Clone, Copy)]
+    pub enum EqMode {
+        Normal,
+        Never,
+        Flaky,
+    }
+    static EQ_MODE: AtomicU8 = AtomicU8::new(EqMode::Normal as u8);
+    static EQ_CALLS: AtomicU64 = AtomicU64::new(0);
+
+    pub fn eq_mode(mode: EqMode) {
+        EQ_MODE.store(mode as u8, SeqCst);
+    }
+
+    /// A key whose `Hash` and `Eq` can panic ([`HASH_FUSE`], [`EQ_FUSE`])
+    /// and whose `Eq` can be never true (a NaN) or true only every other
+    /// time for equal keys ([`eq_mode`]).
+    #[derive(Clone, Debug)]
+    pub struct FKey(pub u64);
+
+    impl Hash for FKey {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            HASH_FUSE.blow("Hash");
+            if !SAME_HASH.load(SeqCst) {
+                self.0.hash(h);
+            }
+        }
+    }
+
+    impl PartialEq for FKey {
+        fn eq(&self, other: &Self) -> bool {
+            EQ_FUSE.blow("Eq");
+            match EQ_MODE.load(SeqCst) {
+                m if m == EqMode::Never as u8 => false,
+                m if m == EqMode::Flaky as u8 => {
+                    self.0 == other.0 && EQ_CALLS.fetch_add(1, SeqCst) % 2 == 0
+                }
+                _ => self.0 == other.0,
+            }
+        }
+    }
+
+    impl Eq for FKey {}
+
+    /// A value whose `Clone` can panic ([`VAL_FUSE`]).
+    #[derive(Debug, PartialEq)]
+    pub struct FVal(pub u64);
+
+    impl Clone for FVal {
+        fn clone(&self) -> Self {
+            VAL_FUSE.blow("V::clone");
+            FVal(self.0)
+        }
+    }
+
+    const WAITERS: usize = 3;
+    const ROUNDS: u64 = 8;
+
+    /// Loads in rounds, each a leader and [`WAITERS`] threads asking for
+    /// the same key while its loader runs, with `arm` setting a fuse just
+    /// before the leader starts. Every call must return (value or panic);
+    /// `leader_panics`, when known, is whether the leader's call must
+    /// panic; waiters get their own value or the leader's. With every
+    /// fuse spent, the key must then be loadable and stored.
+    pub fn abandoned_load(
+        c: Cache<FKey, FVal>,
+        arm: impl Fn(&Cache<FKey, FVal>),
+        leader_panics: Option<bool>,
+    ) -> Outcome {
+        let c = Arc::new(c);
+        for r in 0..ROUNDS {
+            let started = Arc::new(AtomicUsize::new(0));
+            let leading = Arc::new(AtomicBool::new(false));
+            arm(&c);
+            let leader = {
+                let (c, started, leading) = (c.clone(), started.clone(), leading.clone());
+                std::thread::spawn(move || {
+                    let r = catch_unwind(AssertUnwindSafe(|| {
+                        c.get_or_insert_with(FKey(r), || {
+                            leading.store(true, SeqCst);
+                            while started.load(SeqCst) < WAITERS {
+                                std::thread::yield_now();
+                            }
+                            // Let the waiters reach the flight and park.
+                            for _ in 0..500 {
+                                std::thread::yield_now();
+                            }
+                            LOADER_FUSE.blow("loader");
+                            FVal(r)
+                        })
+                    }));
+                    leading.store(true, SeqCst);
+                    r.map(|v| v.0)
+                })
+            };
+            while !leading.load(SeqCst) {
+                std::thread::yield_now();
+            }
+            let waiters: Vec<_> = (0..WAITERS)
+                .map(|_| {
+                    let (c, started) = (c.clone(), started.clone());
+                    std::thread::spawn(move || {
+                        started.fetch_add(1, SeqCst);
+                        catch_unwind(AssertUnwindSafe(|| {
+                            c.get_or_insert_with(FKey(r), || FVal(r + 100)).0
+                        }))
+                    })
+                })
+                .collect();
+            let led = leader.join().map_err(|_| "leader thread died")?;
+            if let Some(want) = leader_panics {
+                check(led.is_err() == want, || {
+                    format!(
+                        "round {r}: leader panicked: {}, expected {want}",
+                        led.is_err()
+                    )
+                })?;
+            }
+            for w in waiters {
+                if let Ok(got) = w.join().map_err(|_| "waiter thread died")? {
+                    check(got == r || got == r + 100, || {
+                        format!("round {r}: waiter got {got}")
+                    })?;
+                }
+            }
+            for f in [&HASH_FUSE, &EQ_FUSE, &VAL_FUSE, &LOADER_FUSE] {
+                f.arm(0);
+            }
+            let got = c.get_or_insert_with(FKey(r), || FVal(r + 200)).0;
+            check([r, r + 100, r + 200].contains(&got), || {
+                format!("round {r}: key loads {got}")
+            })?;
+            check(c.get(&FKey(r)).is_some(), || {
+                format!("round {r}: loaded key not stored")
+            })?;
+        }
+        c.check_invariants()
+    }
+
+    /// Runs `f`, which must panic with the re-entrance message.
+    pub fn reentered<T>(what: &str, f: impl FnOnce() -> T) -> Outcome {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(_) => Err(format!("{what}: re-entrant load returned")),
+            Err(p) => {
+                let msg = text(p.as_ref());
+                check(msg.contains("re-entered"), || {
+                    format!("{what}: panic {msg:?} does not say the loader re-entered")
+                })
+            }
+        }
+    }
+
+    /// A future that is pending once (waking itself), then ready.
+    pub async fn yield_once() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                std::task::Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// `loads` loads of distinct keys, each returning its own value, leave
+    /// the heap where it was: the flight table keeps nothing (the entries
+    /// themselves stay within the cache's capacity, filled beforehand).
+    pub fn no_flight_left_behind(c: &Cache<FKey, u64>, loads: u64) -> Outcome {
+        let fill = c.max_capacity().unwrap_or(0).min(loads);
+        for i in 0..fill {
+            c.get_or_insert_with(FKey(u64::MAX - i), || i);
+        }
+        let before = counting_alloc::live();
+        for i in 0..loads {
+            let got = c.get_or_insert_with(FKey(i), || i);
+            check(got == i, || format!("key {i} loaded {got}"))?;
+        }
+        let grown = counting_alloc::live() - before;
+        check(grown < 4 << 20, || {
+            format!("{loads} loads left {grown} bytes behind (in-flight records kept?)")
+        })
+    }
 }
 
 // ---- ratelimit -------------------------------------------------------------
@@ -684,7 +1198,209 @@ fn cases_ratelimit() -> Vec<Case> {
             },
         ));
     }
+
+    // Issue 23: the end of time. A request that could fit only after the
+    // clock's last reading (`u64::MAX` ns) is a typed error, never a zero or
+    // unreachable retry-after that keeps `acquire` looping; one that fits
+    // exactly at the last reading waits for it and is admitted.
+    v.push(case(
+        "ratelimit/SlidingWindowLog.acquire(1) with the clock at u64::MAX",
+        || {
+            let clock = ManualClock::new();
+            clock.advance(Duration::MAX);
+            let log = std::sync::Arc::new(accepts(
+                SlidingWindowLog::builder()
+                    .limit(1)
+                    .window(SEC)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            accepts(log.check())?;
+            let l = log.clone();
+            never_admitted(watchdog(move || l.acquire(1))?)?;
+            never_admitted(log.try_acquire(1))?;
+            never_admitted(log.wait_time(1))?;
+            check(log.available() == 0, || "a unit came free".into())?;
+            log.validate().map_err(str::to_owned)
+        },
+    ));
+    v.push(case(
+        "ratelimit/SlidingWindowLog.acquire(1) waits for the last reading, no further",
+        || {
+            let clock = ManualClock::new();
+            clock.set(Duration::from_nanos(u64::MAX - NS));
+            let log = std::sync::Arc::new(accepts(
+                SlidingWindowLog::builder()
+                    .limit(2)
+                    .window(SEC)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            accepts(log.try_acquire(2))?;
+            clock.advance(SEC / 2);
+            // The two units leave at exactly u64::MAX: a real wait of 0.5 s.
+            let wait = accepts(log.wait_time(1))?;
+            check(wait == SEC / 2, || format!("wait_time {wait:?}"))?;
+            let l = log.clone();
+            accepts(watchdog(move || l.acquire(1))?)?;
+            check(clock.now_nanos() == u64::MAX, || {
+                "clock not at the end".into()
+            })?;
+            accepts(log.try_acquire(1))?;
+            let l = log.clone();
+            never_admitted(watchdog(move || l.acquire(1))?)?;
+            log.validate().map_err(str::to_owned)
+        },
+    ));
+    for start in [0u64, 1] {
+        v.push(case(
+            format!("ratelimit/SlidingWindowLog window(Duration::MAX) acquire from {start} ns"),
+            move || {
+                let clock = ManualClock::new();
+                clock.set(Duration::from_nanos(start));
+                let log = std::sync::Arc::new(accepts(
+                    SlidingWindowLog::builder()
+                        .limit(1)
+                        .window(Duration::MAX)
+                        .clock(clock.clone())
+                        .build(),
+                )?);
+                accepts(log.check())?;
+                let l = log.clone();
+                let r = watchdog(move || l.acquire(1))?;
+                if start == 0 {
+                    // Admitted at 0, it leaves at u64::MAX: wait for it.
+                    accepts(r)?;
+                    check(clock.now_nanos() == u64::MAX, || "did not wait".into())?;
+                    let l = log.clone();
+                    never_admitted(watchdog(move || l.acquire(1))?)
+                } else {
+                    never_admitted(r)
+                }
+            },
+        ));
+    }
+    v.push(case(
+        "ratelimit/SlidingWindowCounter.acquire(1) with the clock at u64::MAX",
+        || {
+            let clock = ManualClock::new();
+            clock.advance(Duration::MAX);
+            let c = std::sync::Arc::new(accepts(
+                SlidingWindowCounter::builder()
+                    .limit(1)
+                    .window(SEC)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            accepts(c.check())?;
+            let c2 = c.clone();
+            never_admitted(watchdog(move || c2.acquire(1))?)?;
+            never_admitted(c.try_acquire(1))?;
+            never_admitted(c.wait_time(1))
+        },
+    ));
+    // Issue 23: `limit x W` near 2^128 overflowed the weighted sum (a panic
+    // in debug, a wrapped sum that admitted `u64::MAX` twice in release).
+    // Each fixed window `[k W, (k + 1) W)` admits at most `limit`.
+    for limit in [u64::MAX - 1, u64::MAX] {
+        for window in [SEC, Duration::from_nanos(u64::MAX), Duration::MAX] {
+            v.push(case(
+                format!(
+                    "ratelimit/SlidingWindowCounter limit({limit}) window({window:?}) per window"
+                ),
+                move || counter_per_window(limit, window),
+            ));
+        }
+    }
     v
+}
+
+/// Runs `f` on a thread of its own and waits for it a bounded time: a call
+/// that loops without progress (a zero retry-after on a clock that cannot
+/// move) fails the case at once, rather than at the harness's timeout.
+fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    const LIMIT: Duration = Duration::from_secs(10);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(LIMIT).map_err(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Timeout => {
+            format!("no answer within {LIMIT:?}: it loops without progress")
+        }
+        std::sync::mpsc::RecvTimeoutError::Disconnected => "it panicked".to_owned(),
+    })
+}
+
+/// `Err(Error::EndOfTime)` naming the window: a request that can never be
+/// admitted, refused rather than told to wait.
+fn never_admitted<T: std::fmt::Debug>(r: Result<T, latchwork::ratelimit::Error>) -> Outcome {
+    match r {
+        Err(e @ latchwork::ratelimit::Error::EndOfTime { .. }) => names(&e, "window"),
+        other => Err(format!("expected EndOfTime, got {other:?}")),
+    }
+}
+
+/// Drives a `SlidingWindowCounter` of `limit` per `window` through the
+/// start, middle and end of its first windows and the clock's last
+/// readings, taking the largest costs it admits: no panic, no zero
+/// retry-after, and at most `limit` units in any fixed window.
+fn counter_per_window(limit: u64, window: Duration) -> Outcome {
+    use latchwork::ratelimit::{Error, SlidingWindowCounter};
+    let w = duration_to_nanos(window);
+    let clock = ManualClock::new();
+    let c = accepts(
+        SlidingWindowCounter::builder()
+            .limit(limit)
+            .window(window)
+            .clock(clock.clone())
+            .build(),
+    )?;
+    let mut at: Vec<u64> = [0, 1, w / 2, w - 1, w, w.saturating_add(w / 2)]
+        .into_iter()
+        .chain([u64::MAX - w / 2, u64::MAX - 1, u64::MAX])
+        .collect();
+    at.sort_unstable();
+    at.dedup();
+    // Units admitted per fixed window index (`now / W`).
+    let mut admitted = std::collections::BTreeMap::<u64, u128>::new();
+    for t in at {
+        clock.set(Duration::from_nanos(t));
+        for cost in [limit, 1, limit / 2, limit - 1, 1] {
+            let ok = match c.try_acquire(cost) {
+                Ok(()) => true,
+                Err(Error::RateLimited { retry_after }) => {
+                    check(!retry_after.is_zero(), || {
+                        format!("denied {cost} at {t} with a zero retry-after")
+                    })?;
+                    false
+                }
+                Err(Error::EndOfTime { .. }) => false,
+                Err(e) => return Err(format!("try_acquire({cost}) at {t}: {e}")),
+            };
+            if ok {
+                *admitted.entry(t / w).or_default() += u128::from(cost);
+            }
+            let _ = c.wait_time(1);
+            let _ = c.wait_time(limit);
+        }
+        // What `available` reports is admitted.
+        let room = c.available();
+        if room > 0 {
+            accepts(c.try_acquire(room))
+                .map_err(|e| format!("available() = {room} at {t}, then {e}"))?;
+            *admitted.entry(t / w).or_default() += u128::from(room);
+        }
+    }
+    check(admitted.get(&0) == Some(&u128::from(limit)), || {
+        format!("the first window admitted {admitted:?}, not the whole limit {limit}")
+    })?;
+    for (k, n) in admitted {
+        check(n <= u128::from(limit), || {
+            format!("fixed window {k} admitted {n}, more than the limit {limit}")
+        })?;
+    }
+    Ok(())
 }
 
 // ---- queue -----------------------------------------------------------------

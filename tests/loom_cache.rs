@@ -9,8 +9,11 @@
 //!   neither is left waiting (a lost wake-up is a loom deadlock);
 //! - a failing leader hands nothing stale to its waiter, and the key stays
 //!   loadable;
+//! - a leader that panics after its loader returned (its weigher) abandons
+//!   the flight: the other caller loads instead, neither is left waiting;
 //! - expiry: an expired entry is never returned, and each expiry is counted
 //!   once whoever reclaims it.
+//!
 //! (The read buffer's own protocol has models beside it in
 //! `src/cache/read_buffer.rs`.)
 
@@ -211,5 +214,59 @@ fn loom_dropped_async_leader_hands_over() {
         drop(lead);
         assert_eq!(t.join().unwrap(), 20);
         assert_eq!(cache.peek(&1), Some(20));
+    });
+}
+
+/// Keeps the models' deliberate panics off the output (loom replays them
+/// once per interleaving).
+fn quiet_on_purpose_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+            if !msg.contains("(on purpose)") {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// A leader whose weigher panics while it stores the loaded value abandons
+/// its flight (the guard runs from registration to publication): the other
+/// caller, parked on the flight or arriving after, runs its own loader;
+/// nobody waits forever and the panicked load is not stored.
+#[test]
+fn loom_panicking_leader_abandons_to_the_waiter() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    quiet_on_purpose_panics();
+    loom::model(|| {
+        let cache = Arc::new(
+            Cache::builder()
+                .max_capacity(4)
+                .policy(Policy::Lru)
+                .shards(1)
+                .hasher(Fixed::default())
+                .clock(ManualClock::new())
+                .weigher(|_: &u8, v: &u8| {
+                    if *v == 0 {
+                        panic!("weigher panicked (on purpose)");
+                    }
+                    1
+                })
+                .build()
+                .unwrap(),
+        );
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                catch_unwind(AssertUnwindSafe(|| cache.get_or_insert_with(1, || 0))).ok()
+            })
+        };
+        let mine = cache.get_or_insert_with(1, || 10);
+        let theirs = other.join().unwrap();
+        assert_eq!(mine, 10);
+        assert!(theirs.is_none() || theirs == Some(10), "{theirs:?}");
+        assert_eq!(cache.peek(&1), Some(10));
     });
 }

@@ -1,5 +1,5 @@
 use super::builder::CacheBuilder;
-use super::flight::{Flight, Outcome, SharedError, State};
+use super::flight::{current_thread, Flight, Outcome, SharedError, State};
 use super::read_buffer::{ReadBuffer, Recorded};
 use super::segment::{Removals, Segment, EXPIRE_BUDGET, NEVER};
 use super::{CacheStats, Policy, RemovalCause};
@@ -162,6 +162,9 @@ enum Role<V> {
     Found(V),
     Wait(Arc<Flight<V>>),
     Lead(Arc<Flight<V>>),
+    /// The key's flight runs its loader on this very thread: the caller is
+    /// that loader, asking for its own key.
+    Reentered,
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
@@ -196,14 +199,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             || self.per_entry_ttl.load(Ordering::Relaxed)
     }
 
-    /// The clock reading for a write (0 when nothing expires: unused).
+    /// The clock reading for a write, for `Segment::clamp_now`, which takes
+    /// it once the shard's write lock is held (`None` when nothing expires).
+    /// Read before waiting for the lock, it could be older than the time
+    /// another writer set meanwhile, and the wait would count as the clock
+    /// stepping back (see `crate::clock::AtomicClamp::write`).
     #[inline]
-    fn write_now(&self) -> u64 {
-        if self.uses_expiry() {
-            self.clock.now_nanos()
-        } else {
-            0
-        }
+    fn write_now(&self) -> impl FnOnce() -> Option<u64> + Copy + '_ {
+        move || self.uses_expiry().then(|| self.clock.now_nanos())
     }
 
     /// A clone of the live value for `key`, recording the hit for the
@@ -232,7 +235,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 // Relaxed: see `Times::deadline`.
                 let d = t.deadline.load(Ordering::Relaxed);
                 if d != NEVER || self.config.tti.is_some() {
-                    let now = seg.floored(self.clock.now_nanos());
+                    let now = seg.floored(|| self.clock.now_nanos());
                     if now >= d {
                         // Seen expired: never live again, whatever the
                         // clock does next.
@@ -281,7 +284,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let hash = self.hasher.hash_one(key);
         let seg = self.shards[self.shard_index(hash)].seg.read();
         let i = seg.find(hash, key)?;
-        seg.live(i, || seg.floored(self.clock.now_nanos()))
+        seg.live(i, || seg.floored(|| self.clock.now_nanos()))
             .then(|| seg.node(i).map(|n| n.value.clone()))
             .flatten()
     }
@@ -295,12 +298,13 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let hash = self.hasher.hash_one(key);
         let seg = self.shards[self.shard_index(hash)].seg.read();
         seg.find(hash, key)
-            .is_some_and(|i| seg.live(i, || seg.floored(self.clock.now_nanos())))
+            .is_some_and(|i| seg.live(i, || seg.floored(|| self.clock.now_nanos())))
     }
 
     /// Inserts or replaces `key`'s value (the old one is reported to the
-    /// listener as [`RemovalCause::Replaced`]). Returns whether the entry is
-    /// cached after the call. `false` means it left at once and the
+    /// listener as [`RemovalCause::Replaced`], or as
+    /// [`RemovalCause::Expired`] if it had expired). Returns whether the
+    /// entry is cached after the call. `false` means it left at once and the
     /// listener heard of it with [`RemovalCause::Size`]: it weighs more than
     /// the whole capacity, or the TinyLFU admission filter preferred the
     /// entries it would have displaced. (A new entry normally waits in the
@@ -518,9 +522,20 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 
     /// The value for `key`, or the value `init` computes, which is then
     /// inserted. Concurrent callers for one missing key run one `init`: the
-    /// others wait for it and receive its value. If `init` panics, the
-    /// panic propagates to its caller, the key is left loadable, and one of
-    /// the waiters runs its own `init` instead.
+    /// others wait for it and receive its value.
+    ///
+    /// # Panics
+    /// If `init` panics, or the weigher, `V::clone`, the clock or the key's
+    /// `Hash` or `Eq` panics while the value is stored, the panic
+    /// propagates to this caller, nothing is stored, the key is left
+    /// loadable and the waiting callers start over (one of them runs its
+    /// own `init`).
+    ///
+    /// If `init` asks for `key` itself (through any loading method,
+    /// blocking or async, on the thread `init` runs on), that inner call
+    /// panics with a message saying the key's loader re-entered the cache:
+    /// it would otherwise wait on itself forever. A loader that waits for
+    /// its own key on *another* thread is not detected and deadlocks.
     pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V
     where
         K: Clone,
@@ -539,6 +554,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     ///
     /// # Errors
     /// The error `init` (this caller's, or the one it waited on) returned.
+    ///
+    /// # Panics
+    /// As [`get_or_insert_with`](Self::get_or_insert_with), re-entrance
+    /// included (a re-entered load panics rather than returning an error:
+    /// `E` is the caller's type).
     pub fn try_get_or_insert_with<E>(
         &self,
         key: K,
@@ -578,6 +598,15 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// the flight is marked abandoned and unregistered, nothing is stored,
     /// and one waiting caller (thread or task) runs its own `init` instead.
     /// No caller waits forever and no key is left stuck.
+    ///
+    /// # Panics
+    /// As [`get_or_insert_with`](Self::get_or_insert_with). Re-entrance is
+    /// caught while `init` is being polled: a call for `key` polled from
+    /// inside `init` (awaited by it, or a blocking call made in it) panics.
+    /// Two calls for one key joined in one task (`join!`) are not
+    /// re-entrance: the second waits for the first. A loader that awaits a
+    /// *spawned* task loading its own key is not detected and never
+    /// completes.
     #[cfg(feature = "async")]
     pub async fn get_or_insert_async(&self, key: K, init: impl Future<Output = V>) -> V
     where
@@ -600,6 +629,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// The error `init` (this caller's, or the one it waited on) returned.
     ///
     /// # Cancel safety
+    /// As [`get_or_insert_async`](Self::get_or_insert_async).
+    ///
+    /// # Panics
     /// As [`get_or_insert_async`](Self::get_or_insert_async).
     #[cfg(feature = "async")]
     pub async fn try_get_or_insert_async<E>(
@@ -633,33 +665,26 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return Ok(v);
         }
         let idx = self.shard_index(hash);
-        let mut init = Some(init);
-        loop {
-            let flight = match self.role(idx, hash, &key) {
+        let lead = loop {
+            match self.role(idx, hash, &key, false) {
                 Role::Found(v) => return Ok(v),
-                Role::Wait(f) => match waited(f.wait_async().await) {
-                    Some(done) => return done,
-                    None => continue,
-                },
-                Role::Lead(f) => f,
-            };
-            let Some(init) = init.take() else {
-                // A call leads at most once: it returns (or is dropped) after.
-                continue;
-            };
-            let mut guard = LeadGuard {
-                cache: self,
-                hash,
-                key: &key,
-                flight: &flight,
-                armed: true,
-            };
-            self.stats.incr(LOADS);
-            let result = init.await;
-            guard.armed = false;
-            drop(guard);
-            return self.finish_load(idx, hash, key, &flight, result);
-        }
+                Role::Wait(f) => {
+                    if let Some(done) = waited(f.wait_async().await) {
+                        return done;
+                    }
+                }
+                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
+                Role::Reentered => reentered(),
+            }
+        };
+        self.stats.incr(LOADS);
+        let mut init = std::pin::pin!(init);
+        // Each poll of `init` records this thread on the flight: a call
+        // for the same key polled from inside it (the loader awaiting its
+        // own key) is caught instead of pending forever.
+        let result =
+            std::future::poll_fn(|cx| lead.flight.running(|| init.as_mut().poll(cx))).await;
+        self.finish_load(lead, key, result)
     }
 
     fn load<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
@@ -673,65 +698,59 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return Ok(v);
         }
         let idx = self.shard_index(hash);
-        let mut init = Some(init);
-        loop {
-            let flight = match self.role(idx, hash, &key) {
+        let lead = loop {
+            match self.role(idx, hash, &key, true) {
                 Role::Found(v) => return Ok(v),
-                Role::Wait(f) => match waited(f.wait()) {
-                    Some(done) => return done,
-                    None => continue,
-                },
-                Role::Lead(f) => f,
-            };
-            let Some(init) = init.take() else {
-                // A call leads at most once: it returns (or unwinds) after.
-                continue;
-            };
-            let mut guard = LeadGuard {
-                cache: self,
-                hash,
-                key: &key,
-                flight: &flight,
-                armed: true,
-            };
-            self.stats.incr(LOADS);
-            let result = init();
-            guard.armed = false;
-            drop(guard);
-            return self.finish_load(idx, hash, key, &flight, result);
-        }
+                Role::Wait(f) => {
+                    if let Some(done) = waited(f.wait()) {
+                        return done;
+                    }
+                }
+                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
+                Role::Reentered => reentered(),
+            }
+        };
+        self.stats.incr(LOADS);
+        let result = init();
+        self.finish_load(lead, key, result)
     }
 
     /// Under the shard's write lock: the entry, the flight to wait on, or a
-    /// new flight this caller leads.
-    fn role(&self, idx: usize, hash: u64, key: &K) -> Role<V>
+    /// new flight this caller leads (`blocking`: its loader runs on this
+    /// thread until it returns).
+    fn role(&self, idx: usize, hash: u64, key: &K, blocking: bool) -> Role<V>
     where
         K: Clone,
         V: Clone,
     {
+        let now = self.write_now();
         let mut seg = self.shards[idx].write();
-        let now = seg.clamp_now(self.write_now());
-        match seg.find(hash, key).filter(|&i| seg.live(i, || now)) {
-            Some(i) => match seg.node(i) {
-                Some(n) => Role::Found(n.value.clone()),
-                None => Role::Lead(seg.flights.start(hash, key.clone())),
-            },
-            None => match seg.flights.find(hash, key) {
-                Some(f) => Role::Wait(f),
-                None => Role::Lead(seg.flights.start(hash, key.clone())),
-            },
+        let now = seg.clamp_now(now);
+        if let Some(n) = seg
+            .find(hash, key)
+            .filter(|&i| seg.live(i, || now))
+            .and_then(|i| seg.node(i))
+        {
+            return Role::Found(n.value.clone());
+        }
+        let me = current_thread();
+        match seg.flights.find(hash, key) {
+            Some(f) if f.runs_on(me) => Role::Reentered,
+            Some(f) => Role::Wait(f),
+            None => Role::Lead(seg.flights.start(hash, key.clone(), blocking.then_some(me))),
         }
     }
 
-    /// The leader's last step: stores a value (if its flight is still
-    /// registered) or unregisters the flight on an error, then publishes
-    /// the outcome to the waiters.
+    /// The leader's last step. What runs user code (the weigher, `V::clone`)
+    /// runs first, while `lead` still guards the flight: a panic there
+    /// abandons it. Then the value is stored (if the flight is still
+    /// registered) or, on an error, the flight only unregistered; the
+    /// outcome is published to the waiters before the listener hears of
+    /// any removal.
     fn finish_load<E>(
         &self,
-        idx: usize,
-        hash: u64,
+        lead: Lead<'_, K, V, S, C>,
         key: K,
-        flight: &Arc<Flight<V>>,
         result: Result<V, E>,
     ) -> Result<V, Arc<E>>
     where
@@ -740,69 +759,74 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     {
         match result {
             Ok(v) => {
-                self.store_loaded(hash, key, v.clone(), flight);
-                flight.finish(State::Done(v.clone()));
+                let weight = self.weigh(&key, &v);
+                let (stored, shared) = (v.clone(), v.clone());
+                let mut out = Removals::new();
+                let (before, after) = self.store_loaded(&lead, key, stored, weight, &mut out);
+                let idx = lead.idx;
+                lead.publish(State::Done(shared));
+                self.account(idx, before, after);
+                self.notify(out);
                 Ok(v)
             }
             Err(e) => {
                 self.stats.incr(LOAD_ERRORS);
                 let e = Arc::new(e);
-                self.shards[idx].write().flights.finish(hash, &key, flight);
                 let shared: SharedError = e.clone();
-                flight.finish(State::Failed(shared));
+                lead.unregister();
+                lead.publish(State::Failed(shared));
                 Err(e)
             }
         }
     }
 
-    /// Stores a loaded value if its flight is still registered (no removal
-    /// or invalidation of the key happened during the load).
-    fn store_loaded(&self, hash: u64, key: K, value: V, flight: &Arc<Flight<V>>) {
-        let weight = self.weigh(&key, &value);
-        let mut out = Removals::new();
-        if self
+    /// Unregisters the leader's flight and, in the same critical section,
+    /// stores the loaded value if the flight was still registered (no
+    /// removal or invalidation of the key happened during the load).
+    /// Returns the shard's weight before and after.
+    fn store_loaded(
+        &self,
+        lead: &Lead<'_, K, V, S, C>,
+        key: K,
+        value: V,
+        weight: u32,
+        out: &mut Removals<K, V>,
+    ) -> (u64, u64) {
+        let heavy = self
             .config
             .max_capacity
-            .is_some_and(|cap| u64::from(weight) > cap)
-        {
-            self.shards[self.shard_index(hash)]
-                .write()
-                .flights
-                .finish(hash, &key, flight);
+            .is_some_and(|cap| u64::from(weight) > cap);
+        let now = self.write_now();
+        let mut seg = self.shards[lead.idx].write();
+        let before = seg.weight();
+        let registered = seg.flights.finish(lead.hash, &lead.flight);
+        if heavy {
+            drop(seg);
             // Counted as written and refused, as `insert` counts it.
             self.stats.incr(INSERTS);
             out.push(key, value, RemovalCause::Size);
-            self.notify(out);
-            return;
+            return (before, before);
         }
-        let idx = self.shard_index(hash);
-        let (stored, before, after) = {
-            let mut seg = self.shards[idx].write();
-            let now = seg.clamp_now(self.write_now());
-            let (deadline, hard) = self.deadlines(now, self.config.ttl);
-            let before = seg.weight();
-            if !seg.flights.finish(hash, &key, flight) {
-                (false, before, before)
-            } else {
-                seg.expire(now, EXPIRE_BUDGET, &self.hasher, &mut out);
-                seg.upsert(
-                    hash,
-                    key,
-                    value,
-                    weight,
-                    deadline,
-                    hard,
-                    &self.hasher,
-                    &mut out,
-                );
-                (true, before, seg.weight())
-            }
-        };
-        if stored {
-            self.stats.incr(INSERTS);
+        if !registered {
+            return (before, before);
         }
-        self.account(idx, before, after);
-        self.notify(out);
+        let now = seg.clamp_now(now);
+        let (deadline, hard) = self.deadlines(now, self.config.ttl);
+        seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
+        seg.upsert(
+            lead.hash,
+            key,
+            value,
+            weight,
+            deadline,
+            hard,
+            &self.hasher,
+            out,
+        );
+        let after = seg.weight();
+        drop(seg);
+        self.stats.incr(INSERTS);
+        (before, after)
     }
 
     /// Removes every entry (each reported as [`RemovalCause::Explicit`]);
@@ -956,28 +980,70 @@ fn waited<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, 
     }
 }
 
-/// Unregisters an abandoned flight (its loader panicked, or its future was
-/// dropped mid-load) and tells its waiters to start over.
-struct LeadGuard<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
+/// The leader's hold on its flight, from registration to publication.
+/// Dropped unpublished (a panic in the loader, the weigher, `V::clone`, the
+/// key's `Hash` or `Eq` or the clock while the value is stored; or an async
+/// leader dropped mid-load), it unregisters the flight by identity and
+/// marks it `Abandoned`: the waiters start over and the key stays loadable.
+struct Lead<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
     cache: &'a Cache<K, V, S, C>,
+    idx: usize,
     hash: u64,
-    key: &'a K,
-    flight: &'a Arc<Flight<V>>,
+    flight: Arc<Flight<V>>,
     armed: bool,
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Drop for LeadGuard<'_, K, V, S, C> {
+impl<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> Lead<'a, K, V, S, C> {
+    /// Takes charge of `flight`, just registered by this caller.
+    fn new(cache: &'a Cache<K, V, S, C>, idx: usize, hash: u64, flight: Arc<Flight<V>>) -> Self {
+        Lead {
+            cache,
+            idx,
+            hash,
+            flight,
+            armed: true,
+        }
+    }
+
+    /// Unregisters the flight if an invalidation has not already.
+    fn unregister(&self) -> bool {
+        self.cache.shards[self.idx]
+            .write()
+            .flights
+            .finish(self.hash, &self.flight)
+    }
+
+    /// Publishes the outcome to the waiters (the flight is unregistered by
+    /// now): the guard's duty is done.
+    fn publish(mut self, outcome: State<V>) {
+        self.flight.finish(outcome);
+        self.armed = false;
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Drop for Lead<'_, K, V, S, C> {
     fn drop(&mut self) {
         if self.armed {
-            let idx = self.cache.shard_index(self.hash);
-            self.cache.shards[idx]
-                .write()
-                .flights
-                .finish(self.hash, self.key, self.flight);
+            self.unregister();
             self.cache.stats.incr(LOAD_ERRORS);
             self.flight.finish(State::Abandoned);
         }
     }
+}
+
+/// The panic of a loader that asks for its own key: that call would wait
+/// on itself forever.
+// The one deliberate panic of the loaders, documented on each of them:
+// there is no error to return it as (`E` is the caller's type).
+#[allow(clippy::panic)]
+#[cold]
+#[inline(never)]
+fn reentered() -> ! {
+    panic!(
+        "latchwork Cache: a key's loader re-entered the cache for that same key \
+         (a loading call such as get_or_insert_with, made from inside the key's own loader, \
+         would wait on itself forever)"
+    )
 }
 
 impl<K, V, S, C: fmt::Debug> fmt::Debug for Cache<K, V, S, C> {

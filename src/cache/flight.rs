@@ -15,12 +15,24 @@
 //!   outcome, then notifies the queue, whose handshake loses no wake-up.
 //!   The blocking and the async loaders run this one protocol.
 //! - An error reaches every waiter and is not stored in the cache.
-//! - A leader that panics (or, for a future, is dropped) marks the flight
-//!   `Abandoned` from a drop guard; waiters then start over, and one of them
-//!   becomes the next leader: no key is left stuck.
+//! - The leader holds a drop guard from the moment it registers the flight
+//!   until it publishes: a panic anywhere in between (the loader, the
+//!   weigher, `V::clone`, the key's `Hash` or `Eq` in the store) or, for a
+//!   future, a drop mid-load marks the flight `Abandoned`; waiters then
+//!   start over, and one of them becomes the next leader: no key is left
+//!   stuck.
+//! - Flights leave the table by identity (`Arc::ptr_eq`), never by key
+//!   equality, so a key whose `Eq` is never true or not consistent cannot
+//!   leave a finished flight behind: a registered flight is always loading.
 //! - A removal of the key, `retain` or `invalidate_all` unregisters the
 //!   flight, so a load that began before the invalidation is not stored
 //!   after it (its waiters still receive the value they asked for).
+//! - Re-entrance. A flight records the thread its loader is running on (a
+//!   blocking leader's for the whole load; an async leader's while its
+//!   future is being polled). A caller that finds a loading flight whose
+//!   loader runs on its own thread can only be that loader asking for its
+//!   own key: it would wait on itself forever, so it panics instead.
+use crate::sync::thread::{self, ThreadId};
 use crate::sync::Mutex;
 use crate::wait::WaitQueue;
 // std's `Arc` even under loom: errors cross the public API as
@@ -36,7 +48,11 @@ use std::sync::Arc;
 pub(crate) type SharedError = Arc<dyn Any + Send + Sync>;
 
 pub(crate) enum State<V> {
-    Loading,
+    /// The loader runs; `on` is the thread it runs on right now, if any
+    /// (see the module doc on re-entrance).
+    Loading {
+        on: Option<ThreadId>,
+    },
     Done(V),
     Failed(SharedError),
     Abandoned,
@@ -57,11 +73,47 @@ pub(crate) enum Outcome<V> {
     Retry,
 }
 
+/// The calling thread, as flights record it.
+pub(crate) fn current_thread() -> ThreadId {
+    thread::current().id()
+}
+
 impl<V> Flight<V> {
-    pub(crate) fn new() -> Self {
+    /// A loading flight whose loader runs on `on` (a blocking leader's
+    /// thread), or on no thread yet (an async leader, recorded per poll).
+    pub(crate) fn new(on: Option<ThreadId>) -> Self {
         Flight {
-            state: Mutex::new(State::Loading),
+            state: Mutex::new(State::Loading { on }),
             done: WaitQueue::new(),
+        }
+    }
+
+    /// Whether the flight is loading with its loader running on `me`: a
+    /// caller on `me` waiting for it would wait on itself.
+    pub(crate) fn runs_on(&self, me: ThreadId) -> bool {
+        matches!(*self.state.lock(), State::Loading { on: Some(t) } if t == me)
+    }
+
+    /// Runs `poll` (one poll of an async leader's loader) with the flight
+    /// recording that its loader runs on this thread; the record is cleared
+    /// when `poll` returns or unwinds.
+    #[cfg(feature = "async")]
+    pub(crate) fn running<R>(&self, poll: impl FnOnce() -> R) -> R {
+        struct Polled<'a, V>(&'a Flight<V>);
+        impl<V> Drop for Polled<'_, V> {
+            fn drop(&mut self) {
+                self.0.set_running(None);
+            }
+        }
+        self.set_running(Some(current_thread()));
+        let _polled = Polled(self);
+        poll()
+    }
+
+    #[cfg(feature = "async")]
+    fn set_running(&self, thread: Option<ThreadId>) {
+        if let State::Loading { on } = &mut *self.state.lock() {
+            *on = thread;
         }
     }
 
@@ -69,7 +121,7 @@ impl<V> Flight<V> {
     /// an effect.
     pub(crate) fn finish(&self, outcome: State<V>) {
         let mut state = self.state.lock();
-        if matches!(*state, State::Loading) {
+        if matches!(*state, State::Loading { .. }) {
             *state = outcome;
         }
         drop(state);
@@ -77,7 +129,7 @@ impl<V> Flight<V> {
     }
 
     fn loading(&self) -> bool {
-        matches!(*self.state.lock(), State::Loading)
+        matches!(*self.state.lock(), State::Loading { .. })
     }
 
     fn outcome(&self) -> Option<Outcome<V>>
@@ -85,7 +137,7 @@ impl<V> Flight<V> {
         V: Clone,
     {
         match &*self.state.lock() {
-            State::Loading => None,
+            State::Loading { .. } => None,
             State::Done(v) => Some(Outcome::Value(v.clone())),
             State::Failed(e) => Some(Outcome::Error(e.clone())),
             State::Abandoned => Some(Outcome::Retry),
@@ -177,24 +229,25 @@ impl<K: Eq, V> FlightTable<K, V> {
             .map(|(_, _, f)| f.clone())
     }
 
-    /// Registers a new flight for `key` (known to have none).
-    pub(crate) fn start(&mut self, hash: u64, key: K) -> Arc<Flight<V>> {
-        let flight = Arc::new(Flight::new());
+    /// Registers a new flight for `key` (known to have none), whose
+    /// loader runs on `on` (see [`Flight::new`]).
+    pub(crate) fn start(&mut self, hash: u64, key: K, on: Option<ThreadId>) -> Arc<Flight<V>> {
+        let flight = Arc::new(Flight::new(on));
         self.table
             .insert_unique(hash, (hash, key, flight.clone()), |(h, _, _)| *h);
         flight
     }
 
-    /// Unregisters `flight` if it is still the one for `key`; returns
-    /// whether it was.
-    pub(crate) fn finish<Q>(&mut self, hash: u64, key: &Q, flight: &Arc<Flight<V>>) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        match self.table.find_entry(hash, |(_, k, f)| {
-            k.borrow() == key && Arc::ptr_eq(f, flight)
-        }) {
+    /// Unregisters `flight` if it is still registered (no invalidation took
+    /// it out); returns whether it was. By identity, not by key: runs no
+    /// user code (a key whose `Eq` panics, is never true or is not
+    /// consistent cannot leave its flight behind), and `hash` is the one
+    /// the flight was registered under.
+    pub(crate) fn finish(&mut self, hash: u64, flight: &Arc<Flight<V>>) -> bool {
+        match self
+            .table
+            .find_entry(hash, |(_, _, f)| Arc::ptr_eq(f, flight))
+        {
             Ok(e) => {
                 e.remove();
                 true

@@ -31,6 +31,7 @@ use super::flight::FlightTable;
 use super::sketch::Sketch;
 use super::{Policy, RemovalCause};
 use crate::arena::Arena;
+use crate::clock::AtomicClamp;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::wheel::{Timer, Wheel};
 use hashbrown::HashTable;
@@ -174,13 +175,14 @@ pub(crate) struct Segment<K, V> {
     window_w: u64,
     protected_w: u64,
     pub(crate) flights: FlightTable<K, V>,
-    /// The latest clock reading this shard acted on: readings below it are
-    /// taken as it (a clock that steps back is "no time passed"), so an
-    /// entry once seen expired is never live again. Raised under the write
-    /// lock, and by a reader that finds an entry expired (rare); read on
-    /// every expiry check. Relaxed: a monotone hint, checked against each
-    /// reader's own reading.
-    floor: AtomicU64,
+    /// The shard's time: clock readings clamped by the crate's one policy
+    /// for a clock that steps back (no time passed, then time passes again
+    /// at the clock's pace; see `crate::clock`), so an entry once seen
+    /// expired is never live again, and a corrected jump ahead costs no
+    /// more than the time it stood ahead. Deadlines and the wheel count in
+    /// this time. Raised under the write lock, and by a reader that finds
+    /// an entry expired (rare); read on every expiry check.
+    floor: AtomicClamp,
 }
 
 /// A sketch for `entries` resident keys.
@@ -240,7 +242,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             window_w: 0,
             protected_w: 0,
             flights: FlightTable::new(),
-            floor: AtomicU64::new(now),
+            floor: AtomicClamp::new(now),
         }
     }
 
@@ -254,32 +256,25 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         self.weight
     }
 
-    /// `now`, or the shard's floor if the clock stepped back below it
-    /// (see `floor`); raises the floor to the result.
+    /// The shard's time for a write section (see `floor`), under the write
+    /// lock: `now` yields the clock reading, taken here, once the lock is
+    /// held (`None` when nothing expires: the time is then unchanged).
     #[inline]
-    pub(crate) fn clamp_now(&self, now: u64) -> u64 {
-        // Relaxed: see `floor`.
-        let floor = self.floor.load(Ordering::Relaxed);
-        if now > floor {
-            self.floor.store(now, Ordering::Relaxed);
-            now
-        } else {
-            floor
-        }
+    pub(crate) fn clamp_now(&self, now: impl FnOnce() -> Option<u64>) -> u64 {
+        self.floor.write(now())
     }
 
-    /// `now`, or the floor if the clock stepped back, without raising it.
+    /// The shard's time for a reader (see `floor`), under the read lock:
+    /// `raw` reads the clock.
     #[inline]
-    pub(crate) fn floored(&self, now: u64) -> u64 {
-        // Relaxed: see `floor`.
-        now.max(self.floor.load(Ordering::Relaxed))
+    pub(crate) fn floored(&self, raw: impl FnOnce() -> u64) -> u64 {
+        self.floor.read(raw)
     }
 
-    /// Raises the floor to `now` (a reader that saw an entry expire).
+    /// Raises the shard's time to `now` (a reader that saw an entry expire).
     #[inline]
     pub(crate) fn raise_floor(&self, now: u64) {
-        // Relaxed: see `floor`.
-        self.floor.fetch_max(now, Ordering::Relaxed);
+        self.floor.raise(now);
     }
 
     #[inline]
@@ -455,6 +450,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     /// removals and evictions) pass a quarter of them, so hint memory stays
     /// within 1.25 timers per entry; the rebuild's O(entries) cost is
     /// amortised over the quarter of entries' worth of removals before it.
+    /// The timers of entries already expired go back on the due list (see
+    /// `Wheel::insert`), so the next writes reclaim them even if time has
+    /// not moved since.
     fn compact_timers(&mut self) {
         if self.wheel.len() <= self.arena.len() + self.arena.len() / 4 + 64 {
             return;
@@ -549,7 +547,20 @@ impl<K: Hash + Eq, V> Segment<K, V> {
                     Region::Protected => self.protected_w = self.protected_w - old_w + new_w,
                     _ => {}
                 }
-                out.push(key, old, RemovalCause::Replaced);
+                // An old value that had expired by this write's time (the
+                // floor, which the write's `clamp_now` set) left by expiry,
+                // whether or not its timer came due yet.
+                let expired = self.times.get(i as usize).is_some_and(|t| {
+                    // Relaxed: see `Times::deadline`; we hold the write lock.
+                    let d = t.deadline.load(Ordering::Relaxed);
+                    d != NEVER && d <= self.floor.floor()
+                });
+                let cause = if expired {
+                    RemovalCause::Expired
+                } else {
+                    RemovalCause::Replaced
+                };
+                out.push(key, old, cause);
                 self.set_times(i, deadline, hard);
                 self.on_hit(i);
                 self.evict(i, hasher, out);

@@ -276,3 +276,230 @@ impl Backoff {
         crate::sync::spin_loop();
     }
 }
+
+/// Tests of the unsafe slot protocol, small enough for Miri
+/// (`cargo +nightly miri test --lib miri_`): non-`Copy` values that own a
+/// box and count their drops, pushed and popped across laps of a
+/// ring whose capacity is not a power of two, left in rings that are then
+/// dropped, and raced by two threads. Miri checks the `MaybeUninit` writes
+/// and reads, the data races and the leaks; the counters check that every
+/// value is dropped exactly once and the stamps match the module's table.
+#[cfg(all(test, not(loom)))]
+mod miri_tests {
+    use super::Ring;
+    use crate::sync::atomic::{AtomicUsize, Ordering};
+    use crate::sync::Arc;
+    use std::thread;
+
+    /// One drop counter per value id.
+    struct Drops(Vec<AtomicUsize>);
+
+    impl Drops {
+        fn new(n: usize) -> Arc<Self> {
+            Arc::new(Drops((0..n).map(|_| AtomicUsize::new(0)).collect()))
+        }
+
+        /// Panics unless every id was dropped exactly once.
+        fn assert_each_once(&self) {
+            for (id, d) in self.0.iter().enumerate() {
+                // Relaxed: read after the threads that dropped were joined.
+                let n = d.load(Ordering::Relaxed);
+                assert_eq!(n, 1, "value {id} dropped {n} times");
+            }
+        }
+    }
+
+    /// A value that owns heap memory and counts its drop.
+    struct Counted {
+        id: usize,
+        /// `id` again, boxed: a torn or uninitialised value shows here.
+        boxed: Box<usize>,
+        drops: Arc<Drops>,
+    }
+
+    impl Counted {
+        fn new(id: usize, drops: &Arc<Drops>) -> Self {
+            Counted {
+                id,
+                boxed: Box::new(id),
+                drops: Arc::clone(drops),
+            }
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            assert_eq!(*self.boxed, self.id, "torn value");
+            // Relaxed: a counter, read after a join.
+            self.drops.0[self.id].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Checks a quiescent ring against the module's stamp table: from
+    /// `head`, `len` full slots (stamp = position + 1) reach `tail`, then
+    /// the empty ones (stamp = position) complete one lap.
+    fn check_stamps<T>(ring: &Ring<T>) {
+        // Relaxed: no other thread is at work.
+        let head = ring.head.load(Ordering::Relaxed);
+        let tail = ring.tail.load(Ordering::Relaxed);
+        let len = ring.len();
+        let mut pos = head;
+        for i in 0..ring.capacity() {
+            if i == len {
+                assert_eq!(pos, tail, "{len} full slots from head {head} miss tail");
+            }
+            let full = i < len;
+            let slot = &ring.slots[pos & (ring.one_lap - 1)];
+            let stamp = slot.stamp.load(Ordering::Relaxed);
+            let want = if full { pos + 1 } else { pos };
+            assert_eq!(stamp, want, "position {pos:#x} (full: {full})");
+            pos = ring.next(pos);
+        }
+        assert_eq!(ring.is_empty(), len == 0);
+    }
+
+    /// Push to full (the rejected value comes back whole and is pushed
+    /// again later), pop two, repeat, over several laps of a 3-slot ring
+    /// (`one_lap` 4, so `next` skips an index each lap): FIFO order, and
+    /// each value dropped once.
+    #[test]
+    fn miri_single_thread_laps_with_drops() {
+        const N: usize = 14;
+        let drops = Drops::new(N);
+        let ring = Ring::new(3);
+        let (mut created, mut popped) = (0, 0);
+        let mut pending: Option<Counted> = None;
+        while popped < N {
+            // Fill until the ring hands a value back or every id is in.
+            loop {
+                let v = match pending.take() {
+                    Some(v) => v,
+                    None if created < N => {
+                        created += 1;
+                        Counted::new(created - 1, &drops)
+                    }
+                    None => break,
+                };
+                let id = v.id;
+                if let Err(back) = ring.push(v) {
+                    assert_eq!(back.id, id, "a full ring hands back the value pushed");
+                    assert_eq!(ring.len(), 3);
+                    pending = Some(back);
+                    break;
+                }
+            }
+            check_stamps(&ring);
+            for _ in 0..2 {
+                if let Some(v) = ring.pop() {
+                    assert_eq!(v.id, popped);
+                    popped += 1;
+                }
+            }
+            check_stamps(&ring);
+        }
+        assert!(pending.is_none());
+        assert!(ring.pop().is_none());
+        check_stamps(&ring);
+        drop(ring);
+        drops.assert_each_once();
+    }
+
+    /// Rings dropped while holding 0 to `capacity` values, after the head
+    /// has been turned by every offset (so the values wrap the end of the
+    /// slot array): `Drop` drops exactly the values left, each once.
+    #[test]
+    fn miri_drop_of_a_ring_holding_values() {
+        for capacity in [1usize, 3] {
+            for turn in 0..=capacity {
+                for fill in 0..=capacity {
+                    let drops = Drops::new(turn + fill);
+                    let ring = Ring::new(capacity);
+                    for id in 0..turn {
+                        assert!(ring.push(Counted::new(id, &drops)).is_ok());
+                        assert_eq!(ring.pop().map(|v| v.id), Some(id));
+                    }
+                    for id in turn..turn + fill {
+                        assert!(ring.push(Counted::new(id, &drops)).is_ok());
+                    }
+                    assert_eq!(ring.len(), fill);
+                    check_stamps(&ring);
+                    drop(ring);
+                    drops.assert_each_once();
+                }
+            }
+        }
+    }
+
+    /// One producer thread and the main thread popping, on a 2-slot ring:
+    /// every value arrives once, whole and in order, and pushes wait on a
+    /// full ring while the popper empties it.
+    #[test]
+    fn miri_producer_and_consumer_threads() {
+        const N: usize = 8;
+        let drops = Drops::new(N);
+        let ring = Arc::new(Ring::new(2));
+        let producer = {
+            let (ring, drops) = (Arc::clone(&ring), Arc::clone(&drops));
+            thread::spawn(move || {
+                for id in 0..N {
+                    let mut v = Counted::new(id, &drops);
+                    while let Err(back) = ring.push(v) {
+                        v = back;
+                        thread::yield_now();
+                    }
+                }
+            })
+        };
+        let mut next = 0;
+        while next < N {
+            match ring.pop() {
+                Some(v) => {
+                    assert_eq!(v.id, next);
+                    next += 1;
+                }
+                None => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+        assert!(ring.pop().is_none());
+        check_stamps(&ring);
+        drop(ring);
+        drops.assert_each_once();
+    }
+
+    /// Two threads that both push and pop on a 2-slot ring, leaving what
+    /// they did not pop for the ring's `Drop`: each value is popped or
+    /// dropped by the ring, exactly once.
+    #[test]
+    fn miri_two_threads_push_and_pop_then_drop() {
+        const PER_THREAD: usize = 4;
+        let drops = Drops::new(2 * PER_THREAD);
+        let ring = Arc::new(Ring::new(2));
+        let work = |t: usize, ring: Arc<Ring<Counted>>, drops: Arc<Drops>| {
+            let mut popped = 0;
+            for i in 0..PER_THREAD {
+                let mut v = Counted::new(t * PER_THREAD + i, &drops);
+                // A full ring: pop one to make room, then retry.
+                while let Err(back) = ring.push(v) {
+                    v = back;
+                    popped += usize::from(ring.pop().is_some());
+                }
+                if i % 2 == 1 {
+                    popped += usize::from(ring.pop().is_some());
+                }
+            }
+            popped
+        };
+        let other = {
+            let (ring, drops) = (Arc::clone(&ring), Arc::clone(&drops));
+            thread::spawn(move || work(1, ring, drops))
+        };
+        let mine = work(0, Arc::clone(&ring), Arc::clone(&drops));
+        let theirs = other.join().unwrap();
+        let ring = Arc::into_inner(ring).expect("the other thread is joined");
+        check_stamps(&ring);
+        assert_eq!(mine + theirs + ring.len(), 2 * PER_THREAD);
+        drop(ring);
+        drops.assert_each_once();
+    }
+}

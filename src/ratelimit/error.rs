@@ -57,6 +57,16 @@ pub enum Error {
         /// The value given.
         value: u64,
     },
+    /// The request can never be admitted: the units that must leave the
+    /// window before it fits leave only after the clock's last reading
+    /// (`u64::MAX` nanoseconds, about 584 years after its origin), so no
+    /// wait helps. A clock stopped at that end of time, or a window that
+    /// outlasts it, gets this instead of an [`Error::RateLimited`] that no
+    /// wait could honour (and that would keep a blocking `acquire` looping).
+    EndOfTime {
+        /// The parameter whose span runs past the end of time (`window`).
+        parameter: &'static str,
+    },
     /// A required builder parameter was not set.
     MissingParameter {
         /// The parameter's name.
@@ -134,6 +144,10 @@ impl fmt::Display for Error {
             Error::CapacityOverflow { parameter, value } => write!(
                 f,
                 "`{parameter}` {value} is too large: its refill time overflows 64-bit nanoseconds"
+            ),
+            Error::EndOfTime { parameter } => write!(
+                f,
+                "the request can never be admitted: the `{parameter}` it waits on ends after the clock's last reading (u64::MAX ns, about 584 years after its origin); use a shorter `{parameter}` or a clock that has not run out"
             ),
             Error::MissingParameter { parameter } => {
                 write!(f, "`{parameter}` was not set on the builder")

@@ -1,6 +1,5 @@
-use super::bucket::limited;
 use super::fifo::Fifo;
-use super::window_log::window_params;
+use super::window_log::{denied_until, wait_of, window_params};
 use super::Error;
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
@@ -21,6 +20,9 @@ use std::time::Duration;
 ///
 /// that is, the previous window is assumed to have been spread evenly and
 /// only the part still inside the sliding window `(now - W, now]` counts.
+/// The test is evaluated in `u128` as `prev x (W - e) <= (limit - curr -
+/// cost) x W` (after `curr + cost <= limit`), so no product overflows even
+/// for `limit = u64::MAX` and `W = u64::MAX` ns.
 ///
 /// **Error bound.** The estimate is exact when traffic is uniform. It never
 /// admits more than `limit` units in one fixed window, hence never more than
@@ -35,7 +37,9 @@ use std::time::Duration;
 ///
 /// A clock reading earlier than the last one seen counts as no time passed
 /// (see [`clock`](crate::clock#time-that-goes-backwards)): the counts stay,
-/// they are not reset by a window number that went down.
+/// they are not reset by a window number that went down. A request that
+/// could fit only after the clock's last reading (`u64::MAX` ns) is refused
+/// with [`Error::EndOfTime`], not told to retry.
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
@@ -141,7 +145,8 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// # Errors
     /// [`Error::RateLimited`] with the time until the weighted count admits
     /// `cost` (if nothing else is admitted meanwhile);
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] if that time is after the clock's last reading.
     pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
         self.check_cost(cost)?;
         if cost == 0 {
@@ -150,19 +155,17 @@ impl<C: Clock> SlidingWindowCounter<C> {
         let mut st = self.state.lock();
         let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
-        match self.decide(&st, now, cost) {
-            Ok(()) => {
-                st.curr += cost;
-                Ok(())
-            }
-            Err(wait) => Err(limited(wait)),
-        }
+        self.decide(&st, now, cost)?;
+        // `decide` checked `curr + cost <= limit`.
+        st.curr += cost;
+        Ok(())
     }
 
     /// Admits one unit: `try_acquire(1)`.
     ///
     /// # Errors
-    /// [`Error::RateLimited`].
+    /// [`Error::RateLimited`]; [`Error::EndOfTime`] as for
+    /// [`try_acquire`](Self::try_acquire).
     pub fn check(&self) -> Result<(), Error> {
         self.try_acquire(1)
     }
@@ -170,7 +173,9 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// Admits `cost` units, sleeping on the clock until they fit.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if they
+    /// would fit only after the clock's last reading.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
         self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
     }
@@ -182,7 +187,8 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// only the head of the line tries, and a newcomer queues behind it.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
     ///
     /// # Cancel safety
     /// Cancel safe: nothing is consumed until the poll that returns
@@ -203,7 +209,8 @@ impl<C: Clock> SlidingWindowCounter<C> {
     /// How long until `cost` units would be admitted (zero if now).
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] if that is after the clock's last reading.
     pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
         self.check_cost(cost)?;
         if cost == 0 {
@@ -212,9 +219,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
         let mut st = self.state.lock();
         let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
-        Ok(Duration::from_nanos(
-            self.decide(&st, now, cost).err().unwrap_or(0),
-        ))
+        wait_of(self.decide(&st, now, cost))
     }
 
     /// Units that could be admitted now.
@@ -223,9 +228,11 @@ impl<C: Clock> SlidingWindowCounter<C> {
         let now = self.clamp.now(&self.clock);
         self.roll(&mut st, now);
         let (w, e) = (u128::from(self.window), u128::from(now % self.window));
-        // Largest c with prev (W - e) + (curr + c) W <= limit W.
-        let used = u128::from(st.prev) * (w - e) + u128::from(st.curr) * w;
-        let room = (u128::from(self.limit) * w).saturating_sub(used) / w;
+        // Largest c with prev (W - e) <= (limit - curr - c) W; each product
+        // is at most (2^64 - 1)^2, their sum could overflow (see `decide`).
+        let free = u128::from(self.limit.saturating_sub(st.curr)) * w;
+        let room = free.saturating_sub(u128::from(st.prev) * (w - e)) / w;
+        // `room <= limit - curr`.
         room as u64
     }
 
@@ -260,13 +267,19 @@ impl<C: Clock> SlidingWindowCounter<C> {
     }
 
     /// `Ok` if `cost` fits at `now` (counts rolled to `now`), else the
-    /// nanoseconds until it would.
-    fn decide(&self, st: &Counts, now: u64, cost: u64) -> Result<(), u64> {
+    /// denial: the wait until it would, or [`Error::EndOfTime`] (see
+    /// [`denied_until`]).
+    fn decide(&self, st: &Counts, now: u64, cost: u64) -> Result<(), Error> {
         let w = u128::from(self.window);
         let e = u128::from(now % self.window);
         let limit = u128::from(self.limit);
         let (prev, curr, cost) = (u128::from(st.prev), u128::from(st.curr), u128::from(cost));
-        if prev * (w - e) + (curr + cost) * w <= limit * w {
+        // The module's test `prev (W - e) + (curr + cost) W <= limit W`,
+        // rearranged so that no term exceeds (2^64 - 1)^2: the sum itself
+        // overflows u128 for a limit and a window near `u64::MAX` (a panic
+        // in debug builds, a wrapped sum that admitted in release).
+        let fits_this_window = curr + cost <= limit;
+        if fits_this_window && prev * (w - e) <= (limit - curr - cost) * w {
             return Ok(());
         }
         // The weighted count only falls as time passes (it is continuous at
@@ -282,7 +295,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
             (need < w).then_some(need)
         };
         let to_next = w - e;
-        let wait = if curr + cost <= limit {
+        let wait = if fits_this_window {
             match first_fit(prev, limit - curr - cost) {
                 Some(at) => at - e,
                 None => to_next + first_fit(curr, limit - cost).unwrap_or(w),
@@ -290,7 +303,9 @@ impl<C: Clock> SlidingWindowCounter<C> {
         } else {
             to_next + first_fit(curr, limit - cost).unwrap_or(w)
         };
-        Err(u64::try_from(wait).unwrap_or(u64::MAX))
+        // `wait <= 2 W`, so `now + wait` is exact in u128; past `u64::MAX`
+        // the clock never gets there.
+        Err(denied_until(now, u128::from(now) + wait))
     }
 }
 

@@ -22,6 +22,9 @@ use std::time::Duration;
 /// A clock reading earlier than the last one seen counts as no time passed
 /// (see [`clock`](crate::clock#time-that-goes-backwards)): the log keeps
 /// its entries, so a clock stepping back never admits more than `limit`.
+/// Units admitted less than `window` before the clock's last reading
+/// (`u64::MAX` ns) never leave: a request that waits on them is refused
+/// with [`Error::EndOfTime`], not told to retry.
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
@@ -160,6 +163,34 @@ impl<C: Clock> SlidingWindowLogBuilder<C> {
     }
 }
 
+/// The denial of a request that fits once the clock reads `at` (`> now`;
+/// `u128`, so a time past the clock's range is exact):
+/// [`Error::RateLimited`] with the wait, or [`Error::EndOfTime`] if `at`
+/// lies beyond the clock's last reading, `u64::MAX`. A saturated wait there
+/// would be zero or unreachable, and a blocking `acquire` would loop on it
+/// without progress.
+pub(crate) fn denied_until(now: u64, at: u128) -> Error {
+    match u64::try_from(at) {
+        Ok(at) => {
+            debug_assert!(at > now, "a denial must wait: {at} <= {now}");
+            limited(at.saturating_sub(now).max(1))
+        }
+        Err(_) => Error::EndOfTime {
+            parameter: "window",
+        },
+    }
+}
+
+/// `wait_time`'s answer from a decision: zero, the denial's wait, or the
+/// error that no wait fixes.
+pub(crate) fn wait_of(decision: Result<(), Error>) -> Result<Duration, Error> {
+    match decision {
+        Ok(()) => Ok(Duration::ZERO),
+        Err(Error::RateLimited { retry_after }) => Ok(retry_after),
+        Err(e) => Err(e),
+    }
+}
+
 /// Validates the `limit` and `window` of a window limiter.
 pub(crate) fn window_params(
     limit: Option<u64>,
@@ -198,7 +229,9 @@ impl<C: Clock> SlidingWindowLog<C> {
     ///
     /// # Errors
     /// [`Error::RateLimited`] with the time until enough units leave the
-    /// window; [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// window; [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] if they leave only after the clock's last
+    /// reading.
     pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
         self.check_cost(cost)?;
         if cost == 0 {
@@ -207,19 +240,16 @@ impl<C: Clock> SlidingWindowLog<C> {
         let mut ring = self.ring.lock();
         // Read under the lock, so stamps enter the ring in clock order.
         let now = self.now();
-        match self.decide(&mut ring, now, cost) {
-            Ok(()) => {
-                ring.push(now, cost, self.limit);
-                Ok(())
-            }
-            Err(wait) => Err(limited(wait)),
-        }
+        self.decide(&mut ring, now, cost)?;
+        ring.push(now, cost, self.limit);
+        Ok(())
     }
 
     /// Admits one unit: `try_acquire(1)`.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] with the time until a unit leaves the window.
+    /// [`Error::RateLimited`] with the time until a unit leaves the window;
+    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     pub fn check(&self) -> Result<(), Error> {
         self.try_acquire(1)
     }
@@ -227,7 +257,9 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// Admits `cost` units, sleeping on the clock until they fit.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
+    /// units would fit only after the clock's last reading.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
         self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
     }
@@ -239,7 +271,8 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// only the head of the line tries, and a newcomer queues behind it.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
     ///
     /// # Cancel safety
     /// Cancel safe: nothing is consumed until the poll that returns
@@ -260,7 +293,8 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// How long until `cost` units would be admitted (zero if now).
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`.
+    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
+    /// [`Error::EndOfTime`] if that is after the clock's last reading.
     pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
         self.check_cost(cost)?;
         if cost == 0 {
@@ -268,9 +302,7 @@ impl<C: Clock> SlidingWindowLog<C> {
         }
         let mut ring = self.ring.lock();
         let now = self.now();
-        Ok(Duration::from_nanos(
-            self.decide(&mut ring, now, cost).err().unwrap_or(0),
-        ))
+        wait_of(self.decide(&mut ring, now, cost))
     }
 
     /// Units that could be admitted now.
@@ -308,8 +340,8 @@ impl<C: Clock> SlidingWindowLog<C> {
         self.clamp.now(&self.clock)
     }
 
-    /// `Ok` if `cost` fits at `now`, else the nanoseconds until it does.
-    fn decide(&self, ring: &mut Ring, now: u64, cost: u64) -> Result<(), u64> {
+    /// `Ok` if `cost` fits at `now`, else the denial (see [`denied_until`]).
+    fn decide(&self, ring: &mut Ring, now: u64, cost: u64) -> Result<(), Error> {
         ring.expire(now, self.window);
         // `units <= limit`, so this cannot underflow.
         let over = cost.saturating_sub(self.limit - ring.units);
@@ -317,17 +349,19 @@ impl<C: Clock> SlidingWindowLog<C> {
             return Ok(());
         }
         // The oldest `over` units must leave; the entry holding the last of
-        // them leaves at its stamp + window (> now: it is live).
+        // them leaves at its stamp + window (> now: it is live), which may
+        // lie past `u64::MAX`: then it never leaves.
+        let window = u128::from(self.window);
         let mut leaving = 0u64;
         for e in &ring.entries {
             leaving += e.cost;
             if leaving >= over {
-                return Err(e.stamp.saturating_add(self.window) - now);
+                return Err(denied_until(now, u128::from(e.stamp) + window));
             }
         }
         // Unreachable while `units` is the entries' sum and `cost <= limit`;
         // a full window is the safe answer.
-        Err(self.window)
+        Err(denied_until(now, u128::from(now) + window))
     }
 
     /// Checks the ring's invariants, naming the first one broken. For fuzz

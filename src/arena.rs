@@ -99,6 +99,21 @@ impl<T> Arena<T> {
         self.link_back_of(list, i);
     }
 
+    /// Moves occupied node `i` to the front of list `list` (which may be
+    /// another list than the one it is on). Ignores free or unknown indices.
+    pub(crate) fn move_to_front_of(&mut self, list: u32, i: u32) {
+        if i < self.lists || self.get(i).is_none() || self.slots[list as usize].next == i {
+            return;
+        }
+        self.unlink(i);
+        let first = self.slots[list as usize].next;
+        let slot = &mut self.slots[i as usize];
+        slot.prev = list;
+        slot.next = first;
+        self.slots[first as usize].prev = i;
+        self.slots[list as usize].next = i;
+    }
+
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len as usize

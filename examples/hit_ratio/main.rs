@@ -18,6 +18,10 @@
 //! - `--requests N`: request budget per trace (default 1,000,000), for a
 //!   quick look; the published table uses the default.
 //! - `--only NAME`: replay only the caches whose name contains `NAME`.
+//! - `--real DIR`: replay the real traces of `DIR` (`../shared/traces`:
+//!   gzip-compressed `u64` keys and a README listing each trace's
+//!   capacities; see `real.rs`) instead of the synthetic suite; the whole
+//!   trace unless `--requests` says otherwise.
 //!
 //! This is an example rather than a `harness = false` bench because it
 //! measures no time: it is a program run once, with its own arguments, whose
@@ -28,6 +32,7 @@
 //! through libCacheSim and checks that `latchwork LruCache` matches its
 //! `LRU` hit for hit.
 
+mod real;
 mod traces;
 
 use latchwork::lru::LruCache;
@@ -194,14 +199,16 @@ const CONTENDERS: &[Contender] = &[
 
 /// One trace at one capacity.
 struct Case {
-    trace: &'static str,
+    trace: String,
     capacity: usize,
+    /// File name under `--trace-dir`; written once per distinct name.
+    file: String,
     keys: std::rc::Rc<Vec<u64>>,
 }
 
 /// One replay's outcome.
 struct Outcome {
-    trace: &'static str,
+    trace: String,
     capacity: usize,
     cache: &'static str,
     requests: usize,
@@ -221,6 +228,7 @@ struct Args {
     json: Option<PathBuf>,
     requests: Option<usize>,
     only: Option<String>,
+    real: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -234,10 +242,11 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--json" => args.json = Some(value()?.into()),
             "--requests" => args.requests = Some(value()?.parse()?),
             "--only" => args.only = Some(value()?),
+            "--real" => args.real = Some(value()?.into()),
             "-h" | "--help" => {
                 println!(
                     "usage: hit_ratio [--trace-dir DIR] [--csv FILE] [--json FILE] \
-                     [--requests N] [--only NAME]"
+                     [--requests N] [--only NAME] [--real DIR]"
                 );
                 std::process::exit(0);
             }
@@ -258,8 +267,9 @@ fn cases(requests: usize) -> Vec<Case> {
                 .clone()
                 .unwrap_or_else(|| std::rc::Rc::new(spec.generate(capacity, requests)));
             out.push(Case {
-                trace: spec.name,
+                trace: spec.name.to_string(),
                 capacity,
+                file: spec.file_name(capacity),
                 keys,
             });
         }
@@ -267,15 +277,32 @@ fn cases(requests: usize) -> Vec<Case> {
     out
 }
 
+/// Every real trace at every capacity its README lists.
+fn real_cases(dir: &Path, requests: usize) -> Result<Vec<Case>, Box<dyn Error>> {
+    let mut out = Vec::new();
+    for t in real::list(dir)? {
+        let keys = std::rc::Rc::new(real::read(&t.path, requests)?);
+        for &capacity in &t.capacities {
+            out.push(Case {
+                trace: t.name.clone(),
+                capacity,
+                file: format!("{}.txt", t.name),
+                keys: keys.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Writes each distinct trace once, one key a line, and the manifest.
 fn write_traces(dir: &Path, cases: &[Case]) -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(dir)?;
     let mut manifest = String::from("trace,capacity,file,requests\n");
+    let mut written = std::collections::HashSet::new();
     for case in cases {
-        let spec = SUITE.iter().find(|s| s.name == case.trace).expect("suite");
-        let file = spec.file_name(case.capacity);
-        let path = dir.join(&file);
-        if spec.per_capacity() || case.capacity == CAPACITIES[0] {
+        let file = &case.file;
+        let path = dir.join(file);
+        if written.insert(file.clone()) {
             let mut w = BufWriter::new(File::create(&path)?);
             for k in case.keys.iter() {
                 writeln!(w, "{k}")?;
@@ -360,7 +387,11 @@ fn table(contenders: &[&Contender], outcomes: &[Outcome]) -> String {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = parse_args()?;
-    let requests = args.requests.unwrap_or(REQUESTS);
+    let requests = args.requests.unwrap_or(if args.real.is_some() {
+        usize::MAX
+    } else {
+        REQUESTS
+    });
     let contenders: Vec<&Contender> = CONTENDERS
         .iter()
         .filter(|c| {
@@ -375,7 +406,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // All key streams exist before the first replay.
     let t0 = Instant::now();
-    let cases = cases(requests);
+    let cases = match &args.real {
+        Some(dir) => real_cases(dir, requests)?,
+        None => cases(requests),
+    };
     eprintln!("generated traces in {:.1}s", t0.elapsed().as_secs_f64());
     if let Some(dir) = &args.trace_dir {
         write_traces(dir, &cases)?;
@@ -397,7 +431,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 t.elapsed().as_secs_f64()
             );
             outcomes.push(Outcome {
-                trace: case.trace,
+                trace: case.trace.clone(),
                 capacity: case.capacity,
                 cache: c.name,
                 requests: case.keys.len(),

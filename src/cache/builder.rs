@@ -1,4 +1,4 @@
-use super::engine::{Cache, Config, Listener, Shard, Weigher};
+use super::engine::{Adaptive, Cache, Config, Listener, Shard, Weigher};
 use super::segment::{Limits, Segment};
 use super::{Error, Policy, RemovalCause};
 use crate::arena::Arena;
@@ -208,6 +208,10 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
             Some(cap) if !weighted => sketch_per_entry(cap),
             _ => 1,
         };
+        let adaptive = (self.policy == Policy::TinyLfu)
+            .then_some(self.max_capacity)
+            .flatten()
+            .map(Adaptive::new);
         let shards = (0..n)
             .map(|i| {
                 let capacity = self
@@ -223,7 +227,12 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
                     max_entries: usize::try_from(entries).unwrap_or(usize::MAX),
                     sketch_per_entry,
                 };
-                CachePadded::new(Shard::new(Segment::new(self.policy, limits, now)))
+                let seg = Segment::new(self.policy, limits, now);
+                let seg = match &adaptive {
+                    Some(a) => seg.with_window(a.word.clone()),
+                    None => seg,
+                };
+                CachePadded::new(Shard::new(seg))
             })
             .collect();
         let nanos = |d: Option<Duration>| d.map(duration_to_nanos).filter(|&n| n != u64::MAX);
@@ -239,6 +248,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
                 weigher: self.weigher,
                 listener: self.listener,
             },
+            adaptive,
         ))
     }
 }

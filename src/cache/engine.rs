@@ -1,4 +1,5 @@
 use super::builder::CacheBuilder;
+use super::climber::{self, Climber};
 use super::flight::{current_thread, Flight, Outcome, SharedError, State};
 use super::read_buffer::{ReadBuffer, Recorded};
 use super::segment::{Removals, Segment, EXPIRE_BUDGET, NEVER};
@@ -7,7 +8,7 @@ use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
 use crate::shard;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{RwLock, RwLockWriteGuard};
+use crate::sync::{Mutex, RwLock, RwLockWriteGuard};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
@@ -58,6 +59,23 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let mut seg = self.seg.write();
         self.reads.drain(|i| seg.on_hit(i));
         seg
+    }
+}
+
+/// The adaptive window of a bounded TinyLFU cache: the climber and the
+/// share word it publishes to the shards (see `climber.rs`).
+pub(crate) struct Adaptive {
+    pub(crate) word: crate::sync::Arc<AtomicU64>,
+    climber: Mutex<Climber>,
+}
+
+impl Adaptive {
+    pub(crate) fn new(capacity: u64) -> Self {
+        let climber = Climber::new(capacity);
+        Adaptive {
+            word: crate::sync::Arc::new(AtomicU64::new(climber::to_word(climber.share()))),
+            climber: Mutex::new(climber),
+        }
     }
 }
 
@@ -140,6 +158,7 @@ pub struct Cache<K, V, S = DefaultHashBuilder, C = SystemClock> {
     /// Relaxed: a hint; the segment's own state decides under its lock.
     per_entry_ttl: AtomicBool,
     stats: StripedCounters<COUNTERS>,
+    adaptive: Option<Adaptive>,
 }
 
 impl<K: Hash + Eq, V> Cache<K, V> {
@@ -173,6 +192,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         hasher: S,
         clock: C,
         config: Config<K, V>,
+        adaptive: Option<Adaptive>,
     ) -> Self {
         Cache {
             mask: shards.len() - 1,
@@ -184,6 +204,29 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             cursor: AtomicUsize::new(0),
             per_entry_ttl: AtomicBool::new(false),
             stats: StripedCounters::new(),
+            adaptive,
+        }
+    }
+
+    /// Gives the window climber a look at the hit counters (a writer calls
+    /// this every 64 new keys of its shard). A writer that finds the
+    /// climber busy goes on: the next look catches up.
+    #[cold]
+    fn climb(&self) {
+        let Some(a) = &self.adaptive else {
+            return;
+        };
+        let Some(mut c) = a.climber.try_lock() else {
+            return;
+        };
+        let hits = self.stats.sum(HITS);
+        let requests = hits.saturating_add(self.stats.sum(MISSES));
+        if requests < c.due_at() {
+            return;
+        }
+        if let Some(share) = c.observe(requests, hits) {
+            // Relaxed: see `Segment::shared_window`.
+            a.word.store(climber::to_word(share), Ordering::Relaxed);
         }
     }
 
@@ -373,7 +416,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return false;
         }
         let now = self.write_now();
-        let (stored, before, after) = {
+        let (stored, before, after, climb) = {
             let mut seg = self.shards[idx].write();
             let now = seg.clamp_now(now);
             let (deadline, hard) = self.deadlines(now, ttl);
@@ -392,8 +435,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                     &mut out,
                 )
                 .is_some();
-            (stored, before, seg.weight())
+            (stored, before, seg.weight(), seg.climb_due())
         };
+        if climb {
+            self.climb();
+        }
         self.stats.incr(INSERTS);
         self.account(idx, before, after);
         self.notify(out);
@@ -824,7 +870,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             out,
         );
         let after = seg.weight();
+        let climb = seg.climb_due();
         drop(seg);
+        if climb {
+            self.climb();
+        }
         self.stats.incr(INSERTS);
         (before, after)
     }

@@ -21,6 +21,7 @@
 //! recorded under the read lock are replayed into the sketch and the lists
 //! by the next writer. See `docs/design.md`.
 mod builder;
+mod climber;
 mod engine;
 mod error;
 mod flight;

@@ -4,11 +4,17 @@
 //! compared with a one-shard `Cache` decision by decision: every return
 //! value and every removal with its cause, in order.
 //!
+//! The reference runs the real window climber (`climber.rs`, tested on its
+//! own there) on the same hit and miss counts, and moves entries between
+//! the window and the main region as the segment does when the share
+//! changes.
+//!
 //! The reference also models the read buffer as the engine has it from one
 //! thread: a hit is recorded (or skipped) on the state at the time of the
 //! read, and recorded hits are replayed at the next write or once 32 are
 //! pending.
 use super::builder::sketch_per_entry;
+use super::climber::{self, Climber};
 use super::segment::sketch_for;
 use super::sketch::Sketch;
 use super::{Cache, Policy, RemovalCause};
@@ -33,6 +39,7 @@ struct Entry {
     key: u8,
     value: u32,
     stamp: u32,
+    window_hit: bool,
 }
 
 struct Reference {
@@ -47,6 +54,13 @@ struct Reference {
     pending: Vec<u8>,
     hasher: Hasher,
     events: Vec<(u8, u32, RemovalCause)>,
+    climber: Climber,
+    /// The share word the climber published, and the one the lists follow.
+    published: u64,
+    word: u64,
+    inserts: u32,
+    hits: u64,
+    misses: u64,
 }
 
 fn list(r: Region) -> usize {
@@ -59,10 +73,17 @@ fn list(r: Region) -> usize {
 
 impl Reference {
     fn new(cap: usize) -> Self {
-        let window_cap = if cap >= 2 { (cap / 100).max(1) } else { 0 };
+        let word = climber::to_word(climber::START);
+        let window_cap = climber::window_of(cap as u64, word) as usize;
         let main_cap = cap - window_cap;
         let protected_cap = main_cap - main_cap / 5;
         Reference {
+            climber: Climber::new(cap as u64),
+            published: word,
+            word,
+            inserts: 0,
+            hits: 0,
+            misses: 0,
             cap,
             window_cap,
             main_cap,
@@ -101,7 +122,11 @@ impl Reference {
     }
 
     fn get(&mut self, k: u8) -> Option<u32> {
-        let (r, i) = self.find(k)?;
+        let Some((r, i)) = self.find(k) else {
+            self.misses += 1;
+            return None;
+        };
+        self.hits += 1;
         let e = self.lists[list(r)][i];
         if r != Region::Protected || self.tick.wrapping_sub(e.stamp) >= self.skip {
             self.pending.push(k);
@@ -128,7 +153,10 @@ impl Reference {
         self.sketch.increment(h);
         let mut e = self.take(r, i);
         match r {
-            Region::Window => self.lists[0].push_back(e),
+            Region::Window => {
+                e.window_hit = true;
+                self.lists[0].push_back(e);
+            }
             Region::Protected => {
                 e.stamp = self.tick;
                 self.lists[2].push_back(e);
@@ -161,10 +189,46 @@ impl Reference {
                 key: k,
                 value: v,
                 stamp: self.tick,
+                window_hit: false,
             });
             self.tick = self.tick.wrapping_add(1);
         }
         self.evict(k);
+        self.inserts = self.inserts.wrapping_add(1);
+        if self.inserts % 64 == 0 {
+            if let Some(share) = self.climber.observe(self.hits + self.misses, self.hits) {
+                self.published = climber::to_word(share);
+            }
+        }
+    }
+
+    /// The segment's `set_window`, on the lists.
+    fn set_window(&mut self) {
+        if self.published == self.word {
+            return;
+        }
+        self.word = self.published;
+        self.window_cap = climber::window_of(self.cap as u64, self.word) as usize;
+        self.main_cap = self.cap - self.window_cap;
+        self.protected_cap = self.main_cap - self.main_cap / 5;
+        self.skip = self.protected_cap.min(self.cap) as u32;
+        while self.lists[0].len() > self.window_cap {
+            let e = self.lists[0].pop_front().unwrap();
+            self.lists[1].push_back(e);
+        }
+        while self.len() - self.lists[0].len() > self.main_cap {
+            let Some(e) = self.lists[1]
+                .pop_front()
+                .or_else(|| self.lists[2].pop_front())
+            else {
+                break;
+            };
+            self.lists[0].push_front(e);
+        }
+        while self.lists[2].len() > self.protected_cap {
+            let e = self.lists[2].pop_front().unwrap();
+            self.lists[1].push_back(e);
+        }
     }
 
     fn remove_key(&mut self, k: u8, cause: RemovalCause) {
@@ -174,6 +238,7 @@ impl Reference {
     }
 
     fn evict(&mut self, keep: u8) {
+        self.set_window();
         while self.lists[0].len() > self.window_cap {
             let c = self.lists[0].pop_front().unwrap();
             self.lists[1].push_back(c);
@@ -189,7 +254,7 @@ impl Reference {
                     self.sketch.frequency(self.h(c.key)),
                     self.sketch.frequency(self.h(v)),
                 );
-                if fc > fv {
+                if fc > fv || (fc == fv && c.window_hit) {
                     self.remove_key(v, RemovalCause::Size);
                 } else {
                     self.remove_key(c.key, RemovalCause::Size);

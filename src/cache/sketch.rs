@@ -11,10 +11,10 @@
 //!
 //! Aging: after `sample` increments every counter is halved, so the sketch
 //! follows a changing popularity instead of remembering the first hour for
-//! ever. The TinyLFU paper suggests a sample of W = 10 x capacity; on the
-//! hit-ratio suite a longer memory (80 x capacity) and a wider table than
-//! one word per entry for small caches measured better on every trace (see
-//! `docs/benchmarks.md`), so the caller chooses both.
+//! ever. The TinyLFU paper suggests a sample of W = 10 x capacity; the
+//! segment chooses the period (20 x capacity, measured on the real-trace
+//! and synthetic suites: see `SAMPLE_PER_ENTRY` in `segment.rs`) and a
+//! wider table than one word per entry for small caches.
 //!
 //! The sketch lives in a shard's segment and is only touched under the
 //! shard's write lock (hits reach it through the read-buffer replay), so it

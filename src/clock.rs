@@ -134,6 +134,7 @@ impl ClampState {
 /// floor, *no time passed*, and time passes again from there at the clock's
 /// pace. (`floor` plays `ClampState::last` plus the offset.) A common read
 /// costs two loads and the clock read.
+#[cfg(feature = "cache")]
 #[derive(Debug)]
 pub(crate) struct AtomicClamp {
     /// The latest reading acted on: never goes back.
@@ -142,6 +143,7 @@ pub(crate) struct AtomicClamp {
     offset: AtomicU64,
 }
 
+#[cfg(feature = "cache")]
 impl AtomicClamp {
     /// A clamp whose first reading is at least `now`.
     pub(crate) fn new(now: u64) -> Self {
@@ -416,6 +418,7 @@ mod tests {
         assert_eq!(c.step(3), u64::MAX);
     }
 
+    #[cfg(feature = "cache")]
     #[test]
     fn atomic_clamp_follows_the_same_policy() {
         let c = AtomicClamp::new(5);

@@ -143,6 +143,8 @@ pub mod ratelimit;
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
+#[cfg(all(feature = "serde", any(feature = "ratelimit", feature = "pipeline")))]
+mod serde_nanos;
 #[cfg(feature = "cache")]
 mod shard;
 #[cfg(feature = "clock")]

@@ -1299,6 +1299,116 @@ fn cases_ratelimit() -> Vec<Case> {
             never_admitted(c.wait_time(1))
         },
     ));
+    // The token buckets: a token that would refill only after the clock's
+    // last reading is `EndOfTime` naming the refill `interval` (the TAT
+    // cannot pass `u64::MAX`, so a full bucket at the very end admits
+    // nothing); a token that refills by then is a real wait.
+    v.push(case(
+        "ratelimit/TokenBucket.acquire(1) with the clock at u64::MAX",
+        || {
+            let clock = ManualClock::new();
+            clock.advance(Duration::MAX);
+            let b = std::sync::Arc::new(accepts(
+                TokenBucket::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            refill_never(b.check())?;
+            refill_never(b.try_acquire(1))?;
+            refill_never(b.check_info(1))?;
+            refill_never(b.wait_time(1))?;
+            let b2 = b.clone();
+            refill_never(watchdog(move || b2.acquire(1))?)?;
+            check(b.available() == 0, || "a token came free".into())
+        },
+    ));
+    v.push(case(
+        "ratelimit/TokenBucket.acquire(1) waits for the last refill, no further",
+        || {
+            let clock = ManualClock::new();
+            clock.set(Duration::from_nanos(u64::MAX - 2 * NS));
+            let b = std::sync::Arc::new(accepts(
+                TokenBucket::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            accepts(b.check())?;
+            // The next token refills at `u64::MAX - 1 s`: a real wait.
+            let wait = accepts(b.wait_time(1))?;
+            check(wait == SEC, || format!("wait_time {wait:?}"))?;
+            let b2 = b.clone();
+            accepts(watchdog(move || b2.acquire(1))?)?;
+            check(clock.now_nanos() == u64::MAX - NS, || {
+                format!("acquire slept to {} ns", clock.now_nanos())
+            })?;
+            // The one after would refill only after the end.
+            refill_never(b.wait_time(1))?;
+            refill_never(b.try_acquire(1))?;
+            let b2 = b.clone();
+            refill_never(watchdog(move || b2.acquire(1))?)?;
+            check(clock.now_nanos() == u64::MAX - NS, || {
+                "acquire slept towards a token that never comes".into()
+            })
+        },
+    ));
+    v.push(case(
+        "ratelimit/KeyedLimiter.acquire(1) with the clock at u64::MAX",
+        || {
+            let clock = ManualClock::new();
+            clock.advance(Duration::MAX);
+            let k = std::sync::Arc::new(accepts(
+                KeyedLimiter::<u64>::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            refill_never(k.check(&7))?;
+            refill_never(k.try_acquire(&7, 1))?;
+            refill_never(k.check_info(&7, 1))?;
+            refill_never(k.wait_time(&7, 1))?;
+            let k2 = k.clone();
+            refill_never(watchdog(move || k2.acquire(&7, 1))?)?;
+            check(k.available(&7) == 0, || "a token came free".into())?;
+            check(!k.peek_info(&7).allowed, || "peek_info allows".into())?;
+            check(k.is_empty(), || "a refused key was stored".into())?;
+            k.validate().map_err(str::to_owned)
+        },
+    ));
+    v.push(case(
+        "ratelimit/KeyedLimiter.acquire(1) waits for the last refill, no further",
+        || {
+            let clock = ManualClock::new();
+            clock.set(Duration::from_nanos(u64::MAX - 2 * NS));
+            let k = std::sync::Arc::new(accepts(
+                KeyedLimiter::<u64>::builder()
+                    .rate(1.0)
+                    .burst(1)
+                    .clock(clock.clone())
+                    .build(),
+            )?);
+            accepts(k.check(&7))?;
+            let wait = accepts(k.wait_time(&7, 1))?;
+            check(wait == SEC, || format!("wait_time {wait:?}"))?;
+            let k2 = k.clone();
+            accepts(watchdog(move || k2.acquire(&7, 1))?)?;
+            check(clock.now_nanos() == u64::MAX - NS, || {
+                format!("acquire slept to {} ns", clock.now_nanos())
+            })?;
+            refill_never(k.wait_time(&7, 1))?;
+            refill_never(k.check(&7))?;
+            let k2 = k.clone();
+            refill_never(watchdog(move || k2.acquire(&7, 1))?)?;
+            // Another key still has its one token before the end.
+            accepts(k.check(&8))?;
+            refill_never(k.check(&8))?;
+            k.validate().map_err(str::to_owned)
+        },
+    ));
     // Issue 23: `limit x W` near 2^128 overflowed the weighted sum (a panic
     // in debug, a wrapped sum that admitted `u64::MAX` twice in release).
     // Each fixed window `[k W, (k + 1) W)` admits at most `limit`.
@@ -1335,8 +1445,21 @@ fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result
 /// `Err(Error::EndOfTime)` naming the window: a request that can never be
 /// admitted, refused rather than told to wait.
 fn never_admitted<T: std::fmt::Debug>(r: Result<T, latchwork::ratelimit::Error>) -> Outcome {
+    end_of_time(r, "window")
+}
+
+/// `Err(Error::EndOfTime)` naming the refill interval: a token bucket's
+/// request whose tokens would refill only after the clock's last reading.
+fn refill_never<T: std::fmt::Debug>(r: Result<T, latchwork::ratelimit::Error>) -> Outcome {
+    end_of_time(r, "interval")
+}
+
+fn end_of_time<T: std::fmt::Debug>(
+    r: Result<T, latchwork::ratelimit::Error>,
+    parameter: &str,
+) -> Outcome {
     match r {
-        Err(e @ latchwork::ratelimit::Error::EndOfTime { .. }) => names(&e, "window"),
+        Err(e @ latchwork::ratelimit::Error::EndOfTime { .. }) => names(&e, parameter),
         other => Err(format!("expected EndOfTime, got {other:?}")),
     }
 }

@@ -1,8 +1,18 @@
+//! The [`Cache`] type and its table-facing API: construction, `get`,
+//! `peek`, `contains`, `insert`, `remove`, the sizes and the stats.
+//!
+//! `Cache`'s methods are split by job over three files, each an `impl`
+//! block on the same type: this one (the entry points of a lookup or a
+//! write, and the shards they lock), `load.rs` (single-flight loading:
+//! `get_or_insert_with` and its kin) and `maintenance.rs` (what keeps the
+//! cache within its bounds: the cache-wide weight bound, removal reports,
+//! bulk invalidation, expiry reclamation and the window climber's hook).
+//! Each shard's state is a `Segment` (`segment.rs`).
 use super::builder::CacheBuilder;
 use super::climber::{self, Climber};
-use super::flight::{current_thread, Flight, Outcome, SharedError, State};
+use super::expiry::{EXPIRE_BUDGET, NEVER};
 use super::read_buffer::{ReadBuffer, Recorded};
-use super::segment::{Removals, Segment, EXPIRE_BUDGET, NEVER};
+use super::segment::{Removals, Segment};
 use super::{CacheStats, Policy, RemovalCause};
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
@@ -12,13 +22,9 @@ use crate::sync::{Mutex, RwLock, RwLockWriteGuard};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
-use std::convert::Infallible;
 use std::fmt;
-#[cfg(feature = "async")]
-use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync>;
@@ -55,7 +61,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// section goes through here, so no write changes the arena while a hit
     /// recorded against it is pending: recorded indices stay valid.
     #[inline]
-    fn write(&self) -> RwLockWriteGuard<'_, Segment<K, V>> {
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, Segment<K, V>> {
         let mut seg = self.seg.write();
         self.reads.drain(|i| seg.on_hit(i));
         seg
@@ -66,7 +72,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 /// share word it publishes to the shards (see `climber.rs`).
 pub(crate) struct Adaptive {
     pub(crate) word: crate::sync::Arc<AtomicU64>,
-    climber: Mutex<Climber>,
+    pub(super) climber: Mutex<Climber>,
 }
 
 impl Adaptive {
@@ -143,22 +149,22 @@ pub(crate) struct Config<K, V> {
 /// # Ok::<(), latchwork::cache::Error>(())
 /// ```
 pub struct Cache<K, V, S = DefaultHashBuilder, C = SystemClock> {
-    shards: Box<[CachePadded<Shard<K, V>>]>,
-    mask: usize,
-    hasher: S,
+    pub(super) shards: Box<[CachePadded<Shard<K, V>>]>,
+    pub(super) mask: usize,
+    pub(super) hasher: S,
     clock: C,
-    config: Config<K, V>,
+    pub(super) config: Config<K, V>,
     /// Total weight, kept only with a weigher (for the cache-wide bound).
     /// Relaxed: the segments hold the truth under their locks; this is a
     /// running sum used to decide whether to evict across shards.
-    total: CachePadded<AtomicU64>,
+    pub(super) total: CachePadded<AtomicU64>,
     /// Where the cache-wide eviction looks next.
-    cursor: AtomicUsize,
+    pub(super) cursor: AtomicUsize,
     /// Whether any entry was given its own TTL (then writes read the clock).
     /// Relaxed: a hint; the segment's own state decides under its lock.
     per_entry_ttl: AtomicBool,
-    stats: StripedCounters<COUNTERS>,
-    adaptive: Option<Adaptive>,
+    pub(super) stats: StripedCounters<COUNTERS>,
+    pub(super) adaptive: Option<Adaptive>,
 }
 
 impl<K: Hash + Eq, V> Cache<K, V> {
@@ -174,16 +180,6 @@ impl<K: Hash + Eq, V> Cache<K, V> {
     pub fn new(max_capacity: u64) -> Result<Self, super::Error> {
         Self::builder().max_capacity(max_capacity).build()
     }
-}
-
-/// Who leads a load, or what to wait on.
-enum Role<V> {
-    Found(V),
-    Wait(Arc<Flight<V>>),
-    Lead(Arc<Flight<V>>),
-    /// The key's flight runs its loader on this very thread: the caller is
-    /// that loader, asking for its own key.
-    Reentered,
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
@@ -208,30 +204,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
     }
 
-    /// Gives the window climber a look at the hit counters (a writer calls
-    /// this every 64 new keys of its shard). A writer that finds the
-    /// climber busy goes on: the next look catches up.
-    #[cold]
-    fn climb(&self) {
-        let Some(a) = &self.adaptive else {
-            return;
-        };
-        let Some(mut c) = a.climber.try_lock() else {
-            return;
-        };
-        let hits = self.stats.sum(HITS);
-        let requests = hits.saturating_add(self.stats.sum(MISSES));
-        if requests < c.due_at() {
-            return;
-        }
-        if let Some(share) = c.observe(requests, hits) {
-            // Relaxed: see `Segment::shared_window`.
-            a.word.store(climber::to_word(share), Ordering::Relaxed);
-        }
-    }
-
     #[inline]
-    fn shard_index(&self, hash: u64) -> usize {
+    pub(super) fn shard_index(&self, hash: u64) -> usize {
         shard::index(hash, self.mask)
     }
 
@@ -248,7 +222,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// another writer set meanwhile, and the wait would count as the clock
     /// stepping back (see `crate::clock::AtomicClamp::write`).
     #[inline]
-    fn write_now(&self) -> impl FnOnce() -> Option<u64> + Copy + '_ {
+    pub(super) fn write_now(&self) -> impl FnOnce() -> Option<u64> + Copy + '_ {
         move || self.uses_expiry().then(|| self.clock.now_nanos())
     }
 
@@ -265,7 +239,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     }
 
     #[inline]
-    fn get_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    pub(super) fn get_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -371,7 +345,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 
     /// The (deadline, hard cap) of an entry written at `now`.
     #[inline]
-    fn deadlines(&self, now: u64, ttl: Option<u64>) -> (u64, u64) {
+    pub(super) fn deadlines(&self, now: u64, ttl: Option<u64>) -> (u64, u64) {
         let hard = ttl.map_or(NEVER, |t| now.saturating_add(t).min(NEVER - 1));
         let idle = self
             .config
@@ -381,7 +355,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     }
 
     #[inline]
-    fn weigh(&self, key: &K, value: &V) -> u32 {
+    pub(super) fn weigh(&self, key: &K, value: &V) -> u32 {
         self.config
             .weigher
             .as_ref()
@@ -446,78 +420,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         stored
     }
 
-    /// Keeps the cache-wide weight (with a weigher) and restores the bound
-    /// when a shard holds an entry heavier than its share.
-    fn account(&self, idx: usize, before: u64, after: u64) {
-        if self.config.weigher.is_none() {
-            return;
-        }
-        // Relaxed: see `total`.
-        if after >= before {
-            self.total.fetch_add(after - before, Ordering::Relaxed);
-        } else {
-            self.total.fetch_sub(before - after, Ordering::Relaxed);
-        }
-        let Some(max) = self.config.max_capacity else {
-            return;
-        };
-        // The other shards first, round-robin from a moving start so no
-        // shard is drained alone; the writer's own shard (where the heavy
-        // entry just went) only once the others have nothing left.
-        let n = self.shards.len();
-        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
-        let mut idle = 0;
-        let mut step = 0usize;
-        while self.total.load(Ordering::Relaxed) > max {
-            let j = if idle >= n {
-                idx
-            } else {
-                step += 1;
-                (start + step) & self.mask
-            };
-            if j == idx && idle < n {
-                idle += 1;
-                continue;
-            }
-            let mut out = Removals::new();
-            let (evicted, freed) = {
-                let mut seg = self.shards[j].write();
-                let before = seg.weight();
-                let evicted = seg.evict_one(&self.hasher, &mut out);
-                (evicted, before - seg.weight())
-            };
-            self.total.fetch_sub(freed, Ordering::Relaxed);
-            self.notify(out);
-            if evicted {
-                idle = 0;
-            } else if j == idx {
-                break; // nothing left anywhere
-            } else {
-                idle += 1;
-            }
-        }
-    }
-
-    /// Counts and reports removals, outside every lock; the values drop here.
-    fn notify(&self, out: Removals<K, V>) {
-        if out.is_empty() {
-            return;
-        }
-        for (key, value, cause) in out.into_iter() {
-            self.stats.incr(match cause {
-                RemovalCause::Size => EVICTIONS,
-                RemovalCause::Expired => EXPIRATIONS,
-                RemovalCause::Explicit => INVALIDATIONS,
-                RemovalCause::Replaced => REPLACEMENTS,
-            });
-            if let Some(listener) = &self.config.listener {
-                if catch_unwind(AssertUnwindSafe(|| listener(&key, &value, cause))).is_err() {
-                    self.stats.incr(LISTENER_PANICS);
-                }
-            }
-        }
-    }
-
     /// Removes `key`, returning its value if it was live (the listener hears
     /// [`RemovalCause::Explicit`]; an expired entry is reclaimed as
     /// [`RemovalCause::Expired`] and `None` returned). A load in flight for
@@ -564,366 +466,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
         self.notify(rest);
         taken
-    }
-
-    /// The value for `key`, or the value `init` computes, which is then
-    /// inserted. Concurrent callers for one missing key run one `init`: the
-    /// others wait for it and receive its value.
-    ///
-    /// # Panics
-    /// If `init` panics, or the weigher, `V::clone`, the clock or the key's
-    /// `Hash` or `Eq` panics while the value is stored, the panic
-    /// propagates to this caller, nothing is stored, the key is left
-    /// loadable and the waiting callers start over (one of them runs its
-    /// own `init`).
-    ///
-    /// If `init` asks for `key` itself (through any loading method,
-    /// blocking or async, on the thread `init` runs on), that inner call
-    /// panics with a message saying the key's loader re-entered the cache:
-    /// it would otherwise wait on itself forever. A loader that waits for
-    /// its own key on *another* thread is not detected and deadlocks.
-    pub fn get_or_insert_with(&self, key: K, init: impl FnOnce() -> V) -> V
-    where
-        K: Clone,
-        V: Clone,
-    {
-        match self.load(key, || Ok::<V, Infallible>(init())) {
-            Ok(v) => v,
-            Err(e) => match *e {},
-        }
-    }
-
-    /// As [`get_or_insert_with`](Self::get_or_insert_with) with a fallible
-    /// `init`: an error is returned to this caller and to every caller that
-    /// waited on the same load, and nothing is cached, so the next call
-    /// loads again.
-    ///
-    /// # Errors
-    /// The error `init` (this caller's, or the one it waited on) returned.
-    ///
-    /// # Panics
-    /// As [`get_or_insert_with`](Self::get_or_insert_with), re-entrance
-    /// included (a re-entered load panics rather than returning an error:
-    /// `E` is the caller's type).
-    pub fn try_get_or_insert_with<E>(
-        &self,
-        key: K,
-        init: impl FnOnce() -> Result<V, E>,
-    ) -> Result<V, Arc<E>>
-    where
-        K: Clone,
-        V: Clone,
-        E: Send + Sync + 'static,
-    {
-        self.load(key, init)
-    }
-
-    /// The async form of [`get_or_insert_with`](Self::get_or_insert_with):
-    /// the value for `key`, or the value the future `init` produces, which
-    /// is then inserted. Concurrent callers for one missing key, blocking
-    /// or async, share one load: the leader awaits its `init`, the others
-    /// wait on the same flight (a task registers its waker where a thread
-    /// would park). `init` needs no `'static` bound and is polled in the
-    /// caller's task; it is dropped unpolled if the key is found or
-    /// another caller's load is awaited.
-    ///
-    /// ```
-    /// use latchwork::cache::Cache;
-    /// # let block_on = futures::executor::block_on;
-    /// let cache = Cache::new(100)?;
-    /// let local = String::from("borrowed, not 'static");
-    /// let v = block_on(cache.get_or_insert_async("k", async { local.len() }));
-    /// assert_eq!(v, 21);
-    /// # Ok::<(), latchwork::cache::Error>(())
-    /// ```
-    ///
-    /// # Cancel safety
-    /// Dropping the future of a *waiting* caller removes its waker and
-    /// changes nothing else. Dropping the future of the *leading* caller
-    /// (its `init` is dropped mid-load) behaves like a panicking loader:
-    /// the flight is marked abandoned and unregistered, nothing is stored,
-    /// and one waiting caller (thread or task) runs its own `init` instead.
-    /// No caller waits forever and no key is left stuck.
-    ///
-    /// # Panics
-    /// As [`get_or_insert_with`](Self::get_or_insert_with). Re-entrance is
-    /// caught while `init` is being polled: a call for `key` polled from
-    /// inside `init` (awaited by it, or a blocking call made in it) panics.
-    /// Two calls for one key joined in one task (`join!`) are not
-    /// re-entrance: the second waits for the first. A loader that awaits a
-    /// *spawned* task loading its own key is not detected and never
-    /// completes.
-    #[cfg(feature = "async")]
-    pub async fn get_or_insert_async(&self, key: K, init: impl Future<Output = V>) -> V
-    where
-        K: Clone,
-        V: Clone,
-    {
-        let init = async { Ok::<V, Infallible>(init.await) };
-        match self.load_async(key, init).await {
-            Ok(v) => v,
-            Err(e) => match *e {},
-        }
-    }
-
-    /// The async form of
-    /// [`try_get_or_insert_with`](Self::try_get_or_insert_with): an error is
-    /// returned to this caller and every caller that waited on the same
-    /// load, and nothing is cached.
-    ///
-    /// # Errors
-    /// The error `init` (this caller's, or the one it waited on) returned.
-    ///
-    /// # Cancel safety
-    /// As [`get_or_insert_async`](Self::get_or_insert_async).
-    ///
-    /// # Panics
-    /// As [`get_or_insert_async`](Self::get_or_insert_async).
-    #[cfg(feature = "async")]
-    pub async fn try_get_or_insert_async<E>(
-        &self,
-        key: K,
-        init: impl Future<Output = Result<V, E>>,
-    ) -> Result<V, Arc<E>>
-    where
-        K: Clone,
-        V: Clone,
-        E: Send + Sync + 'static,
-    {
-        self.load_async(key, init).await
-    }
-
-    /// `load` with an awaited loader: the same flight protocol, the same
-    /// guard (dropped with the future if it is cancelled mid-load).
-    #[cfg(feature = "async")]
-    async fn load_async<E>(
-        &self,
-        key: K,
-        init: impl Future<Output = Result<V, E>>,
-    ) -> Result<V, Arc<E>>
-    where
-        K: Clone,
-        V: Clone,
-        E: Send + Sync + 'static,
-    {
-        let hash = self.hasher.hash_one(&key);
-        if let Some(v) = self.get_hashed(hash, &key) {
-            return Ok(v);
-        }
-        let idx = self.shard_index(hash);
-        let lead = loop {
-            match self.role(idx, hash, &key, false) {
-                Role::Found(v) => return Ok(v),
-                Role::Wait(f) => {
-                    if let Some(done) = waited(f.wait_async().await) {
-                        return done;
-                    }
-                }
-                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
-                Role::Reentered => reentered(),
-            }
-        };
-        self.stats.incr(LOADS);
-        let mut init = std::pin::pin!(init);
-        // Each poll of `init` records this thread on the flight: a call
-        // for the same key polled from inside it (the loader awaiting its
-        // own key) is caught instead of pending forever.
-        let result =
-            std::future::poll_fn(|cx| lead.flight.running(|| init.as_mut().poll(cx))).await;
-        self.finish_load(lead, key, result)
-    }
-
-    fn load<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
-    where
-        K: Clone,
-        V: Clone,
-        E: Send + Sync + 'static,
-    {
-        let hash = self.hasher.hash_one(&key);
-        if let Some(v) = self.get_hashed(hash, &key) {
-            return Ok(v);
-        }
-        let idx = self.shard_index(hash);
-        let lead = loop {
-            match self.role(idx, hash, &key, true) {
-                Role::Found(v) => return Ok(v),
-                Role::Wait(f) => {
-                    if let Some(done) = waited(f.wait()) {
-                        return done;
-                    }
-                }
-                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
-                Role::Reentered => reentered(),
-            }
-        };
-        self.stats.incr(LOADS);
-        let result = init();
-        self.finish_load(lead, key, result)
-    }
-
-    /// Under the shard's write lock: the entry, the flight to wait on, or a
-    /// new flight this caller leads (`blocking`: its loader runs on this
-    /// thread until it returns).
-    fn role(&self, idx: usize, hash: u64, key: &K, blocking: bool) -> Role<V>
-    where
-        K: Clone,
-        V: Clone,
-    {
-        let now = self.write_now();
-        let mut seg = self.shards[idx].write();
-        let now = seg.clamp_now(now);
-        if let Some(n) = seg
-            .find(hash, key)
-            .filter(|&i| seg.live(i, || now))
-            .and_then(|i| seg.node(i))
-        {
-            return Role::Found(n.value.clone());
-        }
-        let me = current_thread();
-        match seg.flights.find(hash, key) {
-            Some(f) if f.runs_on(me) => Role::Reentered,
-            Some(f) => Role::Wait(f),
-            None => Role::Lead(seg.flights.start(hash, key.clone(), blocking.then_some(me))),
-        }
-    }
-
-    /// The leader's last step. What runs user code (the weigher, `V::clone`)
-    /// runs first, while `lead` still guards the flight: a panic there
-    /// abandons it. Then the value is stored (if the flight is still
-    /// registered) or, on an error, the flight only unregistered; the
-    /// outcome is published to the waiters before the listener hears of
-    /// any removal.
-    fn finish_load<E>(
-        &self,
-        lead: Lead<'_, K, V, S, C>,
-        key: K,
-        result: Result<V, E>,
-    ) -> Result<V, Arc<E>>
-    where
-        V: Clone,
-        E: Send + Sync + 'static,
-    {
-        match result {
-            Ok(v) => {
-                let weight = self.weigh(&key, &v);
-                let (stored, shared) = (v.clone(), v.clone());
-                let mut out = Removals::new();
-                let (before, after) = self.store_loaded(&lead, key, stored, weight, &mut out);
-                let idx = lead.idx;
-                lead.publish(State::Done(shared));
-                self.account(idx, before, after);
-                self.notify(out);
-                Ok(v)
-            }
-            Err(e) => {
-                self.stats.incr(LOAD_ERRORS);
-                let e = Arc::new(e);
-                let shared: SharedError = e.clone();
-                lead.unregister();
-                lead.publish(State::Failed(shared));
-                Err(e)
-            }
-        }
-    }
-
-    /// Unregisters the leader's flight and, in the same critical section,
-    /// stores the loaded value if the flight was still registered (no
-    /// removal or invalidation of the key happened during the load).
-    /// Returns the shard's weight before and after.
-    fn store_loaded(
-        &self,
-        lead: &Lead<'_, K, V, S, C>,
-        key: K,
-        value: V,
-        weight: u32,
-        out: &mut Removals<K, V>,
-    ) -> (u64, u64) {
-        let heavy = self
-            .config
-            .max_capacity
-            .is_some_and(|cap| u64::from(weight) > cap);
-        let now = self.write_now();
-        let mut seg = self.shards[lead.idx].write();
-        let before = seg.weight();
-        let registered = seg.flights.finish(lead.hash, &lead.flight);
-        if heavy {
-            drop(seg);
-            // Counted as written and refused, as `insert` counts it.
-            self.stats.incr(INSERTS);
-            out.push(key, value, RemovalCause::Size);
-            return (before, before);
-        }
-        if !registered {
-            return (before, before);
-        }
-        let now = seg.clamp_now(now);
-        let (deadline, hard) = self.deadlines(now, self.config.ttl);
-        seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
-        seg.upsert(
-            lead.hash,
-            key,
-            value,
-            weight,
-            deadline,
-            hard,
-            &self.hasher,
-            out,
-        );
-        let after = seg.weight();
-        let climb = seg.climb_due();
-        drop(seg);
-        if climb {
-            self.climb();
-        }
-        self.stats.incr(INSERTS);
-        (before, after)
-    }
-
-    /// Removes every entry (each reported as [`RemovalCause::Explicit`]);
-    /// loads in flight are not stored when they complete. Shard by shard:
-    /// not atomic across shards.
-    pub fn invalidate_all(&self) {
-        self.each_shard(|seg, _, _, out| {
-            seg.flights.clear();
-            seg.clear(RemovalCause::Explicit, out);
-        });
-    }
-
-    /// Keeps only the live entries for which `keep` returns true; the
-    /// others are removed as [`RemovalCause::Explicit`] (expired entries are
-    /// reclaimed as [`RemovalCause::Expired`] without being shown to
-    /// `keep`). Shard by shard, `keep` running under each shard's lock: it
-    /// must not use the cache.
-    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
-        self.each_shard(|seg, now, hasher, out| {
-            seg.retain(now, hasher, &mut keep, RemovalCause::Explicit, out);
-        });
-    }
-
-    /// Replays every recorded hit and reclaims every expired entry now
-    /// (ordinary calls do this a bounded amount at a time).
-    pub fn run_pending_tasks(&self) {
-        self.each_shard(|seg, now, hasher, out| seg.expire_all(now, hasher, out));
-    }
-
-    /// Runs `op` on every shard in turn under its write lock (with the
-    /// shard's clamped clock reading), then keeps the cache-wide weight and
-    /// reports the removals outside the lock: the one loop behind
-    /// `invalidate_all`, `retain` and `run_pending_tasks`.
-    fn each_shard(&self, mut op: impl FnMut(&mut Segment<K, V>, u64, &S, &mut Removals<K, V>)) {
-        let now = self.write_now();
-        for (idx, shard) in self.shards.iter().enumerate() {
-            let mut out = Removals::new();
-            let (before, after) = {
-                let mut seg = shard.write();
-                let now = seg.clamp_now(now);
-                let before = seg.weight();
-                op(&mut seg, now, &self.hasher, &mut out);
-                (before, seg.weight())
-            };
-            self.account(idx, before, after);
-            self.notify(out);
-        }
     }
 
     /// Entries held, summed over shards (a near-snapshot under writes).
@@ -1017,83 +559,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             .map(|s| s.seg.read().pending_expiry())
             .sum()
     }
-}
-
-/// What a waiter does with the outcome of the load it waited on: return
-/// it, or (`None`) start over: the leader gave up, or failed with another
-/// caller's error type, so this caller loads with its own.
-fn waited<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, Arc<E>>> {
-    match outcome {
-        Outcome::Value(v) => Some(Ok(v)),
-        Outcome::Error(e) => e.downcast::<E>().ok().map(Err),
-        Outcome::Retry => None,
-    }
-}
-
-/// The leader's hold on its flight, from registration to publication.
-/// Dropped unpublished (a panic in the loader, the weigher, `V::clone`, the
-/// key's `Hash` or `Eq` or the clock while the value is stored; or an async
-/// leader dropped mid-load), it unregisters the flight by identity and
-/// marks it `Abandoned`: the waiters start over and the key stays loadable.
-struct Lead<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
-    cache: &'a Cache<K, V, S, C>,
-    idx: usize,
-    hash: u64,
-    flight: Arc<Flight<V>>,
-    armed: bool,
-}
-
-impl<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> Lead<'a, K, V, S, C> {
-    /// Takes charge of `flight`, just registered by this caller.
-    fn new(cache: &'a Cache<K, V, S, C>, idx: usize, hash: u64, flight: Arc<Flight<V>>) -> Self {
-        Lead {
-            cache,
-            idx,
-            hash,
-            flight,
-            armed: true,
-        }
-    }
-
-    /// Unregisters the flight if an invalidation has not already.
-    fn unregister(&self) -> bool {
-        self.cache.shards[self.idx]
-            .write()
-            .flights
-            .finish(self.hash, &self.flight)
-    }
-
-    /// Publishes the outcome to the waiters (the flight is unregistered by
-    /// now): the guard's duty is done.
-    fn publish(mut self, outcome: State<V>) {
-        self.flight.finish(outcome);
-        self.armed = false;
-    }
-}
-
-impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Drop for Lead<'_, K, V, S, C> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.unregister();
-            self.cache.stats.incr(LOAD_ERRORS);
-            self.flight.finish(State::Abandoned);
-        }
-    }
-}
-
-/// The panic of a loader that asks for its own key: that call would wait
-/// on itself forever.
-// The one deliberate panic of the loaders, documented on each of them:
-// there is no error to return it as (`E` is the caller's type).
-#[allow(clippy::panic)]
-#[cold]
-#[inline(never)]
-fn reentered() -> ! {
-    panic!(
-        "latchwork Cache: a key's loader re-entered the cache for that same key \
-         (a loading call such as get_or_insert_with, made from inside the key's own loader, \
-         would wait on itself forever)"
-    )
 }
 
 impl<K, V, S, C: fmt::Debug> fmt::Debug for Cache<K, V, S, C> {

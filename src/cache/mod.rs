@@ -24,7 +24,11 @@ mod builder;
 mod climber;
 mod engine;
 mod error;
+mod expiry;
 mod flight;
+mod load;
+mod maintenance;
+mod policy;
 mod read_buffer;
 mod segment;
 mod sketch;
@@ -68,6 +72,8 @@ pub enum RemovalCause {
 /// Counters of a [`Cache`]. Read with relaxed loads: exact when the cache is
 /// quiet, a near-snapshot while threads use it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
 pub struct CacheStats {
     /// `get` calls (and loader calls) that found a live entry.

@@ -15,7 +15,7 @@
 //! pending.
 use super::builder::sketch_per_entry;
 use super::climber::{self, Climber};
-use super::segment::sketch_for;
+use super::policy::sketch_for;
 use super::sketch::Sketch;
 use super::{Cache, Policy, RemovalCause};
 use proptest::prelude::*;

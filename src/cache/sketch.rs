@@ -13,7 +13,7 @@
 //! follows a changing popularity instead of remembering the first hour for
 //! ever. The TinyLFU paper suggests a sample of W = 10 x capacity; the
 //! segment chooses the period (20 x capacity, measured on the real-trace
-//! and synthetic suites: see `SAMPLE_PER_ENTRY` in `segment.rs`) and a
+//! and synthetic suites: see `SAMPLE_PER_ENTRY` in `policy.rs`) and a
 //! wider table than one word per entry for small caches.
 //!
 //! The sketch lives in a shard's segment and is only touched under the

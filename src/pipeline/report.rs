@@ -25,7 +25,12 @@ impl fmt::Display for Failure {
 }
 
 /// What one stage did during a run.
+///
+/// With the `serde` feature it (de)serializes as a map of its fields; a
+/// field missing on input reads as its default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct StageReport {
     /// The stage's name.
     pub name: String,
@@ -42,7 +47,14 @@ pub struct StageReport {
 }
 
 /// What a pipeline run did: counts per stage, time taken, and how it ended.
+///
+/// With the `serde` feature it (de)serializes as a map of its fields, the
+/// stages as a list and [`elapsed`](Self::elapsed) as a whole number of
+/// nanoseconds (as every duration the crate serializes); a field missing on
+/// input reads as its default.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct RunReport {
     /// Records the source produced, failed ones included.
     pub read: u64,
@@ -53,6 +65,7 @@ pub struct RunReport {
     /// Records delivered to the sink.
     pub emitted: u64,
     /// Wall time from start to finish.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_nanos"))]
     pub elapsed: Duration,
     /// Whether the consumer stopped before it had seen all the output.
     pub stopped_early: bool,

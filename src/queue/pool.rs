@@ -34,7 +34,12 @@ const CANCELLED: usize = 3;
 
 /// Counters of a [`TaskQueue`]. Exact once the pool is quiet; during work a
 /// snapshot in which the counters are not read together.
+///
+/// With the `serde` feature it (de)serializes as a map of its counters; a
+/// counter missing on input reads as 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
 pub struct TaskStats {
     /// Tasks submitted (including delayed and refused ones).

@@ -1,5 +1,5 @@
 use super::fifo::Fifo;
-use super::gcra::Gcra;
+use super::gcra::{Gcra, Refusal};
 use super::{Error, RateLimitInfo};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +19,12 @@ use std::time::Duration;
 /// The emission interval `1e9 / rate` is rounded up to a whole nanosecond,
 /// so the effective rate ([`rate`](TokenBucket::rate)) never exceeds the one
 /// asked for, and equals it whenever `1e9 / rate` is whole.
+///
+/// The state is a clock reading, so it cannot pass the clock's last one
+/// (`u64::MAX` ns, about 584 years after its origin): a cost whose tokens
+/// would refill only after it can never be admitted, and is refused with
+/// [`Error::EndOfTime`] (naming the refill `interval`), not told to retry.
+/// Every [`Error::RateLimited`] wait ends at a reading the clock reaches.
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
@@ -154,7 +160,9 @@ impl<C: Clock> TokenBucket<C> {
     ///
     /// # Errors
     /// [`Error::RateLimited`] with the time until `cost` tokens will be
-    /// available; [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// available; [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] if they would be available only after the
+    /// clock's last reading.
     #[inline]
     pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
         self.gcra.check_cost(cost)?;
@@ -164,7 +172,7 @@ impl<C: Clock> TokenBucket<C> {
         let now = self.clock.now_nanos();
         self.charge(now, cost)
             .map(|_| ())
-            .map_err(|(_, wait)| limited(wait))
+            .map_err(|(_, refusal)| refusal.into_error())
     }
 
     /// Takes `cost` tokens if available now, like
@@ -173,7 +181,8 @@ impl<C: Clock> TokenBucket<C> {
     /// `Ok` with `allowed: false`, as from the Redis-backed limiter.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     pub fn check_info(&self, cost: u64) -> Result<RateLimitInfo, Error> {
         self.gcra.check_cost(cost)?;
         let now = self.clock.now_nanos();
@@ -182,16 +191,16 @@ impl<C: Clock> TokenBucket<C> {
             let tat = self.tat.load(Ordering::Relaxed);
             return Ok(self.gcra.admitted(tat.max(now), now));
         }
-        Ok(match self.charge(now, cost) {
-            Ok(new) => self.gcra.admitted(new, now),
-            Err((tat, wait)) => self.gcra.denied(tat, now, wait),
-        })
+        match self.charge(now, cost) {
+            Ok(new) => Ok(self.gcra.admitted(new, now)),
+            Err((tat, Refusal::Wait(wait))) => Ok(self.gcra.denied(tat, now, wait)),
+            Err((_, never)) => Err(never.into_error()),
+        }
     }
 
-    /// The CAS loop: the new TAT if admitted, else the TAT seen and the
-    /// nanoseconds to wait.
+    /// The CAS loop: the new TAT if admitted, else the TAT seen and why not.
     #[inline]
-    fn charge(&self, now: u64, cost: u64) -> Result<u64, (u64, u64)> {
+    fn charge(&self, now: u64, cost: u64) -> Result<u64, (u64, Refusal)> {
         // Relaxed: the TAT publishes no other data. Admission depends only
         // on this one word, and the CAS (an RMW) sees the latest value in
         // its modification order, so no two threads spend the same credit.
@@ -230,7 +239,8 @@ impl<C: Clock> TokenBucket<C> {
     /// Takes one token if available: `try_acquire(1)`.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] with the time until a token will be available.
+    /// [`Error::RateLimited`] with the time until a token will be available;
+    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     #[inline]
     pub fn check(&self) -> Result<(), Error> {
         self.try_acquire(1)
@@ -240,7 +250,9 @@ impl<C: Clock> TokenBucket<C> {
     /// available.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
+    /// tokens would be available only after the clock's last reading.
     pub fn acquire(&self, cost: u64) -> Result<(), Error> {
         self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
     }
@@ -253,7 +265,8 @@ impl<C: Clock> TokenBucket<C> {
     /// only the head of the line tries, and a newcomer queues behind it.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
     ///
     /// # Cancel safety
     /// Cancel safe: nothing is consumed until the poll that returns
@@ -275,16 +288,17 @@ impl<C: Clock> TokenBucket<C> {
     /// taking any: for callers that sleep on their own (async) runtime.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] if that is after the clock's last reading.
     pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
         self.gcra.check_cost(cost)?;
         let now = self.clock.now_nanos();
         // Relaxed: a snapshot; see `try_acquire`.
         let tat = self.tat.load(Ordering::Relaxed);
-        Ok(match self.gcra.decide(tat, now, cost) {
-            Ok(_) => Duration::ZERO,
-            Err(wait) => Duration::from_nanos(wait),
-        })
+        match self.gcra.decide(tat, now, cost) {
+            Ok(_) => Ok(Duration::ZERO),
+            Err(refusal) => refusal.into_wait(),
+        }
     }
 
     /// Whole tokens available now.

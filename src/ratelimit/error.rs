@@ -63,8 +63,14 @@ pub enum Error {
     /// wait helps. A clock stopped at that end of time, or a window that
     /// outlasts it, gets this instead of an [`Error::RateLimited`] that no
     /// wait could honour (and that would keep a blocking `acquire` looping).
+    ///
+    /// The token buckets ([`TokenBucket`](super::TokenBucket),
+    /// [`KeyedLimiter`](super::KeyedLimiter)) answer the same when the
+    /// tokens a request needs would refill only after that last reading.
     EndOfTime {
-        /// The parameter whose span runs past the end of time (`window`).
+        /// The parameter whose span runs past the end of time: `window` for
+        /// the sliding windows, `interval` (the refill time of one token,
+        /// `1 / rate`) for the token buckets.
         parameter: &'static str,
     },
     /// A required builder parameter was not set.

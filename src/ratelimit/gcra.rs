@@ -19,11 +19,50 @@
 //! Any `tat <= now` means "full", so a fresh bucket is `tat = 0` and a
 //! bucket whose TAT has passed carries no information: it can be dropped and
 //! recreated without changing any decision.
+//!
+//! **The end of time.** The TAT is a clock reading, so it cannot pass the
+//! clock's last one, `u64::MAX`. A cost whose new TAT would lie beyond it
+//! can never be admitted (the new TAT only grows as `now` does), so
+//! [`Gcra::decide`] refuses it with [`Refusal::EndOfTime`] rather than a
+//! wait that no clock can honour; every [`Refusal::Wait`] ends at a reading
+//! the clock can reach (`now + wait = new - tau <= u64::MAX`), where the
+//! same cost is admitted.
 use super::{Error, RateLimitInfo};
 use std::time::Duration;
 
 /// Largest supported rate: one token per nanosecond tick.
 const MAX_RATE: f64 = 1e9;
+
+/// Why [`Gcra::decide`] refused a cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The cost fits after this many nanoseconds (at least 1), at a reading
+    /// the clock can reach.
+    Wait(u64),
+    /// The cost never fits: its TAT would lie past the clock's last reading.
+    EndOfTime,
+}
+
+impl Refusal {
+    /// The error a check answers: [`Error::RateLimited`] with the wait, or
+    /// [`Error::EndOfTime`] naming the refill `interval` it would wait on.
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Refusal::Wait(wait) => super::bucket::limited(wait),
+            Refusal::EndOfTime => Error::EndOfTime {
+                parameter: "interval",
+            },
+        }
+    }
+
+    /// `wait_time`'s answer: the wait, or the error no wait fixes.
+    pub(crate) fn into_wait(self) -> Result<Duration, Error> {
+        match self {
+            Refusal::Wait(wait) => Ok(Duration::from_nanos(wait)),
+            Refusal::EndOfTime => Err(self.into_error()),
+        }
+    }
+}
 
 /// Emission interval and tolerance of a token bucket, in clock nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,32 +143,38 @@ impl Gcra {
         }
     }
 
-    /// The new TAT if `cost` is admitted at `now`, else the nanoseconds to
-    /// wait. `cost` must have passed [`check_cost`](Self::check_cost), so
+    /// The new TAT if `cost` is admitted at `now`, else why not: the
+    /// nanoseconds to wait, or never (see the module's docs on the end of
+    /// time). `cost` must have passed [`check_cost`](Self::check_cost), so
     /// `cost * interval <= tau` cannot overflow.
     #[inline]
-    pub(crate) fn decide(&self, tat: u64, now: u64, cost: u64) -> Result<u64, u64> {
+    pub(crate) fn decide(&self, tat: u64, now: u64, cost: u64) -> Result<u64, Refusal> {
         let base = tat.max(now);
         // Overflows only ~584 years after the clock's origin. A saturated
         // TAT would admit everything once the clock itself reaches
-        // `u64::MAX` (a clock that stopped at the end of time), so an
-        // overflow denies, with the longest wait there is.
+        // `u64::MAX` (a clock that stopped at the end of time), and the new
+        // TAT never shrinks as `now` grows, so an overflow is final.
         let Some(new) = base.checked_add(cost * self.interval) else {
-            return Err(u64::MAX);
+            return Err(Refusal::EndOfTime);
         };
         let ahead = new - now; // new >= base >= now
         if ahead <= self.tau {
             Ok(new)
         } else {
-            Err(ahead - self.tau)
+            // Admitted at `now + wait = new - tau <= u64::MAX`: then
+            // `tat >= new - tau` (else `ahead <= tau` now), so the new TAT
+            // is `new` again, `tau` ahead.
+            Err(Refusal::Wait(ahead - self.tau))
         }
     }
 
-    /// Whole tokens available at `now`.
+    /// Whole tokens available at `now`: what [`decide`](Self::decide)
+    /// admits, so near the end of time only those whose TAT still fits.
     #[inline]
     pub(crate) fn available(&self, tat: u64, now: u64) -> u64 {
         let debt = tat.saturating_sub(now);
-        self.tau.saturating_sub(debt) / self.interval
+        let room = u64::MAX - tat.max(now);
+        self.tau.saturating_sub(debt).min(room) / self.interval
     }
 
     /// The answer for a request admitted at `now`, leaving TAT `new`.
@@ -156,7 +201,8 @@ impl Gcra {
     }
 
     /// The answer to "could one token be taken now?", taking none:
-    /// `remaining` counts the tokens before any is taken.
+    /// `remaining` counts the tokens before any is taken. A token that
+    /// never comes (the end of time) answers the longest wait there is.
     pub(crate) fn peek(&self, tat: u64, now: u64) -> RateLimitInfo {
         match self.decide(tat, now, 1) {
             Ok(_) => RateLimitInfo {
@@ -164,7 +210,8 @@ impl Gcra {
                 retry_after: None,
                 ..self.denied(tat, now, 0)
             },
-            Err(wait) => self.denied(tat, now, wait),
+            Err(Refusal::Wait(wait)) => self.denied(tat, now, wait),
+            Err(Refusal::EndOfTime) => self.denied(tat, now, u64::MAX),
         }
     }
 
@@ -215,7 +262,7 @@ mod tests {
     fn decide_matches_the_formula() {
         let g = Gcra::from_interval(10, 3).unwrap();
         assert_eq!(g.decide(0, 100, 3), Ok(130));
-        assert_eq!(g.decide(130, 100, 1), Err(10));
+        assert_eq!(g.decide(130, 100, 1), Err(Refusal::Wait(10)));
         assert_eq!(g.decide(130, 110, 1), Ok(140));
         assert_eq!(g.available(130, 100), 0);
         assert_eq!(g.available(130, 125), 2);
@@ -235,7 +282,33 @@ mod tests {
         }
         // One before the end; at `u64::MAX` itself any TAT overflows.
         assert_eq!(admitted, 1);
-        assert_eq!(g.decide(tat, u64::MAX, 1), Err(u64::MAX));
+        assert_eq!(g.decide(tat, u64::MAX, 1), Err(Refusal::EndOfTime));
+    }
+
+    #[test]
+    fn every_wait_ends_at_a_reading_the_clock_reaches() {
+        let g = Gcra::from_interval(10, 1).unwrap();
+        let now = u64::MAX - 20;
+        let tat = g.decide(0, now, 1).unwrap();
+        assert_eq!(tat, u64::MAX - 10);
+        // The next token refills at `u64::MAX - 10`, leaving the TAT at the
+        // last reading: a real wait, then admitted.
+        assert_eq!(g.decide(tat, now, 1), Err(Refusal::Wait(10)));
+        assert_eq!(g.decide(tat, now + 10, 1), Ok(u64::MAX));
+        // The one after would need a TAT past the end: never, at any reading.
+        for at in [now + 10, u64::MAX - 1, u64::MAX] {
+            assert_eq!(g.decide(u64::MAX, at, 1), Err(Refusal::EndOfTime));
+        }
+        assert_eq!(g.available(u64::MAX, now + 10), 0);
+        assert_eq!(g.available(0, u64::MAX), 0);
+        assert_eq!(g.available(0, u64::MAX - 10), 1);
+        assert_eq!(g.available(0, u64::MAX - 9), 0);
+        assert_eq!(
+            Refusal::EndOfTime.into_error(),
+            Error::EndOfTime {
+                parameter: "interval"
+            }
+        );
     }
 
     #[test]

@@ -33,7 +33,13 @@ use std::time::Duration;
 /// assert_eq!(denied.retry_after_secs(), Some(1));
 /// # Ok::<(), latchwork::ratelimit::Error>(())
 /// ```
+///
+/// With the `serde` feature it (de)serializes as a map of the five fields,
+/// the durations as whole numbers of nanoseconds (as every duration the
+/// crate serializes) and a missing `retry_after` as `null`:
+/// `{"allowed":false,"limit":2,"remaining":0,"retry_after":1000000000,"reset_after":2000000000}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RateLimitInfo {
     /// Whether the request was admitted (its cost taken).
     pub allowed: bool,
@@ -43,8 +49,10 @@ pub struct RateLimitInfo {
     pub remaining: u64,
     /// For a denial, how long until the same request would be admitted (if
     /// nothing else spends meanwhile); `None` when admitted.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_nanos::option"))]
     pub retry_after: Option<Duration>,
     /// How long until the bucket is full again (zero when it is full).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_nanos"))]
     pub reset_after: Duration,
 }
 

@@ -1,5 +1,5 @@
-use super::bucket::{gcra_from, limited};
-use super::gcra::Gcra;
+use super::bucket::gcra_from;
+use super::gcra::{Gcra, Refusal};
 use super::{retry_until_admitted, Error, RateLimitInfo};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +40,10 @@ const MIN_SWEEP: usize = 16;
 /// a client can be admitted more than its rate; [`evictions`] counts it).
 /// An entry is the key plus 8 bytes of state plus hashbrown's control byte,
 /// at hashbrown's load factor; `tests/ratelimit_memory.rs` measures it.
+///
+/// As for the [`TokenBucket`](super::TokenBucket), a cost whose tokens
+/// would refill only after the clock's last reading (`u64::MAX` ns) is
+/// refused with [`Error::EndOfTime`], not told to retry.
 ///
 /// The clock is read *inside* the shard lock, after any sweep that removed
 /// the key, so a recreated bucket never sees an earlier time than the sweep
@@ -236,7 +240,9 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     ///
     /// # Errors
     /// [`Error::RateLimited`] with the time until `key` has `cost` tokens;
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] if they would refill only after the clock's last
+    /// reading.
     #[inline]
     pub fn try_acquire<Q>(&self, key: &Q, cost: u64) -> Result<(), Error>
     where
@@ -250,7 +256,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         self.take(key, cost)
             .1
             .map(|_| ())
-            .map_err(|(_, wait)| limited(wait))
+            .map_err(|(_, refusal)| refusal.into_error())
     }
 
     /// Takes `cost` tokens from `key`'s bucket if available now, like
@@ -259,7 +265,8 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// `allowed: false`, exactly as the Redis-backed limiter answers.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     pub fn check_info<Q>(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error>
     where
         K: Borrow<Q>,
@@ -271,14 +278,18 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
             return Ok(self.gcra.admitted(tat.max(now), now));
         }
         let (now, taken) = self.take(key, cost);
-        Ok(match taken {
-            Ok(new) => self.gcra.admitted(new, now),
-            Err((tat, wait)) => self.gcra.denied(tat, now, wait),
-        })
+        match taken {
+            Ok(new) => Ok(self.gcra.admitted(new, now)),
+            Err((tat, Refusal::Wait(wait))) => Ok(self.gcra.denied(tat, now, wait)),
+            Err((_, never)) => Err(never.into_error()),
+        }
     }
 
     /// The [`RateLimitInfo`] of "could `key` take one token now?", taking
-    /// none (`remaining` counts the tokens before any is taken).
+    /// none (`remaining` counts the tokens before any is taken). A token
+    /// that would refill only after the clock's last reading answers a
+    /// denial with the longest `retry_after` there is, `u64::MAX` ns
+    /// ([`check_info`](Self::check_info) answers [`Error::EndOfTime`]).
     pub fn peek_info<Q>(&self, key: &Q) -> RateLimitInfo
     where
         K: Borrow<Q>,
@@ -351,10 +362,10 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     }
 
     /// Charges `cost` (checked, non-zero) to `key`, inserting it if new:
-    /// the clock reading and the new TAT, or the TAT seen and the wait.
+    /// the clock reading and the new TAT, or the TAT seen and why not.
     #[inline]
     #[allow(clippy::type_complexity)]
-    fn take<Q>(&self, key: &Q, cost: u64) -> (u64, Result<u64, (u64, u64)>)
+    fn take<Q>(&self, key: &Q, cost: u64) -> (u64, Result<u64, (u64, Refusal)>)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -377,7 +388,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         // A new key is a full bucket (TAT 0).
         let tat = match self.gcra.decide(0, now, cost) {
             Ok(tat) => tat,
-            Err(wait) => return (now, Err((0, wait))),
+            Err(refusal) => return (now, Err((0, refusal))),
         };
         if guard.map.len() >= guard.next_sweep {
             self.sweep_shard(&mut guard, now, true);
@@ -396,7 +407,8 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// Takes one token from `key`'s bucket: `try_acquire(key, 1)`.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] with the time until `key` has a token.
+    /// [`Error::RateLimited`] with the time until `key` has a token;
+    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     #[inline]
     pub fn check<Q>(&self, key: &Q) -> Result<(), Error>
     where
@@ -410,7 +422,9 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// they are available.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
+    /// tokens would refill only after the clock's last reading.
     pub fn acquire<Q>(&self, key: &Q, cost: u64) -> Result<(), Error>
     where
         K: Borrow<Q>,
@@ -427,7 +441,8 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// first come, first served (a per-key line would cost memory per key).
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
     ///
     /// # Cancel safety
     /// Cancel safe: nothing is consumed until the poll that returns
@@ -450,7 +465,8 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// How long until `key` has `cost` tokens (zero if now), taking none.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`.
+    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::EndOfTime`] if that is after the clock's last reading.
     pub fn wait_time<Q>(&self, key: &Q, cost: u64) -> Result<Duration, Error>
     where
         K: Borrow<Q>,
@@ -458,10 +474,10 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     {
         self.gcra.check_cost(cost)?;
         let (tat, now) = self.snapshot(key);
-        Ok(match self.gcra.decide(tat, now, cost) {
-            Ok(_) => Duration::ZERO,
-            Err(wait) => Duration::from_nanos(wait),
-        })
+        match self.gcra.decide(tat, now, cost) {
+            Ok(_) => Ok(Duration::ZERO),
+            Err(refusal) => refusal.into_wait(),
+        }
     }
 
     /// Whole tokens in `key`'s bucket now (`burst` for an unknown key).
@@ -491,7 +507,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     }
 
     #[inline]
-    fn charge(&self, tat: &AtomicU64, now: u64, cost: u64) -> Result<u64, (u64, u64)> {
+    fn charge(&self, tat: &AtomicU64, now: u64, cost: u64) -> Result<u64, (u64, Refusal)> {
         // Relaxed: the TAT publishes no other data; the CAS alone keeps
         // concurrent checks from spending the same credit. Removal of the
         // entry is ordered by the shard lock, not by this word.

@@ -43,7 +43,12 @@ impl<E: std::error::Error + 'static> std::error::Error for MemoError<E> {
 }
 
 /// Counters of a [`Memoized`].
+///
+/// With the `serde` feature it (de)serializes as a map of its counters; a
+/// counter missing on input reads as 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct MemoStats {
     /// Calls answered from the cache.
     pub hits: u64,

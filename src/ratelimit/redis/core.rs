@@ -50,6 +50,12 @@ pub enum FailurePolicy {
 /// assert!(matches!(Quota::new(1e-6, 1_000_000), Err(Error::CapacityOverflow { .. })));
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// With the `serde` feature a quota serializes as `{"rate": f64, "burst":
+/// u64}`, `rate` being the effective [`rate`](Self::rate), and deserializes
+/// from the same map through the same checks as [`Quota::new`]. A rate that
+/// is exactly `1e9 / n` for a whole `n` (as every serialized rate is) gets
+/// the interval `n` ns, so a quota reads back unchanged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub(crate) gcra: Gcra,
@@ -75,6 +81,48 @@ impl Quota {
     /// to a whole nanosecond).
     pub fn rate(&self) -> f64 {
         1e9 / self.gcra.interval() as f64
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Quota {
+    /// [`Quota::new`], except that a rate of exactly `1e9 / n` (what
+    /// [`rate`](Self::rate) answers for an interval of `n` ns) gets that
+    /// interval, not one a float rounding error made `n + 1`.
+    fn read_back(rate: f64, burst: u64) -> Result<Self, Error> {
+        let n = (1e9 / rate).round();
+        // `u64::MAX as f64` is 2^64: anything below it fits.
+        if n >= 1.0 && n < u64::MAX as f64 && 1e9 / n == rate {
+            let gcra = Gcra::from_interval(n as u64, burst)?;
+            script::within_span(gcra, burst).map(|gcra| Quota { gcra })
+        } else {
+            Quota::new(rate, burst)
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Quota {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Quota", 2)?;
+        st.serialize_field("rate", &self.rate())?;
+        st.serialize_field("burst", &self.burst())?;
+        st.end()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Quota {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename = "Quota", deny_unknown_fields)]
+        struct Raw {
+            rate: f64,
+            burst: u64,
+        }
+        let raw = Raw::deserialize(d)?;
+        Quota::read_back(raw.rate, raw.burst).map_err(serde::de::Error::custom)
     }
 }
 

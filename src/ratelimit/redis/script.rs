@@ -125,7 +125,11 @@ pub(crate) fn redis_key(prefix: &str, key: &str) -> String {
 /// Validates a quota for the script: the in-process rules plus
 /// `burst x interval <= 2^52` ns.
 pub(crate) fn quota(rate: f64, burst: u64) -> Result<Gcra, Error> {
-    let gcra = Gcra::new(rate, burst)?;
+    within_span(Gcra::new(rate, burst)?, burst)
+}
+
+/// The `burst x interval <= 2^52` ns check of [`quota`].
+pub(crate) fn within_span(gcra: Gcra, burst: u64) -> Result<Gcra, Error> {
     if gcra.capacity().saturating_mul(gcra.interval()) > MAX_TAU {
         return Err(Error::CapacityOverflow {
             parameter: "burst",

@@ -1,0 +1,160 @@
+//! What keeps a [`Cache`] within its bounds besides its own writes: the
+//! cache-wide weight bound, the removal reports, bulk invalidation, expiry
+//! reclamation and the window climber's hook.
+//!
+//! More methods of `Cache` (defined in `engine.rs`); the writes of
+//! `engine.rs` and `load.rs` call `account`, `notify` and `climb` after
+//! their shard's lock is released.
+use super::climber;
+use super::engine::{
+    Cache, EVICTIONS, EXPIRATIONS, HITS, INVALIDATIONS, LISTENER_PANICS, MISSES, REPLACEMENTS,
+};
+use super::segment::{Removals, Segment};
+use super::RemovalCause;
+use crate::clock::Clock;
+use crate::sync::atomic::Ordering;
+use std::hash::{BuildHasher, Hash};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
+    /// Gives the window climber a look at the hit counters (a writer calls
+    /// this every 64 new keys of its shard). A writer that finds the
+    /// climber busy goes on: the next look catches up.
+    #[cold]
+    pub(super) fn climb(&self) {
+        let Some(a) = &self.adaptive else {
+            return;
+        };
+        let Some(mut c) = a.climber.try_lock() else {
+            return;
+        };
+        let hits = self.stats.sum(HITS);
+        let requests = hits.saturating_add(self.stats.sum(MISSES));
+        if requests < c.due_at() {
+            return;
+        }
+        if let Some(share) = c.observe(requests, hits) {
+            // Relaxed: see `Segment::shared_window`.
+            a.word.store(climber::to_word(share), Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps the cache-wide weight (with a weigher) and restores the bound
+    /// when a shard holds an entry heavier than its share.
+    pub(super) fn account(&self, idx: usize, before: u64, after: u64) {
+        if self.config.weigher.is_none() {
+            return;
+        }
+        // Relaxed: see `total`.
+        if after >= before {
+            self.total.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.total.fetch_sub(before - after, Ordering::Relaxed);
+        }
+        let Some(max) = self.config.max_capacity else {
+            return;
+        };
+        // The other shards first, round-robin from a moving start so no
+        // shard is drained alone; the writer's own shard (where the heavy
+        // entry just went) only once the others have nothing left.
+        let n = self.shards.len();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let mut idle = 0;
+        let mut step = 0usize;
+        while self.total.load(Ordering::Relaxed) > max {
+            let j = if idle >= n {
+                idx
+            } else {
+                step += 1;
+                (start + step) & self.mask
+            };
+            if j == idx && idle < n {
+                idle += 1;
+                continue;
+            }
+            let mut out = Removals::new();
+            let (evicted, freed) = {
+                let mut seg = self.shards[j].write();
+                let before = seg.weight();
+                let evicted = seg.evict_one(&self.hasher, &mut out);
+                (evicted, before - seg.weight())
+            };
+            self.total.fetch_sub(freed, Ordering::Relaxed);
+            self.notify(out);
+            if evicted {
+                idle = 0;
+            } else if j == idx {
+                break; // nothing left anywhere
+            } else {
+                idle += 1;
+            }
+        }
+    }
+
+    /// Counts and reports removals, outside every lock; the values drop here.
+    pub(super) fn notify(&self, out: Removals<K, V>) {
+        if out.is_empty() {
+            return;
+        }
+        for (key, value, cause) in out.into_iter() {
+            self.stats.incr(match cause {
+                RemovalCause::Size => EVICTIONS,
+                RemovalCause::Expired => EXPIRATIONS,
+                RemovalCause::Explicit => INVALIDATIONS,
+                RemovalCause::Replaced => REPLACEMENTS,
+            });
+            if let Some(listener) = &self.config.listener {
+                if catch_unwind(AssertUnwindSafe(|| listener(&key, &value, cause))).is_err() {
+                    self.stats.incr(LISTENER_PANICS);
+                }
+            }
+        }
+    }
+
+    /// Removes every entry (each reported as [`RemovalCause::Explicit`]);
+    /// loads in flight are not stored when they complete. Shard by shard:
+    /// not atomic across shards.
+    pub fn invalidate_all(&self) {
+        self.each_shard(|seg, _, _, out| {
+            seg.flights.clear();
+            seg.clear(RemovalCause::Explicit, out);
+        });
+    }
+
+    /// Keeps only the live entries for which `keep` returns true; the
+    /// others are removed as [`RemovalCause::Explicit`] (expired entries are
+    /// reclaimed as [`RemovalCause::Expired`] without being shown to
+    /// `keep`). Shard by shard, `keep` running under each shard's lock: it
+    /// must not use the cache.
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.each_shard(|seg, now, hasher, out| {
+            seg.retain(now, hasher, &mut keep, RemovalCause::Explicit, out);
+        });
+    }
+
+    /// Replays every recorded hit and reclaims every expired entry now
+    /// (ordinary calls do this a bounded amount at a time).
+    pub fn run_pending_tasks(&self) {
+        self.each_shard(|seg, now, hasher, out| seg.expire_all(now, hasher, out));
+    }
+
+    /// Runs `op` on every shard in turn under its write lock (with the
+    /// shard's clamped clock reading), then keeps the cache-wide weight and
+    /// reports the removals outside the lock: the one loop behind
+    /// `invalidate_all`, `retain` and `run_pending_tasks`.
+    fn each_shard(&self, mut op: impl FnMut(&mut Segment<K, V>, u64, &S, &mut Removals<K, V>)) {
+        let now = self.write_now();
+        for (idx, shard) in self.shards.iter().enumerate() {
+            let mut out = Removals::new();
+            let (before, after) = {
+                let mut seg = shard.write();
+                let now = seg.clamp_now(now);
+                let before = seg.weight();
+                op(&mut seg, now, &self.hasher, &mut out);
+                (before, seg.weight())
+            };
+            self.account(idx, before, after);
+            self.notify(out);
+        }
+    }
+}

@@ -254,7 +254,7 @@ impl Reference {
                     self.sketch.frequency(self.h(c.key)),
                     self.sketch.frequency(self.h(v)),
                 );
-                if fc > fv || (fc == fv && c.window_hit) {
+                if fc > fv.saturating_add(1) || (fc >= fv && c.window_hit) {
                     self.remove_key(v, RemovalCause::Size);
                 } else {
                     self.remove_key(c.key, RemovalCause::Size);

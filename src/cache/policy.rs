@@ -277,17 +277,21 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             return true;
         };
         let (fc, fv) = (s.frequency(cn.hash32), s.frequency(vn.hash32));
-        // A tie goes to the candidate only if it was hit while in the
-        // window (it has shown recency the victim, the main region's least
-        // recent entry, has not); otherwise the victim stays. On a loop or a
-        // flat popularity no candidate is hit in the window, so the main
-        // region is kept instead of churned; a hot key that expired and
-        // came back is hit in the window at once, so it is not rejected
-        // over and over by a victim whose counter is as saturated as its
-        // own (`tests/cache_ttl_churn.rs`). Deterministic, unlike Caffeine's
+        // The candidate's count includes the request that brought it in;
+        // the victim's next request is still to come. So a candidate needs
+        // a margin of one to be judged more frequent: without it a loop
+        // over more keys than fit admits every candidate against the
+        // victim, the loop's next key, and degenerates to LRU (0 hits);
+        // the old sketch hid this only by saturating every counter at 15.
+        // A candidate hit while in the window has shown recency that the
+        // victim (the main region's least recent entry) has not, and wins
+        // at equal counts: a hot key that expired and came back is hit in
+        // the window at once, so a victim whose counter is as saturated as
+        // its own no longer rejects it over and over
+        // (`tests/cache_ttl_churn.rs`). Deterministic, unlike Caffeine's
         // random admission of warm losers: the sketch's hash comes from the
         // cache's seeded hasher, so an attacker cannot aim collisions at a
-        // victim, and random admission measured lower on the loop trace.
-        fc > fv || (fc == fv && cn.window_hit)
+        // victim.
+        fc > fv.saturating_add(1) || (fc >= fv && cn.window_hit)
     }
 }

@@ -424,6 +424,39 @@ fn cases_cache() -> Vec<Case> {
             },
         ));
     }
+    v.push(case(
+        "cache/expired entry overwritten by a too-heavy insert is reported Expired",
+        || {
+            use latchwork::cache::RemovalCause;
+            use std::sync::{Arc, Mutex};
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&heard);
+            let clock = ManualClock::new();
+            let c = accepts(
+                Cache::<u64, u64>::builder()
+                    .max_capacity(100)
+                    .weigher(|_, v: &u64| if *v >= 1_000 { 1_000 } else { 1 })
+                    .time_to_live(Duration::from_micros(100))
+                    .eviction_listener(move |k, v, cause| {
+                        log.lock().unwrap().push((*k, *v, cause));
+                    })
+                    .clock(clock.clone())
+                    .build(),
+            )?;
+            c.insert(1, 10);
+            clock.advance(Duration::from_micros(500));
+            check(!c.insert(1, 1_000), || "a too-heavy value was held".into())?;
+            let heard = heard.lock().unwrap().clone();
+            let want = [
+                (1, 10, RemovalCause::Expired),
+                (1, 1_000, RemovalCause::Size),
+            ];
+            check(heard == want, || format!("listener heard {heard:?}"))?;
+            check(c.stats().expirations == 1, || {
+                format!("stats {:?}", c.stats())
+            })
+        },
+    ));
     v
 }
 

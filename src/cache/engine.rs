@@ -374,12 +374,20 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         {
             // Too heavy to hold: the new value replaces the old one (which
             // must not be served any more) and leaves at once.
+            let now = self.write_now();
             let (before, after) = {
                 let mut seg = self.shards[idx].write();
                 seg.flights.cancel(hash, &key);
                 let before = seg.weight();
                 if let Some(i) = seg.find(hash, &key) {
-                    seg.remove_index(i, &self.hasher, RemovalCause::Replaced, &mut out);
+                    // An old value that had expired is reported as such,
+                    // as `upsert` reports it.
+                    let cause = if seg.live(i, || seg.clamp_now(now)) {
+                        RemovalCause::Replaced
+                    } else {
+                        RemovalCause::Expired
+                    };
+                    seg.remove_index(i, &self.hasher, cause, &mut out);
                 }
                 (before, seg.weight())
             };

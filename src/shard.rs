@@ -61,12 +61,18 @@ pub(crate) fn capacity_of(total: u64, n: usize, i: usize) -> u64 {
     total / n + u64::from((i as u64) < total % n)
 }
 
-/// The shard for `hash` among `mask + 1`: bits from 32 up, independent of
-/// the bits hashbrown uses (the low bits for the bucket, the top 7 for its
-/// tag) and of the low 32 bits the frequency sketch uses.
+/// The shard for `hash` among `mask + 1`: the top bits of bits 32.. of the
+/// hash, re-mixed by a multiply. The bits hashbrown uses inside a shard
+/// (the low bits for the bucket) and the low 32 bits the frequency sketch
+/// uses stay independent of the choice. The re-mix matters: a fast hasher's
+/// high bits for a run of consecutive integer keys (block ids, row ids)
+/// can fall into a few shards only, which leaves the others idle (and, in
+/// a bounded cache, overloads the few); the multiply spreads every bit of
+/// the high half over the index.
 #[inline]
 pub(crate) fn index(hash: u64, mask: usize) -> usize {
-    (hash >> 32) as usize & mask
+    let h = (hash >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 32) as usize & mask
 }
 
 #[cfg(all(test, not(loom)))]
@@ -91,5 +97,16 @@ mod tests {
         );
         assert_eq!(count(Some(MAX), None), Ok(MAX));
         assert_eq!((0..16).map(|i| capacity_of(100, 16, i)).sum::<u64>(), 100);
+    }
+
+    #[test]
+    fn hashes_differing_only_in_their_top_bits_still_spread() {
+        // A run of keys whose hashes differ only in bits 52..: the shard
+        // must not be read off bits that never change.
+        let mut seen = [0u32; 16];
+        for k in 0..1_024u64 {
+            seen[index(k << 52, 15)] += 1;
+        }
+        assert!(seen.iter().all(|&n| n >= 32), "{seen:?}");
     }
 }

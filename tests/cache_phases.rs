@@ -10,7 +10,7 @@
 //! phase's own optimum: three fifths of LRU's ratio on a recency phase
 //! (where a fixed 1% window gets under 1%), and 40% on the loop (LRU 0%,
 //! the optimum two thirds).
-#![cfg(feature = "cache")]
+#![cfg(all(not(loom), feature = "cache"))]
 
 use latchwork::cache::{Cache, Policy};
 use std::collections::hash_map::DefaultHasher;

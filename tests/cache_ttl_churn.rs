@@ -6,7 +6,7 @@
 //!
 //! Time is a manual clock; the seed of the request stream comes from
 //! `LATCHWORK_SEED` (default fixed) and is printed on failure.
-#![cfg(feature = "cache")]
+#![cfg(all(not(loom), feature = "cache", feature = "clock"))]
 
 use latchwork::cache::Cache;
 use latchwork::clock::ManualClock;

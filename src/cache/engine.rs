@@ -362,6 +362,31 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             .map_or(1, |w| w(key, value).max(1))
     }
 
+    /// The write `insert` and a finished load both make, under the shard's
+    /// write lock at time `now`: reclaims a bounded number of expired
+    /// entries, then stores `key` with the deadlines of `ttl`. Returns
+    /// whether the entry is held, and whether the window climber is due a
+    /// look (the caller calls `climb` once the lock is released).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_in(
+        &self,
+        seg: &mut Segment<K, V>,
+        now: u64,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        ttl: Option<u64>,
+        out: &mut Removals<K, V>,
+    ) -> (bool, bool) {
+        let (deadline, hard) = self.deadlines(now, ttl);
+        seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
+        let stored = seg
+            .upsert(hash, key, value, weight, deadline, hard, &self.hasher, out)
+            .is_some();
+        (stored, seg.climb_due())
+    }
+
     fn insert_ttl(&self, key: K, value: V, ttl: Option<u64>) -> bool {
         let hash = self.hasher.hash_one(&key);
         let weight = self.weigh(&key, &value);
@@ -401,23 +426,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let (stored, before, after, climb) = {
             let mut seg = self.shards[idx].write();
             let now = seg.clamp_now(now);
-            let (deadline, hard) = self.deadlines(now, ttl);
             seg.flights.cancel(hash, &key);
             let before = seg.weight();
-            seg.expire(now, EXPIRE_BUDGET, &self.hasher, &mut out);
-            let stored = seg
-                .upsert(
-                    hash,
-                    key,
-                    value,
-                    weight,
-                    deadline,
-                    hard,
-                    &self.hasher,
-                    &mut out,
-                )
-                .is_some();
-            (stored, before, seg.weight(), seg.climb_due())
+            let (stored, climb) =
+                self.store_in(&mut seg, now, hash, key, value, weight, ttl, &mut out);
+            (stored, before, seg.weight(), climb)
         };
         if climb {
             self.climb();

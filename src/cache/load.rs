@@ -9,7 +9,6 @@
 //! unregistered the flight meanwhile. The flight table and the waiting
 //! itself are `flight.rs`'s.
 use super::engine::{Cache, INSERTS, LOADS, LOAD_ERRORS};
-use super::expiry::EXPIRE_BUDGET;
 use super::flight::{current_thread, Flight, Outcome, SharedError, State};
 use super::segment::Removals;
 use super::RemovalCause;
@@ -322,20 +321,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return (before, before);
         }
         let now = seg.clamp_now(now);
-        let (deadline, hard) = self.deadlines(now, self.config.ttl);
-        seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
-        seg.upsert(
-            lead.hash,
-            key,
-            value,
-            weight,
-            deadline,
-            hard,
-            &self.hasher,
-            out,
-        );
+        let ttl = self.config.ttl;
+        let (_, climb) = self.store_in(&mut seg, now, lead.hash, key, value, weight, ttl, out);
         let after = seg.weight();
-        let climb = seg.climb_due();
         drop(seg);
         if climb {
             self.climb();

@@ -107,11 +107,7 @@ impl<T> Arena<T> {
         }
         self.unlink(i);
         let first = self.slots[list as usize].next;
-        let slot = &mut self.slots[i as usize];
-        slot.prev = list;
-        slot.next = first;
-        self.slots[first as usize].prev = i;
-        self.slots[list as usize].next = i;
+        self.link_between(list, first, i);
     }
 
     #[inline]
@@ -198,11 +194,17 @@ impl<T> Arena<T> {
     #[inline]
     fn link_back_of(&mut self, list: u32, i: u32) {
         let last = self.slots[list as usize].prev;
+        self.link_between(last, list, i);
+    }
+
+    /// Links node `i` between the adjacent slots `prev` and `next`.
+    #[inline]
+    fn link_between(&mut self, prev: u32, next: u32, i: u32) {
         let slot = &mut self.slots[i as usize];
-        slot.prev = last;
-        slot.next = list;
-        self.slots[last as usize].next = i;
-        self.slots[list as usize].prev = i;
+        slot.prev = prev;
+        slot.next = next;
+        self.slots[prev as usize].next = i;
+        self.slots[next as usize].prev = i;
     }
 
     /// Checks the invariants of the module documentation.

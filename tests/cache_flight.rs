@@ -237,22 +237,29 @@ fn run(name: &str, build: impl Fn(Arc<Chaos>) -> Cache<Key, Val>, stored: bool) 
     };
     let chaos = Chaos::new(seed);
     let cache = Arc::new(build(chaos.clone()));
+    let (done, finished) = std::sync::mpsc::channel();
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (cache, chaos) = (cache.clone(), chaos.clone());
-            thread::spawn(move || worker(&cache, &chaos, seed, t))
+            let (cache, chaos, done) = (cache.clone(), chaos.clone(), done.clone());
+            thread::spawn(move || {
+                let r = worker(&cache, &chaos, seed, t);
+                let _ = done.send(());
+                r
+            })
         })
         .collect();
+    // The watchdog: every worker reports when it ends; one that has not
+    // within WATCHDOG is stuck (a worker that panics outside its caught
+    // calls drops its sender unsent and is reported by `join` below).
     let deadline = Instant::now() + WATCHDOG;
-    while !workers.iter().all(|w| w.is_finished()) {
-        if Instant::now() > deadline {
-            let stuck = workers.iter().filter(|w| !w.is_finished()).count();
+    for ended in 0..THREADS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if finished.recv_timeout(left).is_err() && workers.iter().any(|w| !w.is_finished()) {
             fail(format!(
-                "{stuck} of {THREADS} threads still waiting after {WATCHDOG:?}"
+                "{} of {THREADS} threads still waiting after {WATCHDOG:?}",
+                THREADS - ended
             ));
         }
-        // A watchdog's poll, not a time-driven test step.
-        thread::sleep(Duration::from_millis(10));
     }
     for w in workers {
         match w.join() {

@@ -13,6 +13,8 @@ use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 use std::time::Duration;
 
+mod builder;
+
 /// Fewest entries a shard grows to before its first sweep.
 const MIN_SWEEP: usize = 16;
 
@@ -107,107 +109,6 @@ impl<K, S: fmt::Debug, C: fmt::Debug> fmt::Debug for KeyedLimiterBuilder<K, S, C
             .field("hasher", &self.hasher)
             .field("clock", &self.clock)
             .finish()
-    }
-}
-
-impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
-    /// Refill rate of each key's bucket, tokens per second (required).
-    pub fn rate(mut self, tokens_per_second: f64) -> Self {
-        self.rate = Some(tokens_per_second);
-        self
-    }
-
-    /// Burst capacity of each key's bucket. Default: `ceil(rate)`.
-    pub fn burst(mut self, tokens: u64) -> Self {
-        self.burst = Some(tokens);
-        self
-    }
-
-    /// Most keys held at once (default 1,048,576); see the type's docs.
-    pub fn max_keys(mut self, max_keys: usize) -> Self {
-        self.max_keys = max_keys;
-        self
-    }
-
-    /// Number of shards, rounded up to a power of two and at most
-    /// `max_keys`. Default: 16 x the available parallelism, at least 64.
-    pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = Some(shards);
-        self
-    }
-
-    /// The hasher, for example `RandomState` for hostile keys.
-    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> KeyedLimiterBuilder<K, S2, C> {
-        KeyedLimiterBuilder {
-            rate: self.rate,
-            burst: self.burst,
-            max_keys: self.max_keys,
-            shards: self.shards,
-            hasher,
-            clock: self.clock,
-            key: PhantomData,
-        }
-    }
-
-    /// The clock.
-    pub fn clock<C2: Clock>(self, clock: C2) -> KeyedLimiterBuilder<K, S, C2> {
-        KeyedLimiterBuilder {
-            rate: self.rate,
-            burst: self.burst,
-            max_keys: self.max_keys,
-            shards: self.shards,
-            hasher: self.hasher,
-            clock,
-            key: PhantomData,
-        }
-    }
-
-    /// Builds the limiter.
-    ///
-    /// # Errors
-    /// As [`TokenBucketBuilder::build`](super::TokenBucketBuilder::build),
-    /// and [`Error::ZeroCapacity`] for zero `max_keys` or `shards`.
-    pub fn build(self) -> Result<KeyedLimiter<K, S, C>, Error> {
-        let gcra = gcra_from(self.rate, self.burst)?;
-        if self.max_keys == 0 {
-            return Err(Error::ZeroCapacity {
-                parameter: "max_keys",
-            });
-        }
-        let wanted = match self.shards {
-            Some(0) => {
-                return Err(Error::ZeroCapacity {
-                    parameter: "shards",
-                })
-            }
-            Some(n) => n,
-            None => {
-                let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-                (cpus * 16).max(64)
-            }
-        };
-        let mut n = wanted.min(1 << 16).next_power_of_two();
-        while n > self.max_keys {
-            n /= 2;
-        }
-        let shard_cap = self.max_keys.div_ceil(n);
-        let shards = (0..n)
-            .map(|_| {
-                CachePadded::new(RwLock::new(Shard {
-                    map: HashTable::new(),
-                    next_sweep: MIN_SWEEP.min(shard_cap),
-                    evictions: 0,
-                }))
-            })
-            .collect();
-        Ok(KeyedLimiter {
-            shards,
-            shard_mask: n - 1,
-            shard_cap,
-            gcra,
-            hasher: self.hasher,
-            clock: self.clock,
-        })
     }
 }
 

@@ -128,6 +128,9 @@ mod hash;
 #[cfg(feature = "lru")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lru")))]
 pub mod lru;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 #[cfg(feature = "paginate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "paginate")))]
 pub mod paginate;
@@ -151,6 +154,9 @@ mod shard;
 #[cfg_attr(docsrs, doc(cfg(feature = "clock")))]
 pub mod sleep;
 mod sync;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(feature = "ttl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ttl")))]
 pub mod ttl;

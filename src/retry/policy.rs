@@ -225,7 +225,7 @@ impl<E, C: Clock> Retry<E, C> {
 
 /// The state of one `call`: the decisions shared by the blocking and async
 /// forms.
-struct Run<'p, E, C> {
+pub(crate) struct Run<'p, E, C> {
     policy: &'p Retry<E, C>,
     /// Clock nanoseconds at the first attempt.
     start: u64,
@@ -237,7 +237,7 @@ struct Run<'p, E, C> {
 }
 
 impl<'p, E, C: Clock> Run<'p, E, C> {
-    fn new(policy: &'p Retry<E, C>) -> Self {
+    pub(crate) fn new(policy: &'p Retry<E, C>) -> Self {
         let clamp = MonotonicClamp::new();
         Run {
             policy,
@@ -248,7 +248,7 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
         }
     }
 
-    fn succeeded<T>(&self, value: T) -> T {
+    pub(crate) fn succeeded<T>(&self, value: T) -> T {
         if let Some(b) = &self.policy.budget {
             b.record_success();
         }
@@ -257,7 +257,7 @@ impl<'p, E, C: Clock> Run<'p, E, C> {
 
     /// Decides after failed attempt `self.attempts`: the delay before the
     /// next attempt, or the final error.
-    fn failed(&mut self, err: E) -> Result<Duration, RetryError<E>> {
+    pub(crate) fn failed(&mut self, err: E) -> Result<Duration, RetryError<E>> {
         let p = self.policy;
         let elapsed = Duration::from_nanos(self.clamp.now(&p.clock).saturating_sub(self.start));
         let attempts = self.attempts;

@@ -306,6 +306,7 @@ impl WaitQueue {
     /// Stops waiting but keeps the slot for the next wait (a cancelled
     /// receive of a receiver that lives on). No lock unless the last poll
     /// returned `Pending`.
+    #[cfg_attr(not(feature = "event"), allow(dead_code))]
     pub(crate) fn cancel(&self, key: &mut WaitKey) {
         if let (true, Some(i)) = (key.pending, key.slot) {
             let mut g = self.lock.lock();

@@ -11,17 +11,21 @@ pub enum Error {
         /// The number of levels; valid levels are `0..levels`.
         levels: usize,
     },
-    /// More worker threads were requested than a pool supports.
+    /// More workers were requested than a pool supports.
     TooManyWorkers {
         /// The count that was asked for.
         requested: usize,
         /// The largest count supported.
         max: usize,
     },
-    /// The operating system refused to start a worker thread.
+    /// A worker could not be started: the operating system refused a
+    /// thread, or an async pool's spawner panicked (tokio's outside a
+    /// runtime, say).
     Spawn(String),
     /// A priority queue's per-level ring was given capacity zero.
     ZeroCapacity,
+    /// An async task queue was given room for zero queued tasks.
+    ZeroTaskCapacity,
 }
 
 impl fmt::Display for Error {
@@ -34,11 +38,14 @@ impl fmt::Display for Error {
             ),
             Error::TooManyWorkers { requested, max } => write!(
                 f,
-                "a task pool supports at most {max} worker threads, {requested} were requested"
+                "a task pool supports at most {max} workers, {requested} were requested"
             ),
-            Error::Spawn(why) => write!(f, "could not start a worker thread: {why}"),
+            Error::Spawn(why) => write!(f, "could not start a worker: {why}"),
             Error::ZeroCapacity => f.write_str(
                 "a priority queue's ring capacity must be at least 1 (the queue itself is unbounded)",
+            ),
+            Error::ZeroTaskCapacity => f.write_str(
+                "an async task queue's capacity (tasks it holds queued) must be at least 1",
             ),
         }
     }
@@ -47,7 +54,8 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// A push refused because the [`PriorityQueue`](super::PriorityQueue) was
-/// closed; it holds the item, which was not queued.
+/// closed, or a submission refused because an async task queue was shut
+/// down; it holds the item, which was not queued.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Closed<T>(pub T);
 
@@ -67,7 +75,7 @@ impl<T> fmt::Debug for Closed<T> {
 
 impl<T> fmt::Display for Closed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the priority queue is closed; the item was handed back, not queued")
+        f.write_str("the queue is closed; the item was handed back, not queued")
     }
 }
 

@@ -1,4 +1,5 @@
-//! A strictly ordered concurrent priority queue, and a worker pool on it.
+//! A strictly ordered concurrent priority queue, and worker pools on it (threads
+//! running closures, futures on the caller's executor).
 //!
 //! - [`PriorityQueue`]: 64 levels (0 = most urgent), FIFO within a level.
 //!   One FIFO per level (a lock-free bounded ring in the shape of
@@ -17,6 +18,13 @@
 //!   the crate's [`Clock`](crate::clock::Clock), and shutdown accounts for
 //!   every task (it ran exactly once, or its handle says
 //!   [`TaskError::Cancelled`]).
+//! - `AsyncTaskQueue` (feature `async`): the same for futures, on the
+//!   caller's executor: N worker futures handed to a `Spawn`er (any
+//!   `Fn(Worker)`, or `TokioSpawner` with feature `tokio`) take tasks by
+//!   priority from the same queue and await them. Bounded: `try_submit`
+//!   hands the future back when full, `submit_async` waits for room
+//!   (cancel safe). The same handles, errors and stats as `TaskQueue`;
+//!   dropping the pool drains it.
 //!
 //! ```text
 //!   occupied 0b0101 ──► [0] alert, alert   ◄── pop takes from here first
@@ -24,6 +32,8 @@
 //!                       [2] report
 //!                       ...
 //! ```
+#[cfg(feature = "async")]
+mod async_pool;
 mod delayed;
 mod error;
 mod fifo;
@@ -31,7 +41,12 @@ mod level;
 mod pool;
 mod priority;
 mod ring;
+#[cfg(feature = "async")]
+mod spawn;
 mod task;
+
+#[cfg(feature = "async")]
+pub use async_pool::{AsyncTaskQueue, AsyncTaskQueueBuilder, TrySubmitError};
 
 pub use error::{Closed, Error};
 pub use level::{Level, Priority, LEVELS};
@@ -39,4 +54,8 @@ pub use pool::{TaskQueue, TaskQueueBuilder, TaskStats, MAX_WORKERS};
 #[cfg(feature = "async")]
 pub use priority::PopFuture;
 pub use priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
+#[cfg(feature = "tokio")]
+pub use spawn::TokioSpawner;
+#[cfg(feature = "async")]
+pub use spawn::{Spawn, Worker};
 pub use task::{TaskError, TaskHandle, TaskId, TaskReport};

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 mod builder;
 
-/// The most worker threads a pool may have.
+/// The most workers a pool may have: threads of a [`TaskQueue`], futures of
+/// an `AsyncTaskQueue` (feature `async`).
 pub const MAX_WORKERS: usize = 1024;
 
 /// Pool states, in the only order they move (`fetch_max`).
@@ -29,10 +30,11 @@ const DRAINING: u8 = 1;
 /// `shutdown_now`: no new tasks; workers exit after their current task.
 const STOPPED: u8 = 2;
 
-const SUBMITTED: usize = 0;
-const COMPLETED: usize = 1;
-const PANICKED: usize = 2;
-const CANCELLED: usize = 3;
+// The `TaskStats` counters, shared with the async pool.
+pub(super) const SUBMITTED: usize = 0;
+pub(super) const COMPLETED: usize = 1;
+pub(super) const PANICKED: usize = 2;
+pub(super) const CANCELLED: usize = 3;
 
 /// Counters of a [`TaskQueue`]. Exact once the pool is quiet; during work a
 /// snapshot in which the counters are not read together.

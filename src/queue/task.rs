@@ -22,7 +22,10 @@ pub enum TaskError {
     Panicked(String),
     /// The task never ran: it was still queued (or waiting for its time)
     /// when the pool shut down with `shutdown_now`, or its time had not come
-    /// at `shutdown`, or it was submitted after shutdown began.
+    /// at `shutdown`, or it was submitted after shutdown began. For an
+    /// `AsyncTaskQueue` (feature `async`) also: its future was
+    /// dropped before it finished (the executor dropped the worker running
+    /// it, or the pool went away with no worker left to run it).
     Cancelled,
 }
 
@@ -274,13 +277,59 @@ fn run_caught<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
         .map_err(|payload| TaskError::Panicked(panic_message(payload.as_ref())))
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
         String::from("<non-string panic payload>")
+    }
+}
+
+/// A fresh slot and the handle that reads it.
+fn slot_and_handle<R>(id: TaskId) -> (Arc<Slot<R>>, TaskHandle<R>) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(SlotState::Pending),
+        done: WaitQueue::new(),
+    });
+    let handle = TaskHandle {
+        id,
+        slot: slot.clone(),
+        #[cfg(feature = "async")]
+        key: crate::wait::WaitKey::default(),
+    };
+    (slot, handle)
+}
+
+/// The writing end of a [`TaskHandle`] for tasks that are not closures (the
+/// async pool's futures): resolves the handle once, and as
+/// [`TaskError::Cancelled`] if dropped unresolved, so a task dropped unrun
+/// or half-run is accounted for as a `Job` is.
+#[cfg(feature = "async")]
+pub(crate) struct Resolver<R>(Option<Arc<Slot<R>>>);
+
+#[cfg(feature = "async")]
+impl<R> Resolver<R> {
+    /// A resolver and the handle it resolves.
+    pub(crate) fn new(id: TaskId) -> (Resolver<R>, TaskHandle<R>) {
+        let (slot, handle) = slot_and_handle(id);
+        (Resolver(Some(slot)), handle)
+    }
+
+    pub(crate) fn resolve(mut self, outcome: Result<R, TaskError>) {
+        if let Some(slot) = self.0.take() {
+            slot.resolve(outcome);
+        }
+    }
+}
+
+#[cfg(feature = "async")]
+impl<R> Drop for Resolver<R> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.resolve(Err(TaskError::Cancelled));
+        }
     }
 }
 
@@ -298,23 +347,11 @@ impl Job {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let slot = Arc::new(Slot {
-            state: Mutex::new(SlotState::Pending),
-            done: WaitQueue::new(),
-        });
+        let (slot, handle) = slot_and_handle(id);
         let job = Job {
             id,
             level,
-            body: Some(Box::new(Typed {
-                f,
-                slot: slot.clone(),
-            })),
-        };
-        let handle = TaskHandle {
-            id,
-            slot,
-            #[cfg(feature = "async")]
-            key: crate::wait::WaitKey::default(),
+            body: Some(Box::new(Typed { f, slot })),
         };
         (job, handle)
     }

@@ -69,7 +69,7 @@ fn median(mut runs: Vec<Run>) -> Run {
 
 async fn latchwork_overwrite(n: u64, r: usize) -> Run {
     let (tx, rx) = Builder::new(CAPACITY).build::<u64>().expect("channel");
-    let rxs: Vec<_> = (0..r).map(|_| rx.resubscribe().expect("rx")).collect();
+    let rxs: Vec<_> = (0..r).map(|_| rx.resubscribe()).collect();
     drop(rx);
     let start = Instant::now();
     let tasks: Vec<_> = rxs
@@ -92,7 +92,7 @@ async fn latchwork_overwrite(n: u64, r: usize) -> Run {
         .collect();
     tokio::spawn(async move {
         for i in 0..n {
-            tx.send(i);
+            let _ = tx.send(i);
             if i % 256 == 255 {
                 tokio::task::yield_now().await;
             }
@@ -108,7 +108,7 @@ async fn latchwork_backpressure(n: u64, r: usize) -> Run {
         .policy(Policy::Backpressure)
         .build::<u64>()
         .expect("channel");
-    let rxs: Vec<_> = (0..r).map(|_| rx.resubscribe().expect("rx")).collect();
+    let rxs: Vec<_> = (0..r).map(|_| rx.resubscribe()).collect();
     drop(rx);
     let start = Instant::now();
     let tasks: Vec<_> = rxs
@@ -126,7 +126,7 @@ async fn latchwork_backpressure(n: u64, r: usize) -> Run {
         .collect();
     tokio::spawn(async move {
         for i in 0..n {
-            tx.send_async(i).await;
+            let _ = tx.send_async(i).await;
         }
     })
     .await

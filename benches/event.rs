@@ -92,12 +92,14 @@ fn latchwork_parts(policy: Policy, p: usize, r: usize) -> (Vec<SendFn>, Vec<Recv
         .unwrap();
     let mut rxs = vec![rx];
     for _ in 1..r {
-        rxs.push(tx.subscribe().unwrap());
+        rxs.push(tx.subscribe());
     }
     let senders = (0..p)
         .map(|_| {
             let tx = tx.clone();
-            Box::new(move |v| tx.send(v)) as SendFn
+            Box::new(move |v| {
+                let _ = tx.send(v);
+            }) as SendFn
         })
         .collect();
     let receivers = rxs

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Subscribers: one awaits `recv_async`, one reads the channel as a
     // `Stream` (a lag would be an item; Backpressure has none).
-    let mut audit_rx = rx.resubscribe()?;
+    let mut audit_rx = rx.resubscribe();
     let audit = tokio::spawn(async move {
         let mut n = 0u64;
         while audit_rx.recv_async().await.is_ok() {
@@ -112,7 +112,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     })
                     .await;
                 std::hint::black_box(body);
-                events.send_async(Served { client, key }).await;
+                // `Err` would hand the event back: no subscriber left.
+                events
+                    .send_async(Served { client, key })
+                    .await
+                    .expect("the subscribers run until the channel closes");
                 let priority = if i % 10 == 0 {
                     Priority::High
                 } else {

@@ -20,7 +20,9 @@
 use futures::StreamExt;
 use latchwork::cache::Cache;
 use latchwork::clock::{Clock, ManualClock};
-use latchwork::event::broadcast::{channel, Builder, Lagged, Policy, RecvError, TrySendError};
+use latchwork::event::broadcast::{
+    channel, Builder, Lagged, Policy, RecvError, SendError, TrySendError,
+};
 use latchwork::ratelimit::{KeyedLimiter, SlidingWindowCounter, SlidingWindowLog, TokenBucket};
 use latchwork::sleep::ClockSleeper;
 use latchwork::ttl::Memoized;
@@ -124,7 +126,7 @@ mod broadcast {
             let (tx, mut rx) = channel::<u64>(8, Policy::Overwrite).unwrap();
             let producer = std::thread::spawn(move || {
                 for i in 0..1_000 {
-                    tx.send(i);
+                    tx.send(i).unwrap();
                     if i % 7 == 0 {
                         std::thread::yield_now();
                     }
@@ -151,7 +153,7 @@ mod broadcast {
         both(|| async {
             let (tx, rx) = channel::<u64>(4, Policy::Overwrite).unwrap();
             for i in 0..6 {
-                tx.send(i);
+                tx.send(i).unwrap();
             }
             drop(tx);
             let items: Vec<_> = rx.collect().await;
@@ -166,7 +168,7 @@ mod broadcast {
             .build::<String>()
             .unwrap();
         assert_eq!(tx.receiver_count(), 1);
-        tx.try_send("a".into()).unwrap();
+        assert_eq!(tx.try_send("a".into()).ok(), Some(1));
         match tx.try_send("b".into()) {
             Err(TrySendError::Full(v)) => assert_eq!(v, "b"),
             other => panic!("{other:?}"),
@@ -179,6 +181,30 @@ mod broadcast {
         assert_eq!(e.into_inner(), "c");
     }
 
+    /// With no receiver `send_async` completes with the value handed back,
+    /// and so does a send waiting at the gate when the last receiver goes.
+    #[test]
+    fn send_async_without_receivers_hands_the_value_back() {
+        both(|| async {
+            let (tx, rx) = Builder::new(1)
+                .policy(Policy::Backpressure)
+                .build::<String>()
+                .unwrap();
+            assert_eq!(tx.send_async("a".into()).await, Ok(1));
+            let mut waiting = pin!(tx.send_async("b".into()));
+            assert!(poll_once(waiting.as_mut()).is_pending(), "the ring is full");
+            drop(rx);
+            match poll_once(waiting.as_mut()) {
+                Poll::Ready(Err(SendError(v))) => assert_eq!(v, "b"),
+                other => panic!("{other:?}"),
+            }
+            let sent = tx.sent();
+            let e = tx.send_async("c".into()).await.unwrap_err();
+            assert_eq!(e.into_inner(), "c");
+            assert_eq!(tx.sent(), sent, "nothing was published");
+        });
+    }
+
     #[test]
     fn send_async_waits_for_the_slowest_receiver() {
         both(|| async {
@@ -186,7 +212,7 @@ mod broadcast {
                 .policy(Policy::Backpressure)
                 .build::<u64>()
                 .unwrap();
-            let mut rx2 = rx.resubscribe().unwrap();
+            let mut rx2 = rx.resubscribe();
             let consumer = std::thread::spawn(move || {
                 let mut got = vec![];
                 while let Ok(v) = rx2.recv() {
@@ -203,7 +229,7 @@ mod broadcast {
             };
             let writer = async move {
                 for i in 0..500 {
-                    tx.send_async(i).await;
+                    assert_eq!(tx.send_async(i).await, Ok(2));
                 }
             };
             let (got, ()) = futures::join!(reader, writer);
@@ -221,7 +247,7 @@ mod broadcast {
                 .unwrap();
             let mut tasks = vec![];
             for _ in 0..4 {
-                let mut rx = rx.resubscribe().unwrap();
+                let mut rx = rx.resubscribe();
                 tasks.push(tokio::spawn(async move {
                     let mut sum = 0u64;
                     let mut n = 0u64;
@@ -235,7 +261,7 @@ mod broadcast {
             drop(rx);
             tokio::spawn(async move {
                 for i in 0..20_000u64 {
-                    tx.send_async(i).await;
+                    assert_eq!(tx.send_async(i).await, Ok(4));
                 }
             })
             .await
@@ -257,7 +283,7 @@ mod broadcast {
                 .unwrap();
             let producer = tokio::spawn(async move {
                 for i in 0..3_000u64 {
-                    tx.send_async(i).await;
+                    tx.send_async(i).await.unwrap();
                     if i % 64 == 0 {
                         tokio::task::yield_now().await;
                     }

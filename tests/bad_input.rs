@@ -1711,7 +1711,7 @@ fn cases_event() -> Vec<Case> {
             format!("event/Receiver.recv_timeout({timeout:?})"),
             move || {
                 let (tx, mut rx) = accepts(channel::<String>(2, Policy::Overwrite))?;
-                tx.send("x".into());
+                tx.send("x".into()).map_err(|e| e.to_string())?;
                 check(rx.recv_timeout(timeout).is_ok(), || "message lost".into())?;
                 if timeout <= Duration::from_nanos(1) {
                     check(

@@ -3,7 +3,7 @@
 //! policies, close and drain, blocking and timed receive, auto traits.
 
 use latchwork::event::broadcast::{
-    channel, Builder, Policy, RecvError, RecvTimeoutError, TryRecvError,
+    channel, Builder, Policy, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError,
 };
 use latchwork::event::Error;
 use std::sync::{Arc, Barrier};
@@ -30,7 +30,7 @@ fn run(policy: Policy, cap: usize) -> Vec<(Vec<u64>, u64)> {
     let (tx, rx) = Builder::new(cap).policy(policy).build::<u64>().unwrap();
     let mut rxs = vec![rx];
     for _ in 1..RECEIVERS {
-        rxs.push(tx.subscribe().unwrap());
+        rxs.push(tx.subscribe());
     }
     let start = Arc::new(Barrier::new(PRODUCERS as usize + RECEIVERS));
     let receivers: Vec<_> = rxs
@@ -62,7 +62,7 @@ fn run(policy: Policy, cap: usize) -> Vec<(Vec<u64>, u64)> {
             thread::spawn(move || {
                 start.wait();
                 for i in 0..PER_PRODUCER {
-                    tx.send(p << 32 | i);
+                    tx.send(p << 32 | i).unwrap();
                 }
             })
         })
@@ -130,13 +130,13 @@ fn overwrite_received_plus_lagged_is_sent() {
 fn close_drains_then_reports_closed() {
     for policy in [Policy::Overwrite, Policy::Backpressure] {
         let (tx, mut rx) = channel::<String>(4, policy).unwrap();
-        let mut late = tx.subscribe().unwrap();
-        tx.send("a".into());
-        tx.send("b".into());
+        let mut late = tx.subscribe();
+        assert_eq!(tx.send("a".into()), Ok(2));
+        assert_eq!(tx.send("b".into()), Ok(2));
         let tx2 = tx.clone();
         drop(tx);
         assert_eq!(rx.try_recv(), Ok("a".to_string()));
-        tx2.send("c".into());
+        assert_eq!(tx2.send("c".into()), Ok(2));
         drop(tx2);
         assert_eq!(rx.recv(), Ok("b".to_string()));
         assert_eq!(rx.recv(), Ok("c".to_string()));
@@ -153,9 +153,9 @@ fn close_drains_then_reports_closed() {
 #[test]
 fn new_receiver_starts_at_the_tail() {
     let (tx, mut rx) = channel::<u64>(8, Policy::Overwrite).unwrap();
-    tx.send(1);
-    let mut late = rx.resubscribe().unwrap();
-    tx.send(2);
+    assert_eq!(tx.send(1), Ok(1));
+    let mut late = rx.resubscribe();
+    assert_eq!(tx.send(2), Ok(2));
     assert_eq!(late.try_recv(), Ok(2));
     assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
     assert_eq!(rx.try_recv(), Ok(1));
@@ -180,17 +180,17 @@ fn parked_receiver_is_woken_by_send() {
         rx.recv()
     });
     ready_rx.recv().unwrap();
-    tx.send(42);
+    tx.send(42).unwrap();
     assert_eq!(h.join().unwrap(), Ok(42));
 }
 
 #[test]
 fn backpressure_producer_waits_for_the_slow_receiver() {
     let (tx, mut rx) = channel::<u64>(2, Policy::Backpressure).unwrap();
-    tx.send(0);
-    tx.send(1);
+    tx.send(0).unwrap();
+    tx.send(1).unwrap();
     let h = thread::spawn(move || {
-        tx.send(2); // blocks until rx takes 0
+        tx.send(2).unwrap(); // blocks until rx takes 0
         tx.sent()
     });
     assert_eq!(rx.recv(), Ok(0));
@@ -225,7 +225,7 @@ fn builder_validates() {
         .build::<u8>()
         .unwrap();
     assert_eq!(tx.capacity(), 4);
-    let err = tx.subscribe().unwrap_err();
+    let err = tx.try_subscribe().unwrap_err();
     assert_eq!(err, Error::TooManyReceivers { max: 1 });
     assert!(err.to_string().contains("max_receivers"));
     assert!(matches!(
@@ -240,7 +240,7 @@ fn dropped_values_are_freed() {
     {
         let (tx, mut rx) = channel::<Arc<()>>(4, Policy::Overwrite).unwrap();
         for _ in 0..10 {
-            tx.send(token.clone());
+            tx.send(token.clone()).unwrap();
         }
         assert_eq!(rx.try_recv(), Err(TryRecvError::Lagged(6)));
         let got = rx.try_recv().unwrap();
@@ -248,4 +248,100 @@ fn dropped_values_are_freed() {
         drop(got);
     }
     assert_eq!(Arc::strong_count(&token), 1);
+}
+
+#[test]
+fn send_counts_receivers_and_hands_the_message_back_when_there_are_none() {
+    for policy in [Policy::Overwrite, Policy::Backpressure] {
+        let (tx, rx) = channel::<String>(4, policy).unwrap();
+        let rx2 = tx.subscribe();
+        assert_eq!(tx.send("both".into()), Ok(2));
+        drop(rx2);
+        assert_eq!(tx.send("one".into()), Ok(1));
+        assert_eq!(tx.try_send("one more".into()).ok(), Some(1));
+        drop(rx);
+        assert_eq!(tx.receiver_count(), 0);
+        // Nobody listens: the value comes back and nothing is published.
+        let sent = tx.sent();
+        let err = tx.send("nobody".into()).unwrap_err();
+        assert_eq!(err, SendError("nobody".to_string()));
+        assert_eq!(err.into_inner(), "nobody");
+        assert!(err_text(&tx.send("x".into()).unwrap_err()).contains("no receivers"));
+        assert!(matches!(
+            tx.try_send("y".into()),
+            Err(TrySendError::NoReceivers(v)) if v == "y"
+        ));
+        assert_eq!(tx.sent(), sent, "a refused send claims no sequence number");
+        // A receiver subscribed afterwards starts at the tail: it sees the
+        // next message only, and the count includes it.
+        let mut late = tx.subscribe();
+        assert_eq!(tx.send("late".into()), Ok(1));
+        assert_eq!(late.try_recv(), Ok("late".to_string()));
+        assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
+        tx.check_invariants().unwrap();
+    }
+}
+
+fn err_text(e: &dyn std::error::Error) -> String {
+    e.to_string()
+}
+
+#[test]
+fn subscribe_never_fails_under_overwrite() {
+    let (tx, rx) = Builder::new(2).max_receivers(1).build::<u8>().unwrap();
+    // `max_receivers` bounds Backpressure only: Overwrite takes any number.
+    let rxs: Vec<_> = (0..100).map(|_| tx.subscribe()).collect();
+    let more: Vec<_> = (0..100).map(|_| rx.resubscribe()).collect();
+    assert_eq!(tx.receiver_count(), 201);
+    assert_eq!(tx.send(1), Ok(201));
+    assert!(tx.try_subscribe().is_ok() && rx.try_resubscribe().is_ok());
+    drop((rxs, more));
+    assert_eq!(tx.receiver_count(), 1);
+}
+
+#[test]
+fn backpressure_subscribe_waits_for_a_free_entry_and_try_subscribe_refuses() {
+    let (tx, rx) = Builder::new(2)
+        .policy(Policy::Backpressure)
+        .max_receivers(1)
+        .build::<u8>()
+        .unwrap();
+    assert_eq!(
+        tx.try_subscribe().unwrap_err(),
+        Error::TooManyReceivers { max: 1 }
+    );
+    assert_eq!(
+        rx.try_resubscribe().unwrap_err(),
+        Error::TooManyReceivers { max: 1 }
+    );
+    assert_eq!(
+        tx.receiver_count(),
+        1,
+        "a refused subscribe leaves no count"
+    );
+    // A subscribe on a full channel waits until the receiver is dropped
+    // (the loom model `backpressure_subscribe_waits_for_a_dropped_receiver`
+    // checks that the wake-up is never lost).
+    let tx2 = tx.clone();
+    let (subscribed_tx, subscribed) = std::sync::mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let mut rx = tx2.subscribe();
+        drop(tx2);
+        subscribed_tx.send(()).unwrap();
+        (rx.recv(), rx.recv())
+    });
+    drop(rx);
+    subscribed.recv().unwrap();
+    assert_eq!(tx.send(7), Ok(1));
+    drop(tx);
+    assert_eq!(waiter.join().unwrap(), (Ok(7), Err(RecvError::Closed)));
+}
+
+#[test]
+fn resubscribe_on_a_closed_channel_reports_closed() {
+    let (tx, rx) = channel::<u8>(2, Policy::Backpressure).unwrap();
+    drop(tx);
+    let mut again = rx.resubscribe();
+    assert_eq!(again.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(again.recv(), Err(RecvError::Closed));
 }

@@ -158,3 +158,35 @@ fn invalid_patterns_are_refused() {
     assert!(err.to_string().contains("order*"));
     assert_eq!(em.off_all("a*b"), 0);
 }
+
+/// With feature `serde` an emit report round-trips through JSON in the
+/// documented shape, so a service can log or ship it.
+#[cfg(feature = "serde")]
+#[test]
+fn emit_report_serializes() {
+    use latchwork::event::EmitReport;
+    let em = Emitter::<u8>::new();
+    let _ok = em.on("t", |_: &u8| ()).unwrap();
+    let _bad = em
+        .on_with_priority("t", -1, |_: &u8| -> Result<(), String> {
+            Err("audit log offline".into())
+        })
+        .unwrap();
+    let report = em.emit("t", &0);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "ran": 2,
+            "failures": [{
+                "id": report.failures()[0].id.get(),
+                "priority": -1,
+                "reason": {"Returned": "audit log offline"}
+            }]
+        })
+    );
+    let back: EmitReport = serde_json::from_value(json).unwrap();
+    assert_eq!(back, report);
+    let empty: EmitReport = serde_json::from_str("{}").unwrap();
+    assert_eq!(empty, EmitReport::default());
+}

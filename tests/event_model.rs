@@ -171,20 +171,25 @@ proptest! {
                 BcOp::Send(v) => {
                     if let Some(tx) = &tx {
                         if !r.would_block() {
-                            tx.send(v);
-                            r.send(v);
+                            prop_assert_eq!(tx.send(v).map_err(|e| e.0), r.send(v));
                         }
                     }
                 }
                 BcOp::Subscribe => {
                     if let Some(tx) = &tx {
                         let live = rxs.iter().flatten().count();
-                        match tx.subscribe() {
+                        match tx.try_subscribe() {
                             Ok(rx) => {
                                 rxs.push(Some(rx));
                                 r.subscribe();
                             }
                             Err(_) => prop_assert!(backpressure && live == 4),
+                        }
+                        // `subscribe` (which would wait at the bound) agrees
+                        // where it cannot wait.
+                        if !backpressure {
+                            rxs.push(Some(tx.subscribe()));
+                            r.subscribe();
                         }
                     }
                 }

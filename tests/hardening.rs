@@ -38,7 +38,7 @@ const SEC: Duration = Duration::from_secs(1);
 #[test]
 fn broadcast_recv_timeout_duration_max_waits_like_recv() {
     let (tx, mut rx) = channel::<String>(2, Policy::Overwrite).unwrap();
-    tx.send("a".to_owned());
+    tx.send("a".to_owned()).unwrap();
     // Used to panic: overflow adding `Duration::MAX` to an `Instant`.
     assert_eq!(rx.recv_timeout(Duration::MAX).as_deref(), Ok("a"));
     drop(tx);

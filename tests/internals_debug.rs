@@ -126,7 +126,7 @@ fn large_structures_format_as_summaries() {
 
     let (tx, rx) = broadcast::channel::<u64>(1024, broadcast::Policy::Overwrite).unwrap();
     for k in 0..BIG {
-        tx.send(k);
+        tx.send(k).unwrap();
     }
     summary("broadcast::Sender", &tx);
     summary("broadcast::Receiver", &rx);

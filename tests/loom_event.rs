@@ -31,7 +31,7 @@ mod loom_models {
             let (tx, mut rx) = Builder::new(2).build::<u64>().unwrap();
             let producer = thread::spawn(move || {
                 for v in 0..3 {
-                    tx.send(v);
+                    tx.send(v).unwrap();
                 }
             });
             // Reads race the producer, including its overwrite of slot 0.
@@ -53,7 +53,7 @@ mod loom_models {
             let (tx, mut rx) = Builder::new(1).build::<u64>().unwrap();
             let producer = thread::spawn(move || {
                 for v in 0..2 {
-                    tx.send(v);
+                    tx.send(v).unwrap();
                 }
             });
             let (mut got, mut missed) = (Vec::new(), 0);
@@ -80,7 +80,7 @@ mod loom_models {
                 .unwrap();
             let producer = thread::spawn(move || {
                 for v in 0..2 {
-                    tx.send(v);
+                    tx.send(v).unwrap();
                 }
             });
             assert_eq!(rx.recv(), Ok(0));
@@ -102,8 +102,8 @@ mod loom_models {
             let b = thread::spawn(move || tx2.send(20));
             let mut got = vec![rx.recv().unwrap(), rx.recv().unwrap()];
             assert_eq!(rx.recv(), Err(RecvError::Closed));
-            a.join().unwrap();
-            b.join().unwrap();
+            assert_eq!(a.join().unwrap(), Ok(1));
+            assert_eq!(b.join().unwrap(), Ok(1));
             got.sort_unstable();
             assert_eq!(got, [10, 20]);
         });
@@ -167,7 +167,7 @@ mod loom_models {
             let late_tx = tx.clone();
             let producer = thread::spawn(move || {
                 for v in 0..2 {
-                    tx.send(v);
+                    tx.send(v).unwrap();
                 }
             });
             let first = thread::spawn(move || {
@@ -178,7 +178,7 @@ mod loom_models {
                 got
             });
             // Registers while the producer may be scanning the cursors.
-            let mut late = late_tx.subscribe().unwrap();
+            let mut late = late_tx.subscribe();
             drop(late_tx);
             let mut got = Vec::new();
             loop {
@@ -198,6 +198,27 @@ mod loom_models {
         });
     }
 
+    /// Backpressure `subscribe` at `max_receivers` waits for a free
+    /// registry entry: a receiver dropped on another thread wakes it (a
+    /// lost wake-up deadlocks, which loom reports), and the new receiver
+    /// is registered for the next message.
+    #[test]
+    fn backpressure_subscribe_waits_for_a_dropped_receiver() {
+        loom::model(|| {
+            let (tx, rx) = Builder::new(1)
+                .policy(Policy::Backpressure)
+                .max_receivers(1)
+                .build::<u64>()
+                .unwrap();
+            let dropper = thread::spawn(move || drop(rx));
+            let mut late = tx.subscribe();
+            dropper.join().unwrap();
+            assert_eq!(tx.receiver_count(), 1);
+            assert_eq!(tx.send(5), Ok(1));
+            assert_eq!(late.try_recv(), Ok(5));
+        });
+    }
+
     /// The async receive handshake: a task awaiting `recv_async` races a
     /// producer's publish and the close; it gets the message, then
     /// `Closed`, and is never left pending (a lost wake-up deadlocks
@@ -207,7 +228,7 @@ mod loom_models {
         loom::model(|| {
             let (tx, mut rx) = Builder::new(2).build::<u64>().unwrap();
             let producer = thread::spawn(move || {
-                tx.send(7);
+                tx.send(7).unwrap();
             });
             let first = loom::future::block_on(rx.recv_async());
             let second = loom::future::block_on(rx.recv_async());
@@ -227,13 +248,13 @@ mod loom_models {
                 .max_receivers(1)
                 .build::<u64>()
                 .unwrap();
-            tx.send(1);
+            assert_eq!(tx.send(1), Ok(1));
             let consumer = thread::spawn(move || {
                 let a = rx.recv();
                 let b = rx.recv();
                 (a, b)
             });
-            loom::future::block_on(tx.send_async(2));
+            assert_eq!(loom::future::block_on(tx.send_async(2)), Ok(1));
             drop(tx);
             let (a, b) = consumer.join().unwrap();
             assert_eq!((a, b), (Ok(1), Ok(2)));

@@ -142,7 +142,7 @@ fn soak() {
         let tallies = Arc::new(Mutex::new(Vec::<(u32, u64, u64, bool)>::new()));
         let mut receivers = Vec::new();
         for kind in 0..3u32 {
-            let mut rx = rx.resubscribe().unwrap();
+            let mut rx = rx.resubscribe();
             let tallies = tallies.clone();
             receivers.push(thread::spawn(move || {
                 let (mut got, mut lagged, mut n) = (0u64, 0u64, 0u64);
@@ -155,7 +155,7 @@ fn soak() {
                     if kind == 2 && n % 500 == 0 {
                         // Drop and resubscribe: close this tally, start anew.
                         tallies.lock().unwrap().push((kind, got, lagged, whole));
-                        rx = rx.resubscribe().unwrap();
+                        rx = rx.resubscribe();
                         (got, lagged, whole) = (0, 0, false);
                     }
                     match rx.recv() {
@@ -189,7 +189,8 @@ fn soak() {
         let mut sent = 0u64;
         while epoch_start.elapsed() < EPOCH {
             for _ in 0..64 {
-                tx.send(Arc::new(sent.to_string()));
+                tx.send(Arc::new(sent.to_string()))
+                    .expect("the whole-epoch receivers are alive");
                 sent += 1;
             }
             let r = next(&mut seed);

@@ -92,7 +92,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build::<u64>()?;
     let mut rxs = vec![rx];
     for _ in 1..4 {
-        rxs.push(tx.subscribe()?);
+        rxs.push(tx.subscribe());
     }
     let (sums, secs) = timed(|| {
         let consumers: Vec<_> = rxs
@@ -109,7 +109,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         for i in 0..ticks {
-            tx.send(i);
+            tx.send(i)
+                .expect("the consumers run until the channel closes");
         }
         drop(tx);
         consumers

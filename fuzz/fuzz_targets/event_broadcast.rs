@@ -53,15 +53,14 @@ fuzz_target!(|input: Input| {
             Op::Send(v) => {
                 if let Some(tx) = &tx {
                     if !r.would_block() {
-                        tx.send(v);
-                        r.send(v);
+                        assert_eq!(tx.send(v).map_err(|e| e.0), r.send(v));
                     }
                 }
             }
             Op::Subscribe => {
                 if let Some(tx) = &tx {
                     let live = rxs.iter().flatten().count();
-                    match tx.subscribe() {
+                    match tx.try_subscribe() {
                         Ok(rx) => {
                             rxs.push(Some(rx));
                             r.subscribe();

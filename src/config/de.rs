@@ -7,11 +7,18 @@
 //! `APP_HOSTS__0`, `APP_HOSTS__1` produce), the table is read in index
 //! order. Errors carry the dotted path of the value that failed, added
 //! segment by segment as the error travels out.
+//!
+//! A deserializer may also record the values the target type skipped
+//! (serde asks for an unknown field through `deserialize_ignored_any`): the
+//! environment variables under them are the ones the type never reads
+//! (`Snapshot::unused_env`).
 use serde::de::{
     self, value::BorrowedStrDeserializer, DeserializeSeed, EnumAccess, MapAccess, SeqAccess,
     VariantAccess, Visitor,
 };
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 
 /// A deserialisation failure and the path (innermost segment first) of the
@@ -58,9 +65,21 @@ impl fmt::Display for DeError {
 
 impl std::error::Error for DeError {}
 
-/// The deserializer: wrap a value and call `T::deserialize` on it.
+/// The addresses of the values a deserialisation skipped (compared by
+/// identity, never dereferenced).
+pub(crate) type Skipped = RefCell<HashSet<*const Value>>;
+
+/// The deserializer: wrap a value and call `T::deserialize` on it; with
+/// `Some(skipped)`, the values the target type ignores are recorded there.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct ValueDe<'de>(pub(crate) &'de Value);
+pub(crate) struct ValueDe<'de>(pub(crate) &'de Value, pub(crate) Option<&'de Skipped>);
+
+impl<'de> ValueDe<'de> {
+    /// A deserializer for `child`, recording into the same set as `self`.
+    fn child(self, child: &'de Value) -> Self {
+        ValueDe(child, self.1)
+    }
+}
 
 /// `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`, any case, trimmed.
 fn parse_bool(s: &str) -> Option<bool> {
@@ -119,8 +138,8 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
                 }
             }
             Value::String(s) => visitor.visit_borrowed_str(s),
-            Value::Array(a) => visitor.visit_seq(SeqDe::new(a.iter().collect())),
-            Value::Object(m) => visitor.visit_map(MapDe::new(m)),
+            Value::Array(a) => visitor.visit_seq(SeqDe::new(a.iter().collect(), self.1)),
+            Value::Object(m) => visitor.visit_map(MapDe::new(m, self.1)),
         }
     }
 
@@ -189,7 +208,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         match self.0 {
             Value::Object(m) if !m.is_empty() => match indexed(m) {
-                Some(items) => visitor.visit_seq(SeqDe::new(items)),
+                Some(items) => visitor.visit_seq(SeqDe::new(items, self.1)),
                 None => self.deserialize_any(visitor),
             },
             _ => self.deserialize_any(visitor),
@@ -222,7 +241,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
         match self.0 {
             Value::String(s) => visitor.visit_enum(BorrowedStrDeserializer::<DeError>::new(s)),
             Value::Object(m) if m.len() == 1 => match m.iter().next() {
-                Some((variant, value)) => visitor.visit_enum(EnumDe { variant, value }),
+                Some((variant, value)) => visitor.visit_enum(EnumDe {
+                    variant,
+                    value: self.child(value),
+                }),
                 None => self.deserialize_any(visitor),
             },
             _ => self.deserialize_any(visitor),
@@ -230,6 +252,9 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     }
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Some(skipped) = self.1 {
+            skipped.borrow_mut().insert(self.0);
+        }
         visitor.visit_unit()
     }
 
@@ -252,13 +277,15 @@ fn indexed(m: &Map<String, Value>) -> Option<Vec<&Value>> {
 struct SeqDe<'de> {
     items: std::vec::IntoIter<&'de Value>,
     index: usize,
+    skipped: Option<&'de Skipped>,
 }
 
 impl<'de> SeqDe<'de> {
-    fn new(items: Vec<&'de Value>) -> Self {
+    fn new(items: Vec<&'de Value>, skipped: Option<&'de Skipped>) -> Self {
         SeqDe {
             items: items.into_iter(),
             index: 0,
+            skipped,
         }
     }
 }
@@ -275,7 +302,7 @@ impl<'de> SeqAccess<'de> for SeqDe<'de> {
         };
         let i = self.index;
         self.index += 1;
-        seed.deserialize(ValueDe(v))
+        seed.deserialize(ValueDe(v, self.skipped))
             .map(Some)
             .map_err(|e| e.within(&i.to_string()))
     }
@@ -288,13 +315,15 @@ impl<'de> SeqAccess<'de> for SeqDe<'de> {
 struct MapDe<'de> {
     entries: serde_json::map::Iter<'de>,
     pending: Option<(&'de str, &'de Value)>,
+    skipped: Option<&'de Skipped>,
 }
 
 impl<'de> MapDe<'de> {
-    fn new(m: &'de Map<String, Value>) -> Self {
+    fn new(m: &'de Map<String, Value>, skipped: Option<&'de Skipped>) -> Self {
         MapDe {
             entries: m.iter(),
             pending: None,
+            skipped,
         }
     }
 }
@@ -317,7 +346,9 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, DeError> {
         match self.pending.take() {
-            Some((k, v)) => seed.deserialize(ValueDe(v)).map_err(|e| e.within(k)),
+            Some((k, v)) => seed
+                .deserialize(ValueDe(v, self.skipped))
+                .map_err(|e| e.within(k)),
             None => Err(de::Error::custom("value asked for before its key")),
         }
     }
@@ -329,7 +360,7 @@ impl<'de> MapAccess<'de> for MapDe<'de> {
 
 struct EnumDe<'de> {
     variant: &'de str,
-    value: &'de Value,
+    value: ValueDe<'de>,
 }
 
 impl<'de> EnumAccess<'de> for EnumDe<'de> {
@@ -341,7 +372,7 @@ impl<'de> EnumAccess<'de> for EnumDe<'de> {
         seed: V,
     ) -> Result<(V::Value, ValueDe<'de>), DeError> {
         let variant = seed.deserialize(BorrowedStrDeserializer::<DeError>::new(self.variant))?;
-        Ok((variant, ValueDe(self.value)))
+        Ok((variant, self.value))
     }
 }
 

@@ -176,6 +176,12 @@ impl LayeredConfig {
         self.snapshot().source_of(key)
     }
 
+    /// [`Snapshot::unused_env`] on the current snapshot: the environment
+    /// variables under the prefix that a `T` would not read.
+    pub fn unused_env<T: DeserializeOwned>(&self) -> Result<Vec<String>, Error> {
+        self.snapshot().unused_env::<T>()
+    }
+
     /// Writes `value` at `key` in the runtime layer (replacing whatever
     /// that layer had on the path) and swaps in a new snapshot. Returns the
     /// keys whose effective value changed, as subscribers are told.
@@ -425,25 +431,36 @@ impl LayeredConfigBuilder {
     }
 
     /// Reads the process environment (at build and on every reload):
-    /// variables starting with `prefix` (matched literally, so pass `APP_`),
-    /// the rest lower-cased with `__` separating segments:
-    /// `APP_DATABASE__POOL__MAX` sets `database.pool.max`. Variables whose
-    /// name or value is not UTF-8 are skipped.
-    pub fn env(self, prefix: &str) -> Self {
-        self.env_from(prefix, env::process_env)
+    /// variables starting with the prefix, the rest lower-cased with `__`
+    /// separating segments: `APP_DATABASE__POOL__MAX` sets
+    /// `database.pool.max`. `env("APP")` and `env("APP_")` are the same
+    /// source (an `_` is added to a prefix that does not end with one), so
+    /// `APPLE_X` is never read. Variables under the prefix whose name or
+    /// value is not UTF-8 cannot be held; they are not dropped silently but
+    /// listed by [`LayeredConfig::unused_env`], with the variables the
+    /// configuration type does not read.
+    pub fn env(mut self, prefix: &str) -> Self {
+        self.env = Some(EnvSpec {
+            prefix: env::full_prefix(prefix).into_owned(),
+            provider: Box::new(env::process_env),
+        });
+        self
     }
 
-    /// Like [`env`](Self::env), but the variables come from `provider`,
-    /// called at build and on every reload: for tests, or a service that
-    /// reads its variables elsewhere.
+    /// Like [`env`](Self::env) (the same prefix rule), but the variables
+    /// come from `provider`, called at build and on every reload: for
+    /// tests, or a service that reads its variables elsewhere.
     pub fn env_from(
         mut self,
         prefix: &str,
         provider: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
     ) -> Self {
         self.env = Some(EnvSpec {
-            prefix: prefix.into(),
-            provider: Box::new(provider),
+            prefix: env::full_prefix(prefix).into_owned(),
+            provider: Box::new(move || env::EnvRead {
+                vars: provider(),
+                unreadable: Vec::new(),
+            }),
         });
         self
     }

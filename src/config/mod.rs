@@ -17,11 +17,16 @@
 //!  snapshot  merged tree + index: dotted key -> (leaf value, provenance)
 //! ```
 //!
-//! - **Environment mapping**: with prefix `APP_`, `APP_DATABASE__POOL__MAX`
-//!   is `database.pool.max`: the prefix is stripped, the rest split at
-//!   `__` and lower-cased ([`env_var_to_key`], [`key_to_env_var`]).
-//!   Environment values stay strings; [`LayeredConfig::get`] returns them
-//!   as strings.
+//! - **Environment mapping**: with prefix `APP` (or `APP_`: the same),
+//!   `APP_DATABASE__POOL__MAX` is `database.pool.max`: the prefix and its
+//!   `_` are stripped, the rest split at `__` and lower-cased
+//!   ([`env_var_to_key`], [`key_to_env_var`]). Environment values stay
+//!   strings; [`LayeredConfig::get`] returns them as strings.
+//! - **Unused variables**: serde ignores keys a type has no field for, so
+//!   a misspelt `APP_DATABSE__URL` would vanish;
+//!   [`LayeredConfig::unused_env`] lists the variables under the prefix
+//!   that the type does not read (or that a runtime override hides, or
+//!   that are not UTF-8), for a service to warn about at startup.
 //! - **Coercion on typed reads** ([`Snapshot::get_as`],
 //!   [`Snapshot::extract`], serde): where a bool, integer or float is asked
 //!   for and the value is a string, the string (trimmed) is parsed; bools

@@ -1,5 +1,5 @@
 //! An immutable, consistent view of every layer and their merge.
-use super::de::ValueDe;
+use super::de::{Skipped, ValueDe};
 use super::error::Error;
 use super::path;
 use super::source::{Layer, LayerData, Provenance};
@@ -24,6 +24,8 @@ pub(crate) struct SnapshotInner {
     merged: Value,
     /// Every dotted path of the merged tree (tables and leaves).
     index: HashMap<Box<str>, Node, DefaultHashBuilder>,
+    /// The environment layer, for `unused_env`.
+    env: Option<std::sync::Arc<LayerData>>,
     generation: u64,
 }
 
@@ -57,6 +59,10 @@ impl SnapshotInner {
         SnapshotInner {
             merged,
             index,
+            env: layers
+                .iter()
+                .find(|l| l.layer == Layer::Env)
+                .map(std::sync::Arc::clone),
             generation,
         }
     }
@@ -109,18 +115,92 @@ impl Snapshot {
         let v = self
             .get(key)
             .ok_or_else(|| Error::Missing { key: key.into() })?;
-        self.deserialize(v, key)
+        self.deserialize(ValueDe(v, None), key)
     }
 
     /// The whole merged configuration as a `T` (typically a struct with
     /// `#[derive(Deserialize)]`), with the same string coercion as
     /// [`get_as`](Self::get_as). An error names the innermost failing key.
     pub fn extract<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        self.deserialize(&self.0.merged, "")
+        self.deserialize(ValueDe(&self.0.merged, None), "")
     }
 
-    fn deserialize<T: DeserializeOwned>(&self, v: &Value, base: &str) -> Result<T, Error> {
-        T::deserialize(ValueDe(v)).map_err(|e| {
+    /// The environment variables under the prefix whose value a `T`
+    /// extracted from this snapshot would not read, sorted by name: a
+    /// misspelt `APP_DATABSE__URL`, a key the type has no field for, or
+    /// one dropped by `#[serde(skip)]`, which serde otherwise ignores
+    /// without a word. Listed too: a variable whose value a runtime
+    /// override replaces or hides (`set("database.url", ..)` or
+    /// `set("database", ..)` over `APP_DATABASE__URL`), and one under the
+    /// prefix whose name or value is not UTF-8 (read by
+    /// [`env`](super::LayeredConfigBuilder::env); its name decoded
+    /// lossily). Empty without an environment layer.
+    ///
+    /// It extracts a `T` to find out (serde reports the keys a type skips),
+    /// so it fails as [`extract`](Self::extract) does. A type that buffers
+    /// its input (`#[serde(flatten)]`, untagged enums) takes every key
+    /// below that point, so nothing under it is reported.
+    ///
+    /// ```
+    /// use latchwork::config::LayeredConfig;
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Database { url: String }
+    /// #[derive(Deserialize)]
+    /// struct App { database: Database }
+    ///
+    /// let config = LayeredConfig::builder()
+    ///     .env_from("APP", || vec![
+    ///         ("APP_DATABASE__URL".into(), "postgres://db".into()),
+    ///         ("APP_DATABASE__POOL".into(), "8".into()), // no such field
+    ///         ("APP_DATABSE__URL".into(), "typo".into()),
+    ///     ])
+    ///     .build()?;
+    /// assert_eq!(config.extract::<App>()?.database.url, "postgres://db");
+    /// assert_eq!(config.unused_env::<App>()?, ["APP_DATABASE__POOL", "APP_DATABSE__URL"]);
+    /// # Ok::<(), latchwork::config::Error>(())
+    /// ```
+    pub fn unused_env<T: DeserializeOwned>(&self) -> Result<Vec<String>, Error> {
+        let skipped = Skipped::default();
+        self.deserialize::<T>(ValueDe(&self.0.merged, Some(&skipped)), "")?;
+        let Some(env) = &self.0.env else {
+            return Ok(Vec::new());
+        };
+        let skipped = skipped.into_inner();
+        let mut unused: Vec<String> = env
+            .per_key
+            .iter()
+            .filter(|(key, _)| {
+                // Unused if a higher layer supplies the key (or hides it),
+                // or if its path passes through a value the type skipped.
+                let supplied = self.0.index.get(key.as_str());
+                if supplied.is_none_or(|n| n.provenance.layer() != Layer::Env) {
+                    return true;
+                }
+                let mut node = &self.0.merged;
+                if skipped.contains(&(node as *const Value)) {
+                    return true;
+                }
+                for seg in key.split('.') {
+                    match path::lookup(node, &[seg]) {
+                        Some(child) if !skipped.contains(&(child as *const Value)) => {
+                            node = child;
+                        }
+                        _ => return true,
+                    }
+                }
+                false
+            })
+            .map(|(_, var)| var.to_string())
+            .chain(env.unreadable.iter().cloned())
+            .collect();
+        unused.sort_unstable();
+        Ok(unused)
+    }
+
+    fn deserialize<T: DeserializeOwned>(&self, de: ValueDe<'_>, base: &str) -> Result<T, Error> {
+        T::deserialize(de).map_err(|e| {
             let below = e.path();
             let key = match (base.is_empty(), below.is_empty()) {
                 (_, true) => base.to_owned(),

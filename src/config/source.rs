@@ -163,6 +163,9 @@ pub(crate) struct LayerData {
     pub(crate) source: Arc<str>,
     /// ... unless a key is listed here (environment variables: key -> name).
     pub(crate) per_key: HashMap<String, Arc<str>>,
+    /// Environment: the variables under the prefix that could not be read
+    /// (not UTF-8), by lossily decoded name, sorted.
+    pub(crate) unreadable: Vec<String>,
 }
 
 impl LayerData {
@@ -172,6 +175,7 @@ impl LayerData {
             tree,
             source: source.into(),
             per_key: HashMap::new(),
+            unreadable: Vec::new(),
         }
     }
 

@@ -143,8 +143,15 @@ impl BroadcastRef {
                 .any(|&c| c + self.cap <= self.sent())
     }
 
-    pub fn send(&mut self, v: u64) {
+    /// Publishes `v` to the live receivers and returns how many there are;
+    /// with none, nothing is published and the value is handed back.
+    pub fn send(&mut self, v: u64) -> Result<usize, u64> {
+        let live = self.cursors.iter().flatten().count();
+        if live == 0 {
+            return Err(v);
+        }
         self.values.push(v);
+        Ok(live)
     }
 
     pub fn subscribe(&mut self) -> usize {

@@ -42,12 +42,26 @@
 //! left and then get `Closed`. A new receiver ([`Sender::subscribe`],
 //! [`Receiver::resubscribe`]) starts at the tail: it sees messages sent
 //! after it was created.
+//!
+//! **Nobody listening**: [`Sender::send`] returns the number of receivers
+//! the message was published to, or hands it back in a [`SendError`] when
+//! there are none (as tokio's broadcast does), so a message is never lost
+//! silently for want of receivers. Subscribing cannot fail:
+//! [`Sender::subscribe`] waits for room only on a `Backpressure` channel
+//! at its `max_receivers`, and [`Sender::try_subscribe`] refuses instead.
+//!
+//! Files: `builder.rs` (policy, limits, [`Builder`]), `channel.rs` (the
+//! shared state, [`Sender`], [`Receiver`]), `ring.rs` (the slots and their
+//! stamps), `future.rs` (the async shells), `error.rs`.
+mod builder;
 mod channel;
+mod error;
+#[cfg(feature = "async")]
+mod future;
 mod ring;
 
-pub use channel::{
-    channel, Builder, Lagged, Policy, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError,
-    TrySendError, MAX_CAPACITY, MAX_RECEIVERS,
-};
+pub use builder::{channel, Builder, Policy, MAX_CAPACITY, MAX_RECEIVERS};
+pub use channel::{Receiver, Sender};
+pub use error::{Lagged, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 #[cfg(feature = "async")]
-pub use channel::{RecvFuture, SendFuture};
+pub use future::{RecvFuture, SendFuture};

@@ -284,7 +284,7 @@ mod miri_tests {
                 let tx = tx.clone();
                 thread::spawn(move || {
                     for i in 0..PER_PRODUCER {
-                        tx.send(format!("{p}:{i}"));
+                        tx.send(format!("{p}:{i}")).unwrap();
                     }
                 })
             })
@@ -324,11 +324,11 @@ mod miri_tests {
         let tx2 = tx.clone();
         let producer = thread::spawn(move || {
             for i in 0..PER_PRODUCER {
-                tx2.send(i.to_string());
+                tx2.send(i.to_string()).unwrap();
             }
         });
         // A second receiver gates the producer too until it leaves.
-        let mut extra = Some(tx.subscribe().unwrap());
+        let mut extra = Some(tx.subscribe());
         let mut got = Vec::new();
         while got.len() < PER_PRODUCER {
             got.push(rx.recv().unwrap());
@@ -338,8 +338,8 @@ mod miri_tests {
                 }
                 // Receivers that subscribe and drop at once, while the
                 // producer may be parked on the gate.
-                drop(tx.subscribe().unwrap());
-                drop(rx.resubscribe().unwrap());
+                drop(tx.subscribe());
+                drop(rx.resubscribe());
             }
         }
         producer.join().unwrap();
@@ -358,7 +358,7 @@ mod miri_tests {
         for sends in [0usize, 1, 2, 5] {
             let (tx, rx) = channel::<(Arc<()>, String)>(2, Policy::Overwrite).unwrap();
             for i in 0..sends {
-                tx.send((Arc::clone(&token), i.to_string()));
+                tx.send((Arc::clone(&token), i.to_string())).unwrap();
             }
             tx.check_invariants().unwrap();
             drop(rx);
@@ -379,7 +379,7 @@ mod miri_tests {
             let tx = tx.clone();
             thread::spawn(move || {
                 for i in 0..PER_PRODUCER {
-                    tx.send(vec![i.to_string(); 3]);
+                    tx.send(vec![i.to_string(); 3]).unwrap();
                 }
             })
         };

@@ -71,7 +71,7 @@ fn keyed_peek_refund_reset() {
 #[test]
 fn requota_keeps_state_and_leaks_no_burst() {
     let clock = ManualClock::new();
-    let mut l = KeyedLimiter::builder()
+    let l = KeyedLimiter::builder()
         .rate(10.0)
         .burst(10)
         .clock(clock.clone())
@@ -92,7 +92,7 @@ fn requota_keeps_state_and_leaks_no_burst() {
         l.set_quota(f64::NAN, 2),
         Err(Error::InvalidRate { .. })
     ));
-    let mut b = TokenBucket::builder()
+    let b = TokenBucket::builder()
         .rate(1.0)
         .burst(1)
         .clock(clock)
@@ -216,7 +216,7 @@ mod redis_backed {
             .test_clock(clock.clone())
             .build_blocking()
             .unwrap();
-        let mut local = KeyedLimiter::builder()
+        let local = KeyedLimiter::builder()
             .rate(rate)
             .burst(burst)
             .clock(clock.clone())

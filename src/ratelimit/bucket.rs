@@ -1,20 +1,32 @@
-use super::fifo::Fifo;
-use super::gcra::{Gcra, Refusal};
-use super::{Error, RateLimitInfo};
+//! [`TokenBucket`]: the lock-free GCRA bucket, its builder and its
+//! [`Limiter`] impl; the state word and re-quota protocol are in `cell.rs`.
+use super::fifo::WaitLine;
+use super::gcra::Gcra;
+use super::limiter::unkeyed_surface;
+use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, SystemClock};
-use crate::sync::atomic::{AtomicU64, Ordering};
-use crossbeam_utils::CachePadded;
+use cell::GcraCell;
 use std::fmt;
 use std::time::Duration;
 
-/// A lock-free token bucket: `rate` tokens per second, at most `burst`
-/// stored, starting full.
+mod cell;
+
+/// A lock-free token bucket: `rate` tokens per second, at most `limit` (the
+/// burst capacity) stored, starting full.
 ///
-/// Refill is continuous: `tokens = min(burst, tokens + elapsed x rate)`. The
-/// whole state is one `AtomicU64` (the GCRA theoretical arrival time, see
-/// `TokenBucket::tat`), updated by a compare-and-swap loop: no lock and no
-/// allocation on the check path. Under any interleaving the admitted cost up
-/// to time `t` never exceeds `burst + rate x t`.
+/// Refill is continuous: `tokens = min(limit, tokens + elapsed x rate)`. The
+/// state is one `AtomicU64` (the GCRA theoretical arrival time), updated by
+/// a compare-and-swap loop: no lock and no allocation on the check path.
+/// Under any interleaving the admitted cost up to time `t` never exceeds
+/// `limit + rate x t`. The quota can change through `&self`
+/// ([`set_quota`](Self::set_quota), [`Requota::set_policy`]) while checks
+/// run: each check decides under one quota and the state that goes with it
+/// (a seqlock'd quota and a re-based state word; see `bucket/cell.rs`).
+///
+/// It is a [`Limiter`] for every key type (the key is ignored), so code
+/// written over the trait takes it as it takes a keyed limiter; the
+/// inherent `check`, `try_acquire`, `acquire`, `until_ready` and
+/// `wait_time` are the trait's methods with the key `()`.
 ///
 /// The emission interval `1e9 / rate` is rounded up to a whole nanosecond,
 /// so the effective rate ([`rate`](TokenBucket::rate)) never exceeds the one
@@ -32,7 +44,7 @@ use std::time::Duration;
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();
-/// let bucket = TokenBucket::builder().rate(10.0).burst(2).clock(clock.clone()).build()?;
+/// let bucket = TokenBucket::builder().rate(10.0).limit(2).clock(clock.clone()).build()?;
 /// assert!(bucket.check().is_ok());
 /// assert!(bucket.check().is_ok());
 /// // Empty: the next token arrives in 1/10 s.
@@ -44,19 +56,11 @@ use std::time::Duration;
 /// # Ok::<(), Error>(())
 /// ```
 pub struct TokenBucket<C: Clock = SystemClock> {
-    /// The theoretical arrival time (TAT), in clock nanoseconds: the reading
-    /// at which the bucket will be full again. One word, no packing:
-    ///
-    /// | value            | meaning                                    |
-    /// |------------------|--------------------------------------------|
-    /// | `tat <= now`     | full (`burst` tokens); 0 when fresh        |
-    /// | `now < tat`      | `burst - (tat - now) / interval` tokens    |
-    /// | `tat - now > tau`| never stored: admission keeps it `<= tau`  |
-    tat: CachePadded<AtomicU64>,
-    gcra: Gcra,
+    /// The theoretical arrival time and the quota it is read under.
+    cell: GcraCell,
     clock: C,
     /// The line of blocked and awaiting callers.
-    fifo: Fifo,
+    line: WaitLine,
 }
 
 /// Builder for [`TokenBucket`]; see [`TokenBucket::builder`].
@@ -85,11 +89,16 @@ impl<C: Clock> TokenBucketBuilder<C> {
         self
     }
 
-    /// Capacity in tokens: the largest burst. Default: one second's worth
-    /// (`ceil(rate)`, at least 1).
-    pub fn burst(mut self, tokens: u64) -> Self {
+    /// The limit: the most tokens the bucket holds, its largest burst.
+    /// Default: one second's worth (`ceil(rate)`, at least 1).
+    pub fn limit(mut self, tokens: u64) -> Self {
         self.burst = Some(tokens);
         self
+    }
+
+    /// The same as [`limit`](Self::limit), under its older name.
+    pub fn burst(self, tokens: u64) -> Self {
+        self.limit(tokens)
     }
 
     /// The clock, for example a [`ManualClock`](crate::clock::ManualClock)
@@ -106,15 +115,14 @@ impl<C: Clock> TokenBucketBuilder<C> {
     ///
     /// # Errors
     /// [`Error::MissingParameter`] without a rate, [`Error::InvalidRate`],
-    /// [`Error::RateOutOfRange`], [`Error::ZeroCapacity`] for a zero burst,
+    /// [`Error::RateOutOfRange`], [`Error::ZeroCapacity`] for a zero limit,
     /// [`Error::CapacityOverflow`].
     pub fn build(self) -> Result<TokenBucket<C>, Error> {
         let gcra = gcra_from(self.rate, self.burst)?;
         Ok(TokenBucket {
-            tat: CachePadded::new(AtomicU64::new(0)),
-            gcra,
+            cell: GcraCell::new(gcra),
             clock: self.clock,
-            fifo: Fifo::new(),
+            line: WaitLine::new(),
         })
     }
 }
@@ -131,6 +139,8 @@ pub(crate) fn gcra_from(rate: Option<f64>, burst: Option<u64>) -> Result<Gcra, E
     Gcra::new(rate, burst)
 }
 
+/// The denial of the `Err` convention: [`Error::RateLimited`] after
+/// `wait_nanos`.
 pub(crate) fn limited(wait_nanos: u64) -> Error {
     Error::RateLimited {
         retry_after: Duration::from_nanos(wait_nanos),
@@ -143,8 +153,8 @@ impl TokenBucket {
         TokenBucketBuilder::new()
     }
 
-    /// A bucket of `rate` tokens per second holding at most `burst`, on the
-    /// system clock.
+    /// A bucket of `rate` tokens per second holding at most `burst` (its
+    /// limit), on the system clock.
     ///
     /// # Errors
     /// As [`TokenBucketBuilder::build`].
@@ -154,173 +164,56 @@ impl TokenBucket {
 }
 
 impl<C: Clock> TokenBucket<C> {
-    /// Takes `cost` tokens if they are available now.
-    ///
-    /// `cost == 0` always succeeds and changes nothing.
+    unkeyed_surface!("tokens");
+
+    /// [`Limiter::throttle`] with the key `()`: takes `cost` tokens if
+    /// available now and answers with the [`RateLimitInfo`] for rate-limit
+    /// headers; a denial is `Ok` with `allowed: false`.
     ///
     /// # Errors
-    /// [`Error::RateLimited`] with the time until `cost` tokens will be
-    /// available; [`Error::CostExceedsCapacity`] if `cost > burst`;
-    /// [`Error::EndOfTime`] if they would be available only after the
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
+    /// [`Error::EndOfTime`] if the tokens would refill only after the
     /// clock's last reading.
-    #[inline]
-    pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
-        self.gcra.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(());
-        }
-        let now = self.clock.now_nanos();
-        self.charge(now, cost)
-            .map(|_| ())
-            .map_err(|(_, refusal)| refusal.into_error())
-    }
-
-    /// Takes `cost` tokens if available now, like
-    /// [`try_acquire`](Self::try_acquire), and answers with the
-    /// [`RateLimitInfo`] for rate-limit headers: a denial is
-    /// `Ok` with `allowed: false`, as from the Redis-backed limiter.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
-    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     pub fn check_info(&self, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.gcra.check_cost(cost)?;
-        let now = self.clock.now_nanos();
-        if cost == 0 {
-            // Relaxed: a snapshot; see `charge`.
-            let tat = self.tat.load(Ordering::Relaxed);
-            return Ok(self.gcra.admitted(tat.max(now), now));
-        }
-        match self.charge(now, cost) {
-            Ok(new) => Ok(self.gcra.admitted(new, now)),
-            Err((tat, Refusal::Wait(wait))) => Ok(self.gcra.denied(tat, now, wait)),
-            Err((_, never)) => Err(never.into_error()),
-        }
+        Limiter::<()>::throttle(self, &(), cost)
     }
 
-    /// The CAS loop: the new TAT if admitted, else the TAT seen and why not.
-    #[inline]
-    fn charge(&self, now: u64, cost: u64) -> Result<u64, (u64, Refusal)> {
-        // Relaxed: the TAT publishes no other data. Admission depends only
-        // on this one word, and the CAS (an RMW) sees the latest value in
-        // its modification order, so no two threads spend the same credit.
-        let mut tat = self.tat.load(Ordering::Relaxed);
-        loop {
-            let new = self.gcra.decide(tat, now, cost).map_err(|w| (tat, w))?;
-            // Relaxed: see the load above.
-            match self
-                .tat
-                .compare_exchange_weak(tat, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(new),
-                Err(actual) => tat = actual,
-            }
-        }
-    }
-
-    /// Changes the rate and burst, keeping the bucket's state: a full
-    /// bucket stays full, otherwise it keeps the whole tokens it had (at
-    /// most the new burst) and refills at the new rate, so a change never
-    /// hands out a fresh burst. `&mut self`: no check can race the change.
+    /// Changes the rate and the limit (burst) through `&self`, keeping the
+    /// bucket's state: a full bucket stays full, otherwise it keeps the
+    /// whole tokens it had (at most the new limit) and refills at the new
+    /// rate, so a change never hands out a fresh burst. Checks racing the
+    /// change decide under the old quota (and are converted with the
+    /// state) or under the new one, never a mix.
     ///
     /// # Errors
     /// As [`TokenBucketBuilder::build`]; on error nothing changes.
-    pub fn set_quota(&mut self, rate: f64, burst: u64) -> Result<(), Error> {
+    pub fn set_quota(&self, rate: f64, burst: u64) -> Result<(), Error> {
         let to = Gcra::new(rate, burst)?;
-        let now = self.clock.now_nanos();
-        // Relaxed: `&mut self` excludes every other access.
-        let tat = self.tat.load(Ordering::Relaxed);
-        self.tat
-            .store(self.gcra.convert(tat, now, &to), Ordering::Relaxed);
-        self.gcra = to;
+        self.cell.set(to, &self.clock);
         Ok(())
-    }
-
-    /// Takes one token if available: `try_acquire(1)`.
-    ///
-    /// # Errors
-    /// [`Error::RateLimited`] with the time until a token will be available;
-    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
-    #[inline]
-    pub fn check(&self) -> Result<(), Error> {
-        self.try_acquire(1)
-    }
-
-    /// Takes `cost` tokens, sleeping on the bucket's clock until they are
-    /// available.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
-    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
-    /// tokens would be available only after the clock's last reading.
-    pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
-    }
-
-    /// The async form of [`acquire`](Self::acquire): waits until `cost`
-    /// tokens are admitted, sleeping on `sleeper` (the crate's one
-    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
-    /// this limiter's clock). Waiters on one limiter are admitted first
-    /// come, first served, threads in [`acquire`](Self::acquire) included:
-    /// only the head of the line tries, and a newcomer queues behind it.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
-    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
-    ///
-    /// # Cancel safety
-    /// Cancel safe: nothing is consumed until the poll that returns
-    /// `Ok(())`, so dropping the future at any await point takes no
-    /// tokens; it leaves the line at once and, if it was at the head,
-    /// hands the turn to the next waiter, so it holds nobody up.
-    #[cfg(feature = "async")]
-    pub async fn until_ready<S: crate::sleep::Sleeper>(
-        &self,
-        cost: u64,
-        sleeper: &S,
-    ) -> Result<(), Error> {
-        self.fifo
-            .until_ready(|| self.try_acquire(cost), sleeper)
-            .await
-    }
-
-    /// How long until `cost` tokens are available (zero if now), without
-    /// taking any: for callers that sleep on their own (async) runtime.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
-    /// [`Error::EndOfTime`] if that is after the clock's last reading.
-    pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
-        self.gcra.check_cost(cost)?;
-        let now = self.clock.now_nanos();
-        // Relaxed: a snapshot; see `try_acquire`.
-        let tat = self.tat.load(Ordering::Relaxed);
-        match self.gcra.decide(tat, now, cost) {
-            Ok(_) => Ok(Duration::ZERO),
-            Err(refusal) => refusal.into_wait(),
-        }
     }
 
     /// Whole tokens available now.
     pub fn available(&self) -> u64 {
         let now = self.clock.now_nanos();
-        // Relaxed: a snapshot; see `try_acquire`.
-        self.gcra.available(self.tat.load(Ordering::Relaxed), now)
+        let snap = self.cell.snapshot();
+        snap.gcra.available(snap.tat, now)
     }
 
-    /// The burst capacity in tokens.
+    /// The limit (burst capacity) in tokens, under its older name: the
+    /// same as [`Requota::limit`].
     pub fn capacity(&self) -> u64 {
-        self.gcra.capacity()
+        self.cell.snapshot().gcra.capacity()
     }
 
     /// The effective refill rate in tokens per second (`1e9 / interval`).
     pub fn rate(&self) -> f64 {
-        1e9 / self.gcra.interval() as f64
+        1e9 / self.cell.snapshot().gcra.interval() as f64
     }
 
     /// Time to refill one token: `1 / rate`, rounded up to a nanosecond.
     pub fn interval(&self) -> Duration {
-        Duration::from_nanos(self.gcra.interval())
+        Duration::from_nanos(self.cell.snapshot().gcra.interval())
     }
 
     /// The bucket's clock.
@@ -329,12 +222,72 @@ impl<C: Clock> TokenBucket<C> {
     }
 }
 
+impl<C: Clock> Requota for TokenBucket<C> {
+    fn policy(&self) -> RateLimitPolicy {
+        RateLimitPolicy::of_gcra(&self.cell.snapshot().gcra)
+    }
+
+    /// As [`set_quota`](TokenBucket::set_quota), with the rate given as
+    /// `limit` tokens per `window`.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        let to = policy.to_gcra()?;
+        self.cell.set(to, &self.clock);
+        Ok(())
+    }
+}
+
+/// Every key shares the one bucket.
+impl<K: ?Sized, C: Clock> Limiter<K> for TokenBucket<C> {
+    #[inline]
+    fn throttle(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let now = self.clock.now_nanos();
+        if cost == 0 {
+            let snap = self.cell.snapshot();
+            return Ok(snap.gcra.admitted(snap.tat.max(now), now));
+        }
+        let (gcra, charged) = self.cell.charge(now, cost)?;
+        gcra.answer(now, charged)
+    }
+
+    /// The provided method's decision without the headers' values (a
+    /// division): the hot path of `check`.
+    #[inline]
+    fn try_acquire(&self, _key: &K, cost: u64) -> Result<(), Error> {
+        if cost == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now_nanos();
+        let (_, charged) = self.cell.charge(now, cost)?;
+        charged
+            .map(drop)
+            .map_err(|(_, refusal)| refusal.into_error())
+    }
+
+    fn probe(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let now = self.clock.now_nanos();
+        let snap = self.cell.snapshot();
+        snap.gcra.probe(snap.tat, now, cost)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.clock.sleep(duration);
+    }
+
+    fn wait_line(&self) -> Option<&WaitLine> {
+        Some(&self.line)
+    }
+}
+
 impl<C: Clock> fmt::Debug for TokenBucket<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snap = self.cell.snapshot();
         f.debug_struct("TokenBucket")
-            .field("rate", &self.rate())
-            .field("capacity", &self.capacity())
-            .field("available", &self.available())
+            .field("rate", &(1e9 / snap.gcra.interval() as f64))
+            .field("limit", &snap.gcra.capacity())
+            .field(
+                "available",
+                &snap.gcra.available(snap.tat, self.clock.now_nanos()),
+            )
             .finish()
     }
 }
@@ -393,6 +346,34 @@ mod loom_models {
             let total = mine + h.join().unwrap();
             assert!(total <= 2, "admitted {total} > burst 1 + 1 refilled");
             assert!(total >= 1);
+        });
+    }
+
+    /// A re-quota races two checks on a bucket of 2 at 1/s (clock at 10 s),
+    /// moving it to 2 at 2/s: each check decides under one quota and the
+    /// state that goes with it, so every interleaving ends as a sequential
+    /// order does (both admitted, the next token 0.5 s away). A check
+    /// decided under the old quota after the change would leave it 1 s
+    /// away.
+    #[test]
+    fn requota_vs_checks_is_linearizable() {
+        loom::model(|| {
+            let clock = ManualClock::new();
+            clock.set(Duration::from_secs(10));
+            let bucket = Arc::new(
+                TokenBucket::builder()
+                    .rate(1.0)
+                    .limit(2)
+                    .clock(clock)
+                    .build()
+                    .unwrap(),
+            );
+            let b = Arc::clone(&bucket);
+            let h = thread::spawn(move || b.set_quota(2.0, 2).unwrap());
+            let admitted = (0..2).filter(|_| bucket.check().is_ok()).count();
+            h.join().unwrap();
+            assert_eq!(admitted, 2);
+            assert_eq!(bucket.wait_time(1), Ok(Duration::from_millis(500)));
         });
     }
 }

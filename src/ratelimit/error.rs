@@ -1,11 +1,17 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Why a rate limiter could not be built, or why a request was not admitted.
+/// Why a rate limiter could not be built, or why a request could not be
+/// judged.
 ///
-/// [`Error::RateLimited`] is the ordinary denial: it carries how long until
-/// the same request would be admitted (a `Retry-After` for an HTTP 429).
-/// Every other variant is a caller mistake that waiting cannot fix.
+/// The [`Limiter`](super::Limiter) trait's convention answers a denial as
+/// `Ok` with `allowed: false`, so its `Err` is never a denial: a cost above
+/// the limit, a request that can never pass, a store failure.
+/// [`Error::RateLimited`] is the denial of the `Err`-style conveniences
+/// (`check`, `try_acquire`): it carries how long until the same request
+/// would be admitted (a `Retry-After` for an HTTP 429). Every other variant
+/// is a caller mistake that waiting cannot fix, or (with the `redis`
+/// feature, and only then) a store that failed.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
@@ -79,7 +85,10 @@ pub enum Error {
         parameter: &'static str,
     },
     /// A key or key prefix that cannot be stored: empty, too long, or (for
-    /// a prefix) holding a brace that would break the cluster hash tag.
+    /// a prefix) holding a brace that would break the cluster hash tag; or
+    /// (feature `http`) a policy name that cannot be written in a header.
+    /// Only with the `redis` or `http` feature.
+    #[cfg(any(feature = "redis", feature = "http"))]
     InvalidKey {
         /// The parameter's name (`key` or `key_prefix`).
         parameter: &'static str,
@@ -88,20 +97,24 @@ pub enum Error {
     },
     /// The shared store (Redis) could not be reached or did not answer in
     /// time, and the failure policy is to fail closed. Retrying later may
-    /// succeed.
+    /// succeed. Only with the `redis` feature.
+    #[cfg(feature = "redis")]
     Unavailable {
         /// The store client's message.
         message: String,
     },
     /// The shared store's address or client configuration is invalid (a
-    /// malformed `redis://` URL, say).
+    /// malformed `redis://` URL, say). Only with the `redis` feature.
+    #[cfg(feature = "redis")]
     InvalidConnection {
         /// The store client's message.
         message: String,
     },
     /// The shared store answered with an error: a rejected script argument,
     /// a key holding something other than limiter state, a script that could
-    /// not be loaded. Waiting does not fix it.
+    /// not be loaded. Waiting does not fix it. Only with the `redis`
+    /// feature.
+    #[cfg(feature = "redis")]
     Backend {
         /// The store's message.
         message: String,
@@ -158,16 +171,20 @@ impl fmt::Display for Error {
             Error::MissingParameter { parameter } => {
                 write!(f, "`{parameter}` was not set on the builder")
             }
+            #[cfg(any(feature = "redis", feature = "http"))]
             Error::InvalidKey { parameter, reason } => {
                 write!(f, "`{parameter}` is invalid: {reason}")
             }
+            #[cfg(feature = "redis")]
             Error::Unavailable { message } => write!(
                 f,
                 "the rate limit store is unreachable ({message}); retry later or choose another failure policy"
             ),
+            #[cfg(feature = "redis")]
             Error::InvalidConnection { message } => {
                 write!(f, "the rate limit store's address is invalid: {message}")
             }
+            #[cfg(feature = "redis")]
             Error::Backend { message } => {
                 write!(f, "the rate limit store rejected the request: {message}")
             }

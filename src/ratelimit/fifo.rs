@@ -1,5 +1,6 @@
 //! First-come, first-served waiting on one limiter, for threads
-//! ([`Fifo::acquire`]) and tasks ([`Fifo::until_ready`]) alike.
+//! ([`acquire`]) and tasks ([`until_ready`]) alike: the waiting loop of
+//! every limiter, with or without a line.
 //!
 //! ```text
 //!   queue: [ head | t2 | t3 ... ]     only the head calls try_acquire;
@@ -11,13 +12,14 @@
 //! A caller arriving when nobody waits tries at once and queues only if it
 //! is denied, so an uncontended limiter pays one atomic load. Waiters wait
 //! on the crate's one [`WaitQueue`] for their turn (a thread parks, a task
-//! registers its waker) and the head sleeps on the limiter's clock (a
-//! thread) or the caller's [`Sleeper`](crate::sleep::Sleeper) (a task). A
+//! registers its waker) and the head sleeps through the limiter's
+//! [`sleep`](super::Limiter::sleep) hook, its clock (a thread), or the
+//! caller's [`Sleeper`](crate::sleep::Sleeper) (a task). Without a line
+//! (the keyed limiter, the Redis limiter) each waiter just retries. A
 //! ticket is a drop guard: a waiter that gives up (a cancelled future)
 //! leaves the queue and, if it was the head, hands the turn on; nothing is
 //! consumed until `try_acquire` admits.
 use super::Error;
-use crate::clock::Clock;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 use crate::wait::WaitQueue;
@@ -29,8 +31,17 @@ struct Order {
     queue: VecDeque<u64>,
 }
 
-/// The waiting line of one limiter.
-pub(crate) struct Fifo {
+/// The waiting line of one limiter: threads in
+/// [`Limiter::acquire`](super::Limiter::acquire) and tasks in
+/// `AsyncLimiter::until_ready` (feature `async`) are
+/// admitted first come, first served. A caller arriving when nobody waits
+/// tries at once (one atomic load); otherwise only the head of the line
+/// tries, and a newcomer queues behind it.
+///
+/// Every [`TokenBucket`](super::TokenBucket) and sliding window keeps one;
+/// a limiter of your own gets the same fairness by keeping one and
+/// returning it from [`Limiter::wait_line`](super::Limiter::wait_line).
+pub struct WaitLine {
     /// Tickets in `order.queue`; zero lets a new caller try at once.
     queued: AtomicUsize,
     order: Mutex<Order>,
@@ -39,13 +50,20 @@ pub(crate) struct Fifo {
 
 /// A place in the line; dropping it leaves the line.
 struct Ticket<'a> {
-    fifo: &'a Fifo,
+    fifo: &'a WaitLine,
     id: u64,
 }
 
-impl Fifo {
-    pub(crate) fn new() -> Self {
-        Fifo {
+impl Default for WaitLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitLine {
+    /// An empty line.
+    pub fn new() -> Self {
+        WaitLine {
             queued: AtomicUsize::new(0),
             order: Mutex::new(Order::default()),
             turn: WaitQueue::new(),
@@ -74,11 +92,11 @@ impl Fifo {
     }
 
     /// Blocks the thread until admitted, first come first served, sleeping
-    /// on `clock` for each retry-after.
-    pub(crate) fn acquire<C: Clock>(
+    /// through `sleep` for each retry-after.
+    fn acquire(
         &self,
         mut try_acquire: impl FnMut() -> Result<(), Error>,
-        clock: &C,
+        sleep: impl Fn(std::time::Duration),
     ) -> Result<(), Error> {
         if self.is_empty() {
             match try_acquire() {
@@ -90,7 +108,7 @@ impl Fifo {
         loop {
             self.turn.wait_until(|| self.is_head(ticket.id), None);
             match try_acquire() {
-                Err(Error::RateLimited { retry_after }) => clock.sleep(retry_after),
+                Err(Error::RateLimited { retry_after }) => sleep(retry_after),
                 other => return other,
             }
         }
@@ -99,7 +117,7 @@ impl Fifo {
     /// The task form of [`acquire`](Self::acquire): waits for its turn on
     /// the wait queue and sleeps on `sleeper`.
     #[cfg(feature = "async")]
-    pub(crate) async fn until_ready<S: crate::sleep::Sleeper>(
+    async fn until_ready<S: crate::sleep::Sleeper>(
         &self,
         mut try_acquire: impl FnMut() -> Result<(), Error>,
         sleeper: &S,
@@ -126,9 +144,47 @@ impl Fifo {
     }
 
     /// Callers in line now.
-    pub(crate) fn waiting(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         // SeqCst: see `is_empty`.
         self.queued.load(Ordering::SeqCst)
+    }
+}
+
+/// The blocking wait of every limiter: retries `try_acquire`, sleeping
+/// through `sleep` for each denial's retry-after, until it is admitted or
+/// fails for another reason; in `line`, first come first served.
+pub(crate) fn acquire(
+    line: Option<&WaitLine>,
+    mut try_acquire: impl FnMut() -> Result<(), Error>,
+    sleep: impl Fn(std::time::Duration),
+) -> Result<(), Error> {
+    if let Some(line) = line {
+        return line.acquire(try_acquire, sleep);
+    }
+    loop {
+        match try_acquire() {
+            Err(Error::RateLimited { retry_after }) => sleep(retry_after),
+            other => return other,
+        }
+    }
+}
+
+/// The async form of [`acquire`]: nothing is taken until `try_acquire`
+/// admits, so it is cancel safe at every await.
+#[cfg(feature = "async")]
+pub(crate) async fn until_ready<S: crate::sleep::Sleeper>(
+    line: Option<&WaitLine>,
+    mut try_acquire: impl FnMut() -> Result<(), Error>,
+    sleeper: &S,
+) -> Result<(), Error> {
+    if let Some(line) = line {
+        return line.until_ready(try_acquire, sleeper).await;
+    }
+    loop {
+        match try_acquire() {
+            Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
+            other => return other,
+        }
     }
 }
 
@@ -153,7 +209,7 @@ impl Drop for Ticket<'_> {
 /// Waits until `id` heads the line; dropping it removes its waker.
 #[cfg(feature = "async")]
 struct Turn<'a> {
-    fifo: &'a Fifo,
+    fifo: &'a WaitLine,
     id: u64,
     key: crate::wait::WaitKey,
 }
@@ -179,9 +235,9 @@ impl Drop for Turn<'_> {
     }
 }
 
-impl std::fmt::Debug for Fifo {
+impl std::fmt::Debug for WaitLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fifo")
+        f.debug_struct("WaitLine")
             .field("waiting", &self.waiting())
             .finish()
     }

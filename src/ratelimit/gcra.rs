@@ -54,14 +54,6 @@ impl Refusal {
             },
         }
     }
-
-    /// `wait_time`'s answer: the wait, or the error no wait fixes.
-    pub(crate) fn into_wait(self) -> Result<Duration, Error> {
-        match self {
-            Refusal::Wait(wait) => Ok(Duration::from_nanos(wait)),
-            Refusal::EndOfTime => Err(self.into_error()),
-        }
-    }
 }
 
 /// Emission interval and tolerance of a token bucket, in clock nanoseconds.
@@ -120,6 +112,20 @@ impl Gcra {
         })
     }
 
+    /// A quota from the parts of one that [`from_interval`](Self::from_interval)
+    /// accepted before (`interval, capacity >= 1`, their product fits).
+    #[inline]
+    pub(crate) fn from_valid_parts(interval: u64, capacity: u64) -> Self {
+        debug_assert!(interval >= 1 && capacity >= 1);
+        debug_assert!(interval.checked_mul(capacity).is_some());
+        Gcra {
+            interval,
+            capacity,
+            // Fits: checked when these parts were first accepted.
+            tau: interval.wrapping_mul(capacity),
+        }
+    }
+
     #[inline]
     pub(crate) fn interval(&self) -> u64 {
         self.interval
@@ -128,6 +134,12 @@ impl Gcra {
     #[inline]
     pub(crate) fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// `capacity x interval`: the time an empty bucket takes to refill.
+    #[inline]
+    pub(crate) fn tau(&self) -> u64 {
+        self.tau
     }
 
     /// Rejects costs that could never be admitted.
@@ -197,6 +209,40 @@ impl Gcra {
             remaining: self.available(tat, now),
             retry_after: Some(Duration::from_nanos(wait)),
             reset_after: Duration::from_nanos(tat.saturating_sub(now)),
+        }
+    }
+
+    /// The answer of a check at `now` from the outcome of a charge: the new
+    /// TAT if admitted, else the TAT seen and why not. A refusal that no
+    /// wait fixes is [`Error::EndOfTime`].
+    pub(crate) fn answer(
+        &self,
+        now: u64,
+        charged: Result<u64, (u64, Refusal)>,
+    ) -> Result<RateLimitInfo, Error> {
+        match charged {
+            Ok(new) => Ok(self.admitted(new, now)),
+            Err((tat, Refusal::Wait(wait))) => Ok(self.denied(tat, now, wait)),
+            Err((_, never)) => Err(never.into_error()),
+        }
+    }
+
+    /// The answer to "could `cost` tokens be taken now?", taking none:
+    /// `remaining` counts the tokens before any is taken.
+    ///
+    /// # Errors
+    /// [`Error::CostExceedsCapacity`]; [`Error::EndOfTime`] for tokens that
+    /// would refill only after the clock's last reading.
+    pub(crate) fn probe(&self, tat: u64, now: u64, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.check_cost(cost)?;
+        match self.decide(tat, now, cost) {
+            Ok(_) => Ok(RateLimitInfo {
+                allowed: true,
+                retry_after: None,
+                ..self.denied(tat, now, 0)
+            }),
+            Err(Refusal::Wait(wait)) => Ok(self.denied(tat, now, wait)),
+            Err(never) => Err(never.into_error()),
         }
     }
 

@@ -1,21 +1,26 @@
 //! The answer every limiter can give about one check: the five values of
 //! redis-cell's `CL.THROTTLE`, enough for rate-limit response headers.
+use super::Error;
 use std::time::Duration;
 
-/// What a check decided and where the key's bucket stands after it.
+/// What a check decided and where the key's allowance stands after it: the
+/// answer of [`Limiter::throttle`](super::Limiter::throttle) and
+/// [`AsyncLimiter::throttle_async`](super::AsyncLimiter::throttle_async).
 ///
 /// The same five values as redis-cell's `CL.THROTTLE` reply, returned alike
-/// by the in-process [`TokenBucket::check_info`](super::TokenBucket::check_info)
-/// and [`KeyedLimiter::check_info`](super::KeyedLimiter::check_info) and by
-/// the Redis-backed limiter (feature `redis`), so a handler fills its
-/// headers the same way whichever limiter it is given:
+/// by every limiter (the token buckets, the windows, the keyed limiter and
+/// the Redis-backed limiter of feature `redis`), so a handler fills its
+/// headers the same way whichever limiter it is given. A **denial is an
+/// answer**: `allowed == false` with a `retry_after`, never an `Err`.
+/// With the `http` feature, `write_headers` writes them:
 ///
 /// | header | value |
 /// |---|---|
+/// | `RateLimit` (IETF draft) | `"default";r=<remaining>;t=<reset_after_secs>` |
 /// | `RateLimit-Limit` | [`limit`](Self::limit) |
 /// | `RateLimit-Remaining` | [`remaining`](Self::remaining) |
 /// | `RateLimit-Reset` | [`reset_after`](Self::reset_after), in whole seconds rounded up |
-/// | `Retry-After` (on a 429) | [`retry_after`](Self::retry_after), in whole seconds rounded up |
+/// | `Retry-After` (on a 429) | [`retry_after`](Self::retry_after), in whole seconds rounded up, at least 1 |
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
@@ -43,15 +48,17 @@ use std::time::Duration;
 pub struct RateLimitInfo {
     /// Whether the request was admitted (its cost taken).
     pub allowed: bool,
-    /// The burst capacity: the most tokens the key can hold.
+    /// The limiter's limit (see [`Requota::limit`](super::Requota::limit)):
+    /// a bucket's burst capacity, a window's count.
     pub limit: u64,
-    /// Whole tokens left after this check.
+    /// Whole units that could still be admitted after this check.
     pub remaining: u64,
     /// For a denial, how long until the same request would be admitted (if
     /// nothing else spends meanwhile); `None` when admitted.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_nanos::option"))]
     pub retry_after: Option<Duration>,
-    /// How long until the bucket is full again (zero when it is full).
+    /// How long until the allowance is whole again (zero when it is): a
+    /// bucket full, a window empty.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_nanos"))]
     pub reset_after: Duration,
 }
@@ -68,8 +75,38 @@ impl RateLimitInfo {
     pub fn retry_after_secs(&self) -> Option<u64> {
         self.retry_after.map(|d| ceil_secs(d).max(1))
     }
+
+    /// The answer in the `Err` convention of `check` and `try_acquire`:
+    /// `Ok(self)` when admitted, [`Error::RateLimited`] with the
+    /// `retry_after` when denied. For callers that want `?` on a denial.
+    ///
+    /// ```
+    /// use latchwork::clock::ManualClock;
+    /// use latchwork::ratelimit::{Error, Limiter, TokenBucket};
+    /// use std::time::Duration;
+    ///
+    /// let bucket = TokenBucket::builder().rate(1.0).limit(1).clock(ManualClock::new()).build()?;
+    /// assert!(bucket.throttle(&(), 1)?.into_result().is_ok());
+    /// let denied = bucket.throttle(&(), 1)?.into_result();
+    /// assert_eq!(denied, Err(Error::RateLimited { retry_after: Duration::from_secs(1) }));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`] for a denial.
+    pub fn into_result(self) -> Result<RateLimitInfo, Error> {
+        if self.allowed {
+            Ok(self)
+        } else {
+            Err(Error::RateLimited {
+                retry_after: self.retry_after.unwrap_or(Duration::ZERO),
+            })
+        }
+    }
 }
 
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+/// `d` in whole seconds, rounded up.
+pub(crate) fn ceil_secs(d: Duration) -> u64 {
+    // Saturates: `Duration::MAX` has a fraction past `u64::MAX` seconds.
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }

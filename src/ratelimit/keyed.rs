@@ -1,9 +1,11 @@
+//! [`KeyedLimiter`]: one GCRA bucket per key in sharded hash tables, and its
+//! [`Limiter`] impl; the builder is in `keyed/builder.rs`.
 use super::bucket::gcra_from;
 use super::gcra::{Gcra, Refusal};
-use super::{retry_until_admitted, Error, RateLimitInfo};
+use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::RwLock;
+use crate::sync::{Mutex, RwLock};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
@@ -14,6 +16,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 mod builder;
+mod memory;
 
 /// Fewest entries a shard grows to before its first sweep.
 const MIN_SWEEP: usize = 16;
@@ -21,7 +24,7 @@ const MIN_SWEEP: usize = 16;
 /// One token bucket per key, shared by `&self` across threads, in bounded
 /// memory.
 ///
-/// Every key gets a GCRA bucket with the same rate and burst (see
+/// Every key gets a GCRA bucket with the same rate and limit (see
 /// [`TokenBucket`](super::TokenBucket)): one `AtomicU64` stored inline
 /// beside the key in a `hashbrown::HashTable`. Keys are spread by hash over
 /// power-of-two shards, each behind a reader-writer lock:
@@ -51,13 +54,22 @@ const MIN_SWEEP: usize = 16;
 /// the key, so a recreated bucket never sees an earlier time than the sweep
 /// that judged the old one full: removal never loses admission accounting.
 ///
+/// It is a [`Limiter<Q>`](Limiter) for every `Q` its keys borrow as (a
+/// `KeyedLimiter<String>` is a `Limiter<str>` and a `Limiter<String>`); the
+/// inherent `check`, `try_acquire`, `check_info`, `acquire`,
+/// `until_key_ready` and `wait_time` are the trait's methods. The quota
+/// changes through `&self` ([`set_quota`](Self::set_quota),
+/// [`Requota::set_policy`]): each shard holds its copy beside its keys and
+/// converts them under its write lock, so a check (under the read lock)
+/// decides under one quota and the state that goes with it.
+///
 /// [`evictions`]: KeyedLimiter::evictions
 ///
 /// ```
 /// use latchwork::clock::ManualClock;
 /// use latchwork::ratelimit::KeyedLimiter;
 ///
-/// let limiter = KeyedLimiter::builder().rate(1.0).burst(2).clock(ManualClock::new()).build()?;
+/// let limiter = KeyedLimiter::builder().rate(1.0).limit(2).clock(ManualClock::new()).build()?;
 /// assert!(limiter.check("alice").is_ok());
 /// assert!(limiter.check("alice").is_ok());
 /// assert!(limiter.check("alice").is_err()); // alice is out of tokens
@@ -70,7 +82,9 @@ pub struct KeyedLimiter<K, S = DefaultHashBuilder, C: Clock = SystemClock> {
     shard_mask: usize,
     /// Most entries one shard may hold (its share of `max_keys`).
     shard_cap: usize,
-    gcra: Gcra,
+    /// The quota, as reported; the lock serialises re-quotas. Checks read
+    /// each shard's own copy.
+    quota: Mutex<Gcra>,
     hasher: S,
     clock: C,
 }
@@ -83,6 +97,9 @@ struct Entry<K> {
 
 struct Shard<K> {
     map: HashTable<Entry<K>>,
+    /// The quota every TAT in `map` is under (the limiter's, except while a
+    /// re-quota is converting the shards one by one).
+    gcra: Gcra,
     /// Length at which the next insert sweeps the shard first.
     next_sweep: usize,
     evictions: u64,
@@ -137,11 +154,11 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
 
     /// Takes `cost` tokens from `key`'s bucket if available now; a new key
     /// starts with a full bucket. `cost == 0` always succeeds and stores
-    /// nothing.
+    /// nothing. [`Limiter::try_acquire`]: a denial is `Err`.
     ///
     /// # Errors
     /// [`Error::RateLimited`] with the time until `key` has `cost` tokens;
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
     /// [`Error::EndOfTime`] if they would refill only after the clock's last
     /// reading.
     #[inline]
@@ -150,59 +167,43 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.gcra.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(());
-        }
-        self.take(key, cost)
-            .1
-            .map(|_| ())
-            .map_err(|(_, refusal)| refusal.into_error())
+        Limiter::<Q>::try_acquire(self, key, cost)
     }
 
-    /// Takes `cost` tokens from `key`'s bucket if available now, like
-    /// [`try_acquire`](Self::try_acquire), and answers with the
-    /// [`RateLimitInfo`] for rate-limit headers: a denial is `Ok` with
-    /// `allowed: false`, exactly as the Redis-backed limiter answers.
+    /// [`Limiter::throttle`]: takes `cost` tokens from `key`'s bucket if
+    /// available now and answers with the [`RateLimitInfo`] for rate-limit
+    /// headers; a denial is `Ok` with `allowed: false`, exactly as the
+    /// Redis-backed limiter answers.
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
     /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
     pub fn check_info<Q>(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.gcra.check_cost(cost)?;
-        if cost == 0 {
-            let (tat, now) = self.snapshot(key);
-            return Ok(self.gcra.admitted(tat.max(now), now));
-        }
-        let (now, taken) = self.take(key, cost);
-        match taken {
-            Ok(new) => Ok(self.gcra.admitted(new, now)),
-            Err((tat, Refusal::Wait(wait))) => Ok(self.gcra.denied(tat, now, wait)),
-            Err((_, never)) => Err(never.into_error()),
-        }
+        Limiter::<Q>::throttle(self, key, cost)
     }
 
     /// The [`RateLimitInfo`] of "could `key` take one token now?", taking
     /// none (`remaining` counts the tokens before any is taken). A token
     /// that would refill only after the clock's last reading answers a
     /// denial with the longest `retry_after` there is, `u64::MAX` ns
-    /// ([`check_info`](Self::check_info) answers [`Error::EndOfTime`]).
+    /// ([`check_info`](Self::check_info) and [`Limiter::probe`] answer
+    /// [`Error::EndOfTime`]).
     pub fn peek_info<Q>(&self, key: &Q) -> RateLimitInfo
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (tat, now) = self.snapshot(key);
-        self.gcra.peek(tat, now)
+        let (gcra, tat, now) = self.snapshot(key);
+        gcra.peek(tat, now)
     }
 
     /// Gives `cost` tokens back to `key`'s bucket (a request that was
-    /// admitted but not served), never filling it above `burst`; an unknown
-    /// key is full already. Returns the key's state after.
+    /// admitted but not served), never filling it above the limit; an
+    /// unknown key is full already. Returns the key's state after.
     pub fn refund<Q>(&self, key: &Q, cost: u64) -> RateLimitInfo
     where
         K: Borrow<Q>,
@@ -210,19 +211,20 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     {
         let hash = self.hasher.hash_one(key);
         let guard = self.shard(hash).read();
+        let gcra = guard.gcra;
         let now = self.clock.now_nanos();
         let tat = match guard.map.find(hash, |e| e.key.borrow() == key) {
             // Relaxed: as in `charge`; the RMW sees the latest TAT.
             Some(e) => match e
                 .tat
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                    Some(self.gcra.refund(t, now, cost))
+                    Some(gcra.refund(t, now, cost))
                 }) {
-                Ok(old) | Err(old) => self.gcra.refund(old, now, cost),
+                Ok(old) | Err(old) => gcra.refund(old, now, cost),
             },
             None => 0,
         };
-        self.gcra.admitted(tat.max(now), now)
+        gcra.admitted(tat.max(now), now)
     }
 
     /// Forgets `key`: its bucket is full again.
@@ -238,35 +240,48 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         }
     }
 
-    /// Changes the rate and burst of every key, keeping each key's state:
-    /// a full bucket stays full, any other keeps the whole tokens it had (at
-    /// most the new burst) and refills at the new rate, so the change hands
-    /// no client a fresh burst. `&mut self`: no check races the change (share
-    /// the limiter behind a `RwLock` to re-quota at run time).
+    /// Changes the rate and the limit (burst) of every key through `&self`,
+    /// keeping each key's state: a full bucket stays full, any other keeps
+    /// the whole tokens it had (at most the new limit) and refills at the
+    /// new rate, so the change hands no client a fresh burst.
+    ///
+    /// Each shard is converted under its write lock, its keys and its copy
+    /// of the quota together, so a check (under the shard's read lock)
+    /// decides under one quota and the state that goes with it. Shards are
+    /// converted one after the other: while the change runs, keys in shards
+    /// not yet reached answer under the old quota.
     ///
     /// # Errors
     /// As [`KeyedLimiterBuilder::build`]; on error nothing changes.
-    pub fn set_quota(&mut self, rate: f64, burst: u64) -> Result<(), Error> {
-        let to = Gcra::new(rate, burst)?;
-        let from = self.gcra;
-        let now = self.clock.now_nanos();
-        for s in self.shards.iter() {
-            let guard = s.read();
-            for e in guard.map.iter() {
-                // Relaxed: `&mut self` excludes every concurrent check.
-                let tat = e.tat.load(Ordering::Relaxed);
-                e.tat.store(from.convert(tat, now, &to), Ordering::Relaxed);
-            }
-        }
-        self.gcra = to;
+    pub fn set_quota(&self, rate: f64, burst: u64) -> Result<(), Error> {
+        self.set_gcra(Gcra::new(rate, burst)?);
         Ok(())
     }
 
-    /// Charges `cost` (checked, non-zero) to `key`, inserting it if new:
-    /// the clock reading and the new TAT, or the TAT seen and why not.
+    fn set_gcra(&self, to: Gcra) {
+        let mut quota = self.quota.lock();
+        for s in self.shards.iter() {
+            let mut guard = s.write();
+            let from = guard.gcra;
+            // Under the lock, as every check reads it.
+            let now = self.clock.now_nanos();
+            for e in guard.map.iter() {
+                // Relaxed: the write lock excludes every CAS on these words,
+                // and its acquire ordered the earlier ones before us.
+                let tat = e.tat.load(Ordering::Relaxed);
+                e.tat.store(from.convert(tat, now, &to), Ordering::Relaxed);
+            }
+            guard.gcra = to;
+        }
+        *quota = to;
+    }
+
+    /// Charges `cost` to `key`, inserting it if new: the quota and the
+    /// clock reading it was decided at, and the new TAT or the TAT seen and
+    /// why not. `cost` is checked against the shard's quota, and non-zero.
     #[inline]
     #[allow(clippy::type_complexity)]
-    fn take<Q>(&self, key: &Q, cost: u64) -> (u64, Result<u64, (u64, Refusal)>)
+    fn take<Q>(&self, key: &Q, cost: u64) -> Result<(Gcra, u64, Result<u64, (u64, Refusal)>), Error>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -275,21 +290,28 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         let shard = self.shard(hash);
         {
             let guard = shard.read();
+            guard.gcra.check_cost(cost)?;
             if let Some(e) = guard.map.find(hash, |e| e.key.borrow() == key) {
                 // Under the lock: see the type's docs.
                 let now = self.clock.now_nanos();
-                return (now, self.charge(&e.tat, now, cost));
+                return Ok((
+                    guard.gcra,
+                    now,
+                    Self::charge(&guard.gcra, &e.tat, now, cost),
+                ));
             }
         }
         let mut guard = shard.write();
+        let gcra = guard.gcra;
+        gcra.check_cost(cost)?;
         let now = self.clock.now_nanos();
         if let Some(e) = guard.map.find(hash, |e| e.key.borrow() == key) {
-            return (now, self.charge(&e.tat, now, cost));
+            return Ok((gcra, now, Self::charge(&gcra, &e.tat, now, cost)));
         }
         // A new key is a full bucket (TAT 0).
-        let tat = match self.gcra.decide(0, now, cost) {
+        let tat = match gcra.decide(0, now, cost) {
             Ok(tat) => tat,
-            Err(refusal) => return (now, Err((0, refusal))),
+            Err(refusal) => return Ok((gcra, now, Err((0, refusal)))),
         };
         if guard.map.len() >= guard.next_sweep {
             self.sweep_shard(&mut guard, now, true);
@@ -302,7 +324,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
             },
             |e| self.hasher.hash_one(&e.key),
         );
-        (now, Ok(tat))
+        Ok((gcra, now, Ok(tat)))
     }
 
     /// Takes one token from `key`'s bucket: `try_acquire(key, 1)`.
@@ -316,14 +338,14 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        self.try_acquire(key, 1)
+        Limiter::<Q>::check(self, key)
     }
 
     /// Takes `cost` tokens from `key`'s bucket, sleeping on the clock until
-    /// they are available.
+    /// they are available ([`Limiter::acquire`]).
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
     /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
     /// tokens would refill only after the clock's last reading.
     pub fn acquire<Q>(&self, key: &Q, cost: u64) -> Result<(), Error>
@@ -331,18 +353,19 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        retry_until_admitted(|| self.try_acquire(key, cost), &self.clock)
+        Limiter::<Q>::acquire(self, key, cost)
     }
 
     /// The async form of [`acquire`](Self::acquire): waits until `key`'s
     /// bucket admits `cost` tokens, sleeping on `sleeper` (the crate's one
     /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
-    /// this limiter's clock). Waiters on one key retry after each denial's
-    /// retry-after; unlike the single-bucket limiters they are not queued
-    /// first come, first served (a per-key line would cost memory per key).
+    /// this limiter's clock); [`AsyncLimiter::until_ready`](super::AsyncLimiter::until_ready).
+    /// Waiters on one key retry after each denial's retry-after; unlike the
+    /// single-bucket limiters they are not queued first come, first served
+    /// (a per-key line would cost memory per key).
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
     /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
     ///
     /// # Cancel safety
@@ -360,38 +383,47 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
         Sl: crate::sleep::Sleeper,
     {
-        super::retry_until_admitted_async(|| self.try_acquire(key, cost), sleeper).await
+        super::AsyncLimiter::<Q>::until_ready(self, key, cost, sleeper).await
     }
 
-    /// How long until `key` has `cost` tokens (zero if now), taking none.
+    /// How long until `key` has `cost` tokens (zero if now), taking none:
+    /// [`Limiter::wait_time`].
     ///
     /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > burst`;
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit;
     /// [`Error::EndOfTime`] if that is after the clock's last reading.
     pub fn wait_time<Q>(&self, key: &Q, cost: u64) -> Result<Duration, Error>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.gcra.check_cost(cost)?;
-        let (tat, now) = self.snapshot(key);
-        match self.gcra.decide(tat, now, cost) {
-            Ok(_) => Ok(Duration::ZERO),
-            Err(refusal) => refusal.into_wait(),
-        }
+        let info = self.probe_key(key, cost)?;
+        Ok(info.retry_after.unwrap_or(Duration::ZERO))
     }
 
-    /// Whole tokens in `key`'s bucket now (`burst` for an unknown key).
+    /// Whole tokens in `key`'s bucket now (the limit for an unknown key).
     pub fn available<Q>(&self, key: &Q) -> u64
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let (tat, now) = self.snapshot(key);
-        self.gcra.available(tat, now)
+        let (gcra, tat, now) = self.snapshot(key);
+        gcra.available(tat, now)
     }
 
-    fn snapshot<Q>(&self, key: &Q) -> (u64, u64)
+    /// [`Limiter::probe`], for any key the map can look up.
+    fn probe_key<Q>(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (gcra, tat, now) = self.snapshot(key);
+        gcra.probe(tat, now, cost)
+    }
+
+    /// `key`'s quota, TAT (0 for an unknown key: full) and the clock
+    /// reading, all under the shard's read lock.
+    fn snapshot<Q>(&self, key: &Q) -> (Gcra, u64, u64)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -404,17 +436,18 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
             .find(hash, |e| e.key.borrow() == key)
             // Relaxed: a snapshot; see `charge`.
             .map_or(0, |e| e.tat.load(Ordering::Relaxed));
-        (tat, now)
+        (guard.gcra, tat, now)
     }
 
     #[inline]
-    fn charge(&self, tat: &AtomicU64, now: u64, cost: u64) -> Result<u64, (u64, Refusal)> {
+    fn charge(gcra: &Gcra, tat: &AtomicU64, now: u64, cost: u64) -> Result<u64, (u64, Refusal)> {
         // Relaxed: the TAT publishes no other data; the CAS alone keeps
         // concurrent checks from spending the same credit. Removal of the
-        // entry is ordered by the shard lock, not by this word.
+        // entry and re-quotas are ordered by the shard lock, not by this
+        // word.
         let mut cur = tat.load(Ordering::Relaxed);
         loop {
-            let new = self.gcra.decide(cur, now, cost).map_err(|w| (cur, w))?;
+            let new = gcra.decide(cur, now, cost).map_err(|w| (cur, w))?;
             // Relaxed: see above.
             match tat.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Ok(new),
@@ -423,117 +456,77 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         }
     }
 
-    /// Drops full buckets; with `bound`, evicts down to 7/8 of the share if
-    /// still above it. Returns how many entries were dropped.
-    fn sweep_shard(&self, shard: &mut Shard<K>, now: u64, bound: bool) -> usize {
-        let before = shard.map.len();
-        // Relaxed: the write lock excludes every CAS on these words, and
-        // the lock's acquire ordered all earlier CASes before us.
-        shard
-            .map
-            .retain(|e| !Gcra::is_full(e.tat.load(Ordering::Relaxed), now));
-        // Leave room for the insert that triggered us, even in tiny shards.
-        let keep = (self.shard_cap - self.shard_cap / 8).min(self.shard_cap - 1);
-        if bound && shard.map.len() > keep {
-            let excess = shard.map.len() - keep;
-            let mut tats: Vec<u64> = shard
-                .map
-                .iter()
-                // Relaxed: as above.
-                .map(|e| e.tat.load(Ordering::Relaxed))
-                .collect();
-            let (_, &mut cut, _) = tats.select_nth_unstable(excess - 1);
-            let mut left = excess;
-            // Evict the `excess` buckets closest to full (lowest TAT).
-            shard.map.retain(|e| {
-                // Relaxed: as above.
-                let drop = left > 0 && e.tat.load(Ordering::Relaxed) <= cut;
-                left -= usize::from(drop);
-                !drop
-            });
-            shard.evictions += (excess - left) as u64;
-        }
-        shard.next_sweep = (shard.map.len() * 2).max(MIN_SWEEP).min(self.shard_cap);
-        before - shard.map.len()
-    }
-
-    /// Drops every key whose bucket has refilled to full (equivalent to a
-    /// fresh one) and returns how many. Runs automatically as shards grow;
-    /// call it to release memory after a burst of one-off keys.
-    pub fn sweep(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                let mut guard = s.write();
-                let now = self.clock.now_nanos();
-                self.sweep_shard(&mut guard, now, false)
-            })
-            .sum()
-    }
-
-    /// Keys currently held (full buckets not yet swept included).
-    pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map.len()).sum()
-    }
-
-    /// Whether no key is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Keys whose non-full bucket was evicted under the `max_keys` bound.
-    pub fn evictions(&self) -> u64 {
-        self.shards.iter().map(|s| s.read().evictions).sum()
-    }
-
-    /// Forgets every key (all buckets become full).
-    pub fn clear(&self) {
-        for s in self.shards.iter() {
-            let mut guard = s.write();
-            guard.map.clear();
-            guard.next_sweep = MIN_SWEEP.min(self.shard_cap);
-        }
-    }
-
-    /// Burst capacity of each bucket.
+    /// The limit (burst capacity) of each bucket, under its older name:
+    /// the same as [`Requota::limit`].
     pub fn capacity(&self) -> u64 {
-        self.gcra.capacity()
+        self.quota.lock().capacity()
     }
 
     /// Effective refill rate per key, tokens per second.
     pub fn rate(&self) -> f64 {
-        1e9 / self.gcra.interval() as f64
+        1e9 / self.quota.lock().interval() as f64
+    }
+}
+
+impl<K: Hash + Eq, S: BuildHasher, C: Clock> Requota for KeyedLimiter<K, S, C> {
+    fn policy(&self) -> RateLimitPolicy {
+        RateLimitPolicy::of_gcra(&self.quota.lock())
     }
 
-    /// The most keys held at once (each shard's share x shards).
-    pub fn max_keys(&self) -> usize {
-        self.shard_cap * self.shards.len()
-    }
-
-    /// Checks the shards' invariants, naming the first one broken. For fuzz
-    /// targets and model tests; not part of the stable API.
-    #[doc(hidden)]
-    pub fn validate(&self) -> Result<(), &'static str> {
-        for (i, s) in self.shards.iter().enumerate() {
-            let guard = s.read();
-            if guard.map.len() > self.shard_cap {
-                return Err("shard over its share of max_keys");
-            }
-            for e in guard.map.iter() {
-                if (self.hasher.hash_one(&e.key) >> 32) as usize & self.shard_mask != i {
-                    return Err("key in the wrong shard");
-                }
-            }
-        }
+    /// As [`set_quota`](KeyedLimiter::set_quota), with the rate given as
+    /// `limit` tokens per `window`.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        self.set_gcra(policy.to_gcra()?);
         Ok(())
+    }
+}
+
+/// One bucket per key, looked up by any form `Q` the keys borrow as.
+impl<K, Q, S, C> Limiter<Q> for KeyedLimiter<K, S, C>
+where
+    K: Hash + Eq + Borrow<Q>,
+    Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    S: BuildHasher,
+    C: Clock,
+{
+    #[inline]
+    fn throttle(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
+        if cost == 0 {
+            let (gcra, tat, now) = self.snapshot(key);
+            return Ok(gcra.admitted(tat.max(now), now));
+        }
+        let (gcra, now, charged) = self.take(key, cost)?;
+        gcra.answer(now, charged)
+    }
+
+    /// The provided method's decision without the headers' values (a
+    /// division): the hot path of `check`. `cost == 0` stores nothing.
+    #[inline]
+    fn try_acquire(&self, key: &Q, cost: u64) -> Result<(), Error> {
+        if cost == 0 {
+            return Ok(());
+        }
+        let (_, _, charged) = self.take(key, cost)?;
+        charged
+            .map(drop)
+            .map_err(|(_, refusal)| refusal.into_error())
+    }
+
+    fn probe(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.probe_key(key, cost)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.clock.sleep(duration);
     }
 }
 
 impl<K, S, C: Clock> fmt::Debug for KeyedLimiter<K, S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quota = *self.quota.lock();
         f.debug_struct("KeyedLimiter")
-            .field("rate", &(1e9 / self.gcra.interval() as f64))
-            .field("capacity", &self.gcra.capacity())
+            .field("rate", &(1e9 / quota.interval() as f64))
+            .field("limit", &quota.capacity())
             .field("shards", &self.shards.len())
             .field("shard_cap", &self.shard_cap)
             .finish_non_exhaustive()
@@ -593,6 +586,31 @@ mod loom_models {
             let mine = usize::from(limiter.check(&1).is_ok());
             assert_eq!(mine + h.join().unwrap(), 1);
             assert_eq!(limiter.len(), 1);
+        });
+    }
+
+    /// A re-quota (through `&self`) races two checks on one key, as in the
+    /// bucket's model: every interleaving ends as a sequential order does.
+    #[test]
+    fn requota_vs_checks_is_linearizable() {
+        loom::model(|| {
+            let clock = ManualClock::new();
+            clock.set(Duration::from_secs(10));
+            let limiter: Arc<KeyedLimiter<u64, _, _>> = Arc::new(
+                KeyedLimiter::builder()
+                    .rate(1.0)
+                    .limit(2)
+                    .shards(1)
+                    .clock(clock)
+                    .build()
+                    .unwrap(),
+            );
+            let l = Arc::clone(&limiter);
+            let h = thread::spawn(move || l.set_quota(2.0, 2).unwrap());
+            let admitted = (0..2).filter(|_| limiter.check(&1).is_ok()).count();
+            h.join().unwrap();
+            assert_eq!(admitted, 2);
+            assert_eq!(limiter.wait_time(&1, 1), Ok(Duration::from_millis(500)));
         });
     }
 }

@@ -1,6 +1,9 @@
-use super::fifo::Fifo;
-use super::window_log::{denied_until, wait_of, window_params};
-use super::Error;
+//! [`SlidingWindowCounter`]: the O(1)-memory sliding window, its builder
+//! and its [`Limiter`] impl.
+use super::fifo::WaitLine;
+use super::limiter::unkeyed_surface;
+use super::window_log::{denied_until, nanos_u128, window_params};
+use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
 use std::fmt;
@@ -41,6 +44,13 @@ use std::time::Duration;
 /// could fit only after the clock's last reading (`u64::MAX` ns) is refused
 /// with [`Error::EndOfTime`], not told to retry.
 ///
+/// It is a [`Limiter`] for every key type (the key is ignored): the
+/// inherent `check`, `try_acquire`, `acquire`, `until_ready` and
+/// `wait_time` are the trait's methods with the key `()`. A re-quota
+/// ([`Requota::set_policy`]) keeps both counts: they carry over to the
+/// fixed windows of a new length, and units admitted under a higher limit
+/// count against a lower one.
+///
 /// ```
 /// use latchwork::clock::ManualClock;
 /// use latchwork::ratelimit::SlidingWindowCounter;
@@ -60,22 +70,25 @@ use std::time::Duration;
 /// # Ok::<(), latchwork::ratelimit::Error>(())
 /// ```
 pub struct SlidingWindowCounter<C: Clock = SystemClock> {
-    limit: u64,
-    window: u64,
+    /// The counts and the quota, under one lock.
     state: Mutex<Counts>,
     /// Clamps clock readings that go backwards (read under `state`'s lock).
     clamp: MonotonicClamp,
     clock: C,
     /// The line of blocked and awaiting callers.
-    fifo: Fifo,
+    line: WaitLine,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Counts {
     /// Index of the current fixed window (`now / W`).
     index: u64,
     prev: u64,
     curr: u64,
+    /// Most units per (estimated) window, at least 1.
+    limit: u64,
+    /// `W`, the window in clock nanoseconds, at least 1.
+    window: u64,
 }
 
 /// Builder for [`SlidingWindowCounter`]; see
@@ -117,12 +130,16 @@ impl<C: Clock> SlidingWindowCounterBuilder<C> {
     pub fn build(self) -> Result<SlidingWindowCounter<C>, Error> {
         let (limit, window) = window_params(self.limit, self.window)?;
         Ok(SlidingWindowCounter {
-            limit,
-            window,
-            state: Mutex::new(Counts::default()),
+            state: Mutex::new(Counts {
+                index: 0,
+                prev: 0,
+                curr: 0,
+                limit,
+                window,
+            }),
             clamp: MonotonicClamp::new(),
             clock: self.clock,
-            fifo: Fifo::new(),
+            line: WaitLine::new(),
         })
     }
 }
@@ -139,113 +156,36 @@ impl SlidingWindowCounter {
 }
 
 impl<C: Clock> SlidingWindowCounter<C> {
-    /// Admits `cost` units if the weighted count allows. `cost == 0` always
-    /// succeeds.
-    ///
-    /// # Errors
-    /// [`Error::RateLimited`] with the time until the weighted count admits
-    /// `cost` (if nothing else is admitted meanwhile);
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] if that time is after the clock's last reading.
-    pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
-        self.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(());
-        }
-        let mut st = self.state.lock();
-        let now = self.clamp.now(&self.clock);
-        self.roll(&mut st, now);
-        self.decide(&st, now, cost)?;
-        // `decide` checked `curr + cost <= limit`.
-        st.curr += cost;
-        Ok(())
-    }
-
-    /// Admits one unit: `try_acquire(1)`.
-    ///
-    /// # Errors
-    /// [`Error::RateLimited`]; [`Error::EndOfTime`] as for
-    /// [`try_acquire`](Self::try_acquire).
-    pub fn check(&self) -> Result<(), Error> {
-        self.try_acquire(1)
-    }
-
-    /// Admits `cost` units, sleeping on the clock until they fit.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if they
-    /// would fit only after the clock's last reading.
-    pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
-    }
-    /// The async form of [`acquire`](Self::acquire): waits until `cost`
-    /// units are admitted, sleeping on `sleeper` (the crate's one
-    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
-    /// this limiter's clock). Waiters on one limiter are admitted first
-    /// come, first served, threads in [`acquire`](Self::acquire) included:
-    /// only the head of the line tries, and a newcomer queues behind it.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
-    ///
-    /// # Cancel safety
-    /// Cancel safe: nothing is consumed until the poll that returns
-    /// `Ok(())`, so dropping the future at any await point takes no
-    /// units; it leaves the line at once and, if it was at the head,
-    /// hands the turn to the next waiter, so it holds nobody up.
-    #[cfg(feature = "async")]
-    pub async fn until_ready<S: crate::sleep::Sleeper>(
-        &self,
-        cost: u64,
-        sleeper: &S,
-    ) -> Result<(), Error> {
-        self.fifo
-            .until_ready(|| self.try_acquire(cost), sleeper)
-            .await
-    }
-
-    /// How long until `cost` units would be admitted (zero if now).
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] if that is after the clock's last reading.
-    pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
-        self.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(Duration::ZERO);
-        }
-        let mut st = self.state.lock();
-        let now = self.clamp.now(&self.clock);
-        self.roll(&mut st, now);
-        wait_of(self.decide(&st, now, cost))
-    }
+    unkeyed_surface!("units");
 
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
         let mut st = self.state.lock();
         let now = self.clamp.now(&self.clock);
-        self.roll(&mut st, now);
-        let (w, e) = (u128::from(self.window), u128::from(now % self.window));
-        // Largest c with prev (W - e) <= (limit - curr - c) W; each product
-        // is at most (2^64 - 1)^2, their sum could overflow (see `decide`).
-        let free = u128::from(self.limit.saturating_sub(st.curr)) * w;
-        let room = free.saturating_sub(u128::from(st.prev) * (w - e)) / w;
-        // `room <= limit - curr`.
-        room as u64
+        st.roll(now);
+        st.available(now)
     }
 
-    /// The limit per window.
+    /// The limit per window: the same as [`Requota::limit`].
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.state.lock().limit
     }
 
     /// The window length.
     pub fn window(&self) -> Duration {
-        Duration::from_nanos(self.window)
+        Duration::from_nanos(self.state.lock().window)
     }
 
+    /// The counts rolled to the clock's reading, and that reading.
+    fn rolled(&self) -> (crate::sync::MutexGuard<'_, Counts>, u64) {
+        let mut st = self.state.lock();
+        let now = self.clamp.now(&self.clock);
+        st.roll(now);
+        (st, now)
+    }
+}
+
+impl Counts {
     fn check_cost(&self, cost: u64) -> Result<(), Error> {
         if cost > self.limit {
             return Err(Error::CostExceedsCapacity {
@@ -256,24 +196,46 @@ impl<C: Clock> SlidingWindowCounter<C> {
         Ok(())
     }
 
-    fn roll(&self, st: &mut Counts, now: u64) {
+    fn roll(&mut self, now: u64) {
         let index = now / self.window;
-        if index == st.index {
+        if index == self.index {
             return;
         }
-        st.prev = if index == st.index + 1 { st.curr } else { 0 };
-        st.curr = 0;
-        st.index = index;
+        self.prev = if index == self.index + 1 {
+            self.curr
+        } else {
+            0
+        };
+        self.curr = 0;
+        self.index = index;
+    }
+
+    /// Largest `c` with `prev (W - e) <= (limit - curr - c) W`.
+    fn available(&self, now: u64) -> u64 {
+        let (w, e) = (u128::from(self.window), u128::from(now % self.window));
+        // Each product is at most (2^64 - 1)^2; their sum could overflow
+        // (see `decide`).
+        let free = u128::from(self.limit.saturating_sub(self.curr)) * w;
+        let room = free.saturating_sub(u128::from(self.prev) * (w - e)) / w;
+        // `room <= limit - curr`.
+        room as u64
     }
 
     /// `Ok` if `cost` fits at `now` (counts rolled to `now`), else the
     /// denial: the wait until it would, or [`Error::EndOfTime`] (see
-    /// [`denied_until`]).
-    fn decide(&self, st: &Counts, now: u64, cost: u64) -> Result<(), Error> {
+    /// [`denied_until`]). `cost == 0` always fits.
+    fn decide(&self, now: u64, cost: u64) -> Result<(), Error> {
+        if cost == 0 {
+            return Ok(());
+        }
         let w = u128::from(self.window);
         let e = u128::from(now % self.window);
         let limit = u128::from(self.limit);
-        let (prev, curr, cost) = (u128::from(st.prev), u128::from(st.curr), u128::from(cost));
+        let (prev, curr, cost) = (
+            u128::from(self.prev),
+            u128::from(self.curr),
+            u128::from(cost),
+        );
         // The module's test `prev (W - e) + (curr + cost) W <= limit W`,
         // rearranged so that no term exceeds (2^64 - 1)^2: the sum itself
         // overflows u128 for a limit and a window near `u64::MAX` (a panic
@@ -307,13 +269,88 @@ impl<C: Clock> SlidingWindowCounter<C> {
         // the clock never gets there.
         Err(denied_until(now, u128::from(now) + wait))
     }
+
+    /// The answer at `now` (counts rolled to `now`). The count is whole
+    /// again once both windows that hold units have passed: the end of the
+    /// next fixed window while this one holds any, else of this one.
+    fn info(&self, now: u64, retry_after: Option<Duration>) -> RateLimitInfo {
+        let (w, e) = (u128::from(self.window), u128::from(now % self.window));
+        let reset = if self.curr > 0 {
+            2 * w - e
+        } else if self.prev > 0 {
+            w - e
+        } else {
+            0
+        };
+        RateLimitInfo {
+            allowed: retry_after.is_none(),
+            limit: self.limit,
+            remaining: self.available(now),
+            retry_after,
+            reset_after: nanos_u128(reset),
+        }
+    }
+}
+
+impl<C: Clock> Requota for SlidingWindowCounter<C> {
+    fn policy(&self) -> RateLimitPolicy {
+        let st = self.state.lock();
+        RateLimitPolicy::of_window(st.limit, st.window)
+    }
+
+    /// Keeps both counts: they carry over to the fixed windows of the new
+    /// length (the current window's count stays current), and units
+    /// admitted under a higher limit count against a lower one.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        let (mut st, now) = self.rolled();
+        st.limit = policy.limit();
+        st.window = policy.window_nanos();
+        st.index = now / st.window;
+        Ok(())
+    }
+}
+
+/// Every key shares the one pair of counts.
+impl<K: ?Sized, C: Clock> Limiter<K> for SlidingWindowCounter<C> {
+    fn throttle(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let (mut st, now) = self.rolled();
+        st.check_cost(cost)?;
+        match st.decide(now, cost) {
+            Ok(()) => {
+                // `decide` checked `curr + cost <= limit`.
+                st.curr += cost;
+                Ok(st.info(now, None))
+            }
+            Err(Error::RateLimited { retry_after }) => Ok(st.info(now, Some(retry_after))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn probe(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let (st, now) = self.rolled();
+        st.check_cost(cost)?;
+        match st.decide(now, cost) {
+            Ok(()) => Ok(st.info(now, None)),
+            Err(Error::RateLimited { retry_after }) => Ok(st.info(now, Some(retry_after))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.clock.sleep(duration);
+    }
+
+    fn wait_line(&self) -> Option<&WaitLine> {
+        Some(&self.line)
+    }
 }
 
 impl<C: Clock> fmt::Debug for SlidingWindowCounter<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let policy = self.policy();
         f.debug_struct("SlidingWindowCounter")
-            .field("limit", &self.limit)
-            .field("window", &self.window())
+            .field("limit", &policy.limit())
+            .field("window", &policy.window())
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,9 @@
+//! [`SlidingWindowLog`]: the exact sliding window, its builder and its
+//! [`Limiter`] impl, and the window helpers the counter shares.
 use super::bucket::limited;
-use super::fifo::Fifo;
-use super::Error;
+use super::fifo::WaitLine;
+use super::limiter::unkeyed_surface;
+use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;
 use std::collections::VecDeque;
@@ -26,6 +29,13 @@ use std::time::Duration;
 /// (`u64::MAX` ns) never leave: a request that waits on them is refused
 /// with [`Error::EndOfTime`], not told to retry.
 ///
+/// It is a [`Limiter`] for every key type (the key is ignored): the
+/// inherent `check`, `try_acquire`, `acquire`, `until_ready` and
+/// `wait_time` are the trait's methods with the key `()`. A re-quota
+/// ([`Requota::set_policy`]) keeps the log: a shorter window lets entries
+/// leave sooner, a lower limit counts the units already admitted against
+/// it until they leave.
+///
 /// ```
 /// use latchwork::clock::ManualClock;
 /// use latchwork::ratelimit::SlidingWindowLog;
@@ -47,14 +57,13 @@ use std::time::Duration;
 /// # Ok::<(), latchwork::ratelimit::Error>(())
 /// ```
 pub struct SlidingWindowLog<C: Clock = SystemClock> {
-    limit: u64,
-    window: u64,
+    /// The log and its quota, under one lock.
     ring: Mutex<Ring>,
     /// Clamps clock readings that go backwards (read under `ring`'s lock).
     clamp: MonotonicClamp,
     clock: C,
     /// The line of blocked and awaiting callers.
-    fifo: Fifo,
+    line: WaitLine,
 }
 
 /// One admitted request: when, and how many units.
@@ -64,21 +73,38 @@ struct Entry {
     cost: u64,
 }
 
-/// Admitted requests, oldest at the front, in clock order.
+/// Admitted requests, oldest at the front, in clock order, and the quota.
 ///
-/// `entries.len() <= units <= limit`; storage grows (doubling, capped at
-/// `limit`) only when the ring is full.
-#[derive(Debug, Default)]
+/// `entries.len() <= units <= max(limit, carried)`; storage grows
+/// (doubling, capped at `limit`) only when the ring is full.
+#[derive(Debug)]
 struct Ring {
     entries: VecDeque<Entry>,
     /// Sum of the entries' costs.
     units: u64,
+    /// Most units admitted in any window (at least 1).
+    limit: u64,
+    /// The window length in clock nanoseconds (at least 1).
+    window: u64,
+    /// Units held when a re-quota lowered the limit below them: admitted
+    /// under the old limit, they may exceed the new one until they leave.
+    carried: u64,
 }
 
 impl Ring {
-    fn expire(&mut self, now: u64, window: u64) {
+    fn new(limit: u64, window: u64) -> Self {
+        Ring {
+            entries: VecDeque::new(),
+            units: 0,
+            limit,
+            window,
+            carried: 0,
+        }
+    }
+
+    fn expire(&mut self, now: u64) {
         while let Some(e) = self.entries.front() {
-            if now.saturating_sub(e.stamp) < window {
+            if now.saturating_sub(e.stamp) < self.window {
                 break;
             }
             self.units -= e.cost;
@@ -86,7 +112,58 @@ impl Ring {
         }
     }
 
-    fn push(&mut self, stamp: u64, cost: u64, limit: u64) {
+    fn check_cost(&self, cost: u64) -> Result<(), Error> {
+        if cost > self.limit {
+            return Err(Error::CostExceedsCapacity {
+                cost,
+                capacity: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// `Ok` if `cost` fits at `now` (expiring what left the window first),
+    /// else the denial (see [`denied_until`]).
+    fn decide(&mut self, now: u64, cost: u64) -> Result<(), Error> {
+        self.expire(now);
+        // `units` may exceed `limit` after a re-quota lowered it.
+        let over = self.units.saturating_add(cost).saturating_sub(self.limit);
+        if over == 0 || cost == 0 {
+            return Ok(());
+        }
+        // The oldest `over` units must leave; the entry holding the last of
+        // them leaves at its stamp + window (> now: it is live), which may
+        // lie past `u64::MAX`: then it never leaves.
+        let window = u128::from(self.window);
+        let mut leaving = 0u64;
+        for e in &self.entries {
+            leaving += e.cost;
+            if leaving >= over {
+                return Err(denied_until(now, u128::from(e.stamp) + window));
+            }
+        }
+        // Unreachable while `units` is the entries' sum and `cost <= limit`;
+        // a full window is the safe answer.
+        Err(denied_until(now, u128::from(now) + window))
+    }
+
+    /// The answer at `now` (entries expired to `now`).
+    fn info(&self, now: u64, retry_after: Option<Duration>) -> RateLimitInfo {
+        // The newest entry leaves last, `window` after it was admitted.
+        let reset = self.entries.back().map_or(0, |e| {
+            (u128::from(e.stamp) + u128::from(self.window)).saturating_sub(u128::from(now))
+        });
+        RateLimitInfo {
+            allowed: retry_after.is_none(),
+            limit: self.limit,
+            remaining: self.limit.saturating_sub(self.units),
+            retry_after,
+            reset_after: nanos_u128(reset),
+        }
+    }
+
+    fn push(&mut self, stamp: u64, cost: u64) {
+        let limit = self.limit;
         self.units += cost;
         if let Some(last) = self.entries.back_mut() {
             if last.stamp == stamp {
@@ -145,22 +222,34 @@ impl<C: Clock> SlidingWindowLogBuilder<C> {
     /// memory (`usize`), [`Error::ZeroWindow`].
     pub fn build(self) -> Result<SlidingWindowLog<C>, Error> {
         let (limit, window) = window_params(self.limit, self.window)?;
-        let entry = std::mem::size_of::<Entry>();
-        if usize::try_from(limit).map_or(true, |l| l > isize::MAX as usize / entry) {
-            return Err(Error::CapacityOverflow {
-                parameter: "limit",
-                value: limit,
-            });
-        }
+        check_log_memory(limit)?;
         Ok(SlidingWindowLog {
-            limit,
-            window,
-            ring: Mutex::new(Ring::default()),
+            ring: Mutex::new(Ring::new(limit, window)),
             clamp: MonotonicClamp::new(),
             clock: self.clock,
-            fifo: Fifo::new(),
+            line: WaitLine::new(),
         })
     }
+}
+
+/// [`Error::CapacityOverflow`] for a `limit` whose log would not fit
+/// memory (`usize`).
+fn check_log_memory(limit: u64) -> Result<(), Error> {
+    let entry = std::mem::size_of::<Entry>();
+    if usize::try_from(limit).map_or(true, |l| l > isize::MAX as usize / entry) {
+        return Err(Error::CapacityOverflow {
+            parameter: "limit",
+            value: limit,
+        });
+    }
+    Ok(())
+}
+
+/// A duration of `nanos` (at most about 2^65, so the seconds fit).
+pub(crate) fn nanos_u128(nanos: u128) -> Duration {
+    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+    // `< 1e9`: fits.
+    Duration::new(secs, (nanos % 1_000_000_000) as u32)
 }
 
 /// The denial of a request that fits once the clock reads `at` (`> now`;
@@ -178,16 +267,6 @@ pub(crate) fn denied_until(now: u64, at: u128) -> Error {
         Err(_) => Error::EndOfTime {
             parameter: "window",
         },
-    }
-}
-
-/// `wait_time`'s answer from a decision: zero, the denial's wait, or the
-/// error that no wait fixes.
-pub(crate) fn wait_of(decision: Result<(), Error>) -> Result<Duration, Error> {
-    match decision {
-        Ok(()) => Ok(Duration::ZERO),
-        Err(Error::RateLimited { retry_after }) => Ok(retry_after),
-        Err(e) => Err(e),
     }
 }
 
@@ -224,113 +303,25 @@ impl SlidingWindowLog {
 }
 
 impl<C: Clock> SlidingWindowLog<C> {
-    /// Admits `cost` units if the last `window` holds at most
-    /// `limit - cost` units. `cost == 0` always succeeds.
-    ///
-    /// # Errors
-    /// [`Error::RateLimited`] with the time until enough units leave the
-    /// window; [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] if they leave only after the clock's last
-    /// reading.
-    pub fn try_acquire(&self, cost: u64) -> Result<(), Error> {
-        self.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(());
-        }
-        let mut ring = self.ring.lock();
-        // Read under the lock, so stamps enter the ring in clock order.
-        let now = self.now();
-        self.decide(&mut ring, now, cost)?;
-        ring.push(now, cost, self.limit);
-        Ok(())
-    }
-
-    /// Admits one unit: `try_acquire(1)`.
-    ///
-    /// # Errors
-    /// [`Error::RateLimited`] with the time until a unit leaves the window;
-    /// [`Error::EndOfTime`] as for [`try_acquire`](Self::try_acquire).
-    pub fn check(&self) -> Result<(), Error> {
-        self.try_acquire(1)
-    }
-
-    /// Admits `cost` units, sleeping on the clock until they fit.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] (at once, or when the clock gets there) if the
-    /// units would fit only after the clock's last reading.
-    pub fn acquire(&self, cost: u64) -> Result<(), Error> {
-        self.fifo.acquire(|| self.try_acquire(cost), &self.clock)
-    }
-    /// The async form of [`acquire`](Self::acquire): waits until `cost`
-    /// units are admitted, sleeping on `sleeper` (the crate's one
-    /// [`Sleeper`](crate::sleep::Sleeper) abstraction; it should wait on
-    /// this limiter's clock). Waiters on one limiter are admitted first
-    /// come, first served, threads in [`acquire`](Self::acquire) included:
-    /// only the head of the line tries, and a newcomer queues behind it.
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] as for [`acquire`](Self::acquire).
-    ///
-    /// # Cancel safety
-    /// Cancel safe: nothing is consumed until the poll that returns
-    /// `Ok(())`, so dropping the future at any await point takes no
-    /// units; it leaves the line at once and, if it was at the head,
-    /// hands the turn to the next waiter, so it holds nobody up.
-    #[cfg(feature = "async")]
-    pub async fn until_ready<S: crate::sleep::Sleeper>(
-        &self,
-        cost: u64,
-        sleeper: &S,
-    ) -> Result<(), Error> {
-        self.fifo
-            .until_ready(|| self.try_acquire(cost), sleeper)
-            .await
-    }
-
-    /// How long until `cost` units would be admitted (zero if now).
-    ///
-    /// # Errors
-    /// [`Error::CostExceedsCapacity`] if `cost > limit`;
-    /// [`Error::EndOfTime`] if that is after the clock's last reading.
-    pub fn wait_time(&self, cost: u64) -> Result<Duration, Error> {
-        self.check_cost(cost)?;
-        if cost == 0 {
-            return Ok(Duration::ZERO);
-        }
-        let mut ring = self.ring.lock();
-        let now = self.now();
-        wait_of(self.decide(&mut ring, now, cost))
-    }
+    unkeyed_surface!("units");
 
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
         let mut ring = self.ring.lock();
         let now = self.now();
-        ring.expire(now, self.window);
-        self.limit - ring.units
+        ring.expire(now);
+        ring.limit.saturating_sub(ring.units)
     }
 
-    /// The most units admitted in any window.
+    /// The most units admitted in any window: the same as
+    /// [`Requota::limit`].
     pub fn limit(&self) -> u64 {
-        self.limit
+        self.ring.lock().limit
     }
 
     /// The window length.
     pub fn window(&self) -> Duration {
-        Duration::from_nanos(self.window)
-    }
-
-    fn check_cost(&self, cost: u64) -> Result<(), Error> {
-        if cost > self.limit {
-            return Err(Error::CostExceedsCapacity {
-                cost,
-                capacity: self.limit,
-            });
-        }
-        Ok(())
+        Duration::from_nanos(self.ring.lock().window)
     }
 
     /// The clock reading, clamped so it never goes backwards; call with
@@ -340,45 +331,22 @@ impl<C: Clock> SlidingWindowLog<C> {
         self.clamp.now(&self.clock)
     }
 
-    /// `Ok` if `cost` fits at `now`, else the denial (see [`denied_until`]).
-    fn decide(&self, ring: &mut Ring, now: u64, cost: u64) -> Result<(), Error> {
-        ring.expire(now, self.window);
-        // `units <= limit`, so this cannot underflow.
-        let over = cost.saturating_sub(self.limit - ring.units);
-        if over == 0 {
-            return Ok(());
-        }
-        // The oldest `over` units must leave; the entry holding the last of
-        // them leaves at its stamp + window (> now: it is live), which may
-        // lie past `u64::MAX`: then it never leaves.
-        let window = u128::from(self.window);
-        let mut leaving = 0u64;
-        for e in &ring.entries {
-            leaving += e.cost;
-            if leaving >= over {
-                return Err(denied_until(now, u128::from(e.stamp) + window));
-            }
-        }
-        // Unreachable while `units` is the entries' sum and `cost <= limit`;
-        // a full window is the safe answer.
-        Err(denied_until(now, u128::from(now) + window))
-    }
-
     /// Checks the ring's invariants, naming the first one broken. For fuzz
     /// targets and model tests; not part of the stable API.
     #[doc(hidden)]
     pub fn validate(&self) -> Result<(), &'static str> {
         let ring = self.ring.lock();
+        let bound = ring.limit.max(ring.carried);
         if ring.entries.iter().map(|e| e.cost).sum::<u64>() != ring.units {
             return Err("ring units differ from the entries' costs");
         }
-        if ring.units > self.limit {
+        if ring.units > bound {
             return Err("ring holds more units than the limit");
         }
         if ring.entries.iter().any(|e| e.cost == 0) {
             return Err("ring holds an entry of zero cost");
         }
-        if ring.entries.capacity() as u64 > self.limit.max(4) {
+        if ring.entries.capacity() as u64 > bound.max(4) {
             return Err("ring storage beyond the limit");
         }
         let mut it = ring.entries.iter().map(|e| e.stamp);
@@ -394,11 +362,82 @@ impl<C: Clock> SlidingWindowLog<C> {
     }
 }
 
+impl<C: Clock> Requota for SlidingWindowLog<C> {
+    fn policy(&self) -> RateLimitPolicy {
+        let ring = self.ring.lock();
+        RateLimitPolicy::of_window(ring.limit, ring.window)
+    }
+
+    /// Keeps the log: a shorter window lets entries leave sooner; units
+    /// admitted under a higher limit count against a lower one until they
+    /// leave, and storage shrinks towards the new limit.
+    ///
+    /// # Errors
+    /// [`Error::CapacityOverflow`] for a limit whose log would not fit
+    /// memory.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        check_log_memory(policy.limit())?;
+        let mut ring = self.ring.lock();
+        ring.limit = policy.limit();
+        ring.window = policy.window_nanos();
+        ring.carried = if ring.units > ring.limit {
+            ring.units
+        } else {
+            0
+        };
+        // `validate`'s bound; at most the old storage.
+        let keep = ring.limit.max(ring.carried).max(4);
+        ring.entries
+            .shrink_to(usize::try_from(keep).unwrap_or(usize::MAX));
+        Ok(())
+    }
+}
+
+/// Every key shares the one log.
+impl<K: ?Sized, C: Clock> Limiter<K> for SlidingWindowLog<C> {
+    fn throttle(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let mut ring = self.ring.lock();
+        ring.check_cost(cost)?;
+        // Read under the lock, so stamps enter the ring in clock order.
+        let now = self.now();
+        match ring.decide(now, cost) {
+            Ok(()) => {
+                if cost > 0 {
+                    ring.push(now, cost);
+                }
+                Ok(ring.info(now, None))
+            }
+            Err(Error::RateLimited { retry_after }) => Ok(ring.info(now, Some(retry_after))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn probe(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
+        let mut ring = self.ring.lock();
+        ring.check_cost(cost)?;
+        let now = self.now();
+        match ring.decide(now, cost) {
+            Ok(()) => Ok(ring.info(now, None)),
+            Err(Error::RateLimited { retry_after }) => Ok(ring.info(now, Some(retry_after))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.clock.sleep(duration);
+    }
+
+    fn wait_line(&self) -> Option<&WaitLine> {
+        Some(&self.line)
+    }
+}
+
 impl<C: Clock> fmt::Debug for SlidingWindowLog<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let policy = self.policy();
         f.debug_struct("SlidingWindowLog")
-            .field("limit", &self.limit)
-            .field("window", &self.window())
+            .field("limit", &policy.limit())
+            .field("window", &policy.window())
             .finish_non_exhaustive()
     }
 }

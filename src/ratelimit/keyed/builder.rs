@@ -11,10 +11,16 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
         self
     }
 
-    /// Burst capacity of each key's bucket. Default: `ceil(rate)`.
-    pub fn burst(mut self, tokens: u64) -> Self {
+    /// The limit: the most tokens each key's bucket holds, its largest
+    /// burst. Default: one second's worth (`ceil(rate)`, at least 1).
+    pub fn limit(mut self, tokens: u64) -> Self {
         self.burst = Some(tokens);
         self
+    }
+
+    /// The same as [`limit`](Self::limit), under its older name.
+    pub fn burst(self, tokens: u64) -> Self {
+        self.limit(tokens)
     }
 
     /// Most keys held at once (default 1,048,576); see the type's docs.
@@ -89,6 +95,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
             .map(|_| {
                 CachePadded::new(RwLock::new(Shard {
                     map: HashTable::new(),
+                    gcra,
                     next_sweep: MIN_SWEEP.min(shard_cap),
                     evictions: 0,
                 }))
@@ -98,7 +105,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
             shards,
             shard_mask: n - 1,
             shard_cap,
-            gcra,
+            quota: Mutex::new(gcra),
             hasher: self.hasher,
             clock: self.clock,
         })

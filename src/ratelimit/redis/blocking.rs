@@ -1,5 +1,5 @@
 //! The blocking limiter, on one synchronous connection.
-use super::super::{Error, RateLimitInfo};
+use super::super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::unavailable;
 use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
 use super::script::{self, Call, OpKind, Request, RELOADS};
@@ -11,6 +11,12 @@ use std::time::Duration;
 /// [`RedisLimiter`](super::RedisLimiter) without an async runtime: the same
 /// script, keys, policy and answers, over one blocking connection that is
 /// reopened (within the connect timeout) after a failure.
+///
+/// It is a [`Limiter`] for every key that is a string (`str`, `String`,
+/// `&str`): [`throttle`](Limiter::throttle) is [`check`](Self::check),
+/// [`probe`](Limiter::probe) a peek of any cost, and a blocking
+/// [`acquire`](Limiter::acquire) sleeps the thread (Redis keeps server
+/// time). Its async form blocks too: on a runtime, use `RedisLimiter`.
 ///
 /// Calls from several threads share the connection one at a time; for
 /// parallel round trips give each thread its own limiter (they share all
@@ -127,7 +133,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 0, None)?)
+        self.one(self.core.call(key, OpKind::Peek, 1, None)?)
     }
 
     /// As [`RedisLimiter::refund`](super::RedisLimiter::refund).
@@ -236,6 +242,36 @@ impl BlockingRedisLimiter {
             }
         }
         Core::finish(out)
+    }
+}
+
+impl Requota for BlockingRedisLimiter {
+    fn policy(&self) -> RateLimitPolicy {
+        self.core.quota().policy()
+    }
+
+    /// As [`set_quota`](BlockingRedisLimiter::set_quota), with the rate
+    /// given as `limit` tokens per `window`.
+    ///
+    /// # Errors
+    /// As [`Quota::from_policy`]; on error nothing changes.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        self.core.set_policy(policy)
+    }
+}
+
+/// A key names the bucket at `prefix{key}`.
+impl<Q: AsRef<str> + ?Sized> Limiter<Q> for BlockingRedisLimiter {
+    fn throttle(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.check(key.as_ref(), cost)
+    }
+
+    fn probe(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
+        self.one(self.core.call(key.as_ref(), OpKind::Peek, cost, None)?)
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.core.sleep(duration);
     }
 }
 

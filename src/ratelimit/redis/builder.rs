@@ -55,10 +55,16 @@ impl RedisLimiterBuilder {
         self
     }
 
-    /// Burst capacity per key. Default: one second's worth (`ceil(rate)`).
-    pub fn burst(mut self, tokens: u64) -> Self {
+    /// The limit: the most tokens each key's bucket holds, its largest
+    /// burst. Default: one second's worth (`ceil(rate)`).
+    pub fn limit(mut self, tokens: u64) -> Self {
         self.burst = Some(tokens);
         self
+    }
+
+    /// The same as [`limit`](Self::limit), under its older name.
+    pub fn burst(self, tokens: u64) -> Self {
+        self.limit(tokens)
     }
 
     /// Prefix of every Redis key (default `latchwork:rl:`): a key `k` is

@@ -2,11 +2,11 @@
 //! prefix, the failure policy with its in-process fallback, and the handling
 //! of each round's replies. Only the transport differs between the two.
 use super::super::gcra::Gcra;
-use super::super::{Error, KeyedLimiter, RateLimitInfo};
+use super::super::{Error, KeyedLimiter, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use super::script::{self, Call, OpKind, Reply};
 use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::{Mutex, RwLock};
+use crate::sync::Mutex;
 use crate::DefaultHashBuilder;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -72,9 +72,29 @@ impl Quota {
         script::quota(rate, burst).map(|gcra| Quota { gcra })
     }
 
-    /// The burst capacity in tokens.
+    /// The limit: the burst capacity in tokens.
+    pub fn limit(&self) -> u64 {
+        self.gcra.capacity()
+    }
+
+    /// The same as [`limit`](Self::limit), under its older name.
     pub fn burst(&self) -> u64 {
         self.gcra.capacity()
+    }
+
+    /// The quota as a [`RateLimitPolicy`]: `limit` tokens per the time an
+    /// empty bucket takes to refill.
+    pub fn policy(&self) -> RateLimitPolicy {
+        RateLimitPolicy::of_gcra(&self.gcra)
+    }
+
+    /// The quota of `policy`: `limit` tokens, one per `window / limit`
+    /// (rounded up to a nanosecond).
+    ///
+    /// # Errors
+    /// [`Error::CapacityOverflow`] past the 2^52 ns span.
+    pub fn from_policy(policy: RateLimitPolicy) -> Result<Self, Error> {
+        script::within_span(policy.to_gcra()?, policy.limit()).map(|gcra| Quota { gcra })
     }
 
     /// The effective rate in tokens per second (the interval is rounded up
@@ -140,7 +160,7 @@ pub(crate) struct Core {
     pub(crate) prefix: String,
     quota: ArcSwap<Quota>,
     policy: FailurePolicy,
-    local: Option<RwLock<KeyedLimiter<String>>>,
+    local: Option<KeyedLimiter<String>>,
     fallbacks: AtomicU64,
     /// Test-only: replaces Redis `TIME` so a timeline can be scripted (and
     /// the system clock for lease expiry).
@@ -210,12 +230,12 @@ impl Core {
     ) -> Result<Self, Error> {
         script::check_prefix(&prefix)?;
         let local = match policy {
-            FailurePolicy::Local => Some(RwLock::new(
+            FailurePolicy::Local => Some(
                 KeyedLimiter::builder()
                     .rate(quota.rate())
-                    .burst(quota.burst())
+                    .limit(quota.limit())
                     .build()?,
-            )),
+            ),
             _ => None,
         };
         Ok(Core {
@@ -401,10 +421,28 @@ impl Core {
     pub(crate) fn set_quota(&self, rate: f64, burst: u64) -> Result<(), Error> {
         let q = Quota::new(rate, burst)?;
         if let Some(local) = &self.local {
-            local.write().set_quota(q.rate(), q.burst())?;
+            local.set_quota(q.rate(), q.burst())?;
         }
         self.quota.store(Arc::new(q));
         Ok(())
+    }
+
+    pub(crate) fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        let q = Quota::from_policy(policy)?;
+        if let Some(local) = &self.local {
+            local.set_policy(policy)?;
+        }
+        self.quota.store(Arc::new(q));
+        Ok(())
+    }
+
+    /// What a blocking wait sleeps on: the test clock if there is one (it
+    /// replaces Redis `TIME`), else the thread.
+    pub(crate) fn sleep(&self, duration: Duration) {
+        match &self.clock {
+            Some(clock) => clock.sleep(duration),
+            None => SystemClock.sleep(duration),
+        }
     }
 
     pub(crate) fn policy(&self) -> FailurePolicy {
@@ -509,10 +547,9 @@ impl Core {
                 reset_after: Duration::ZERO,
             });
         };
-        let local = local.read();
         Ok(match call.kind {
             OpKind::Check | OpKind::Lease => local.check_info(call.key.as_str(), call.cost)?,
-            OpKind::Peek => local.peek_info(call.key.as_str()),
+            OpKind::Peek => Limiter::<str>::probe(local, call.key.as_str(), call.cost)?,
             OpKind::Refund => local.refund(call.key.as_str(), call.cost),
         })
     }
@@ -520,7 +557,7 @@ impl Core {
     pub(crate) fn reset_local(&self, key: &str) {
         self.forget_lease(key);
         if let Some(local) = &self.local {
-            local.read().reset(key);
+            local.reset(key);
         }
     }
 

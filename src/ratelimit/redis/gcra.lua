@@ -1,6 +1,7 @@
 -- latchwork GCRA, one key per call. Written for latchwork; see script.rs.
 -- KEYS[1]  the bucket's key
--- ARGV[1]  op: 'c' check (take ARGV[2] tokens), 'p' peek, 'r' refund,
+-- ARGV[1]  op: 'c' check (take ARGV[2] tokens), 'p' peek (would ARGV[2]
+--          tokens fit? take none), 'r' refund,
 --          'l' lease (take up to ARGV[6] tokens, at least ARGV[2], or none)
 -- ARGV[2]  cost, ARGV[3] interval ns per token, ARGV[4] burst tokens
 -- ARGV[5]  '' to read Redis TIME; a decimal ns reading only from tests
@@ -153,7 +154,7 @@ if op == 'l' then
   end
   return {0, burst, avail, debt + cost * interval - tau, debt}
 end
-local ahead = debt + (op == 'c' and cost or 1) * interval
+local ahead = debt + cost * interval
 if ahead <= tau then
   if op == 'c' then
     if cost > 0 then

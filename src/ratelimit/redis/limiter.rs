@@ -1,16 +1,22 @@
 //! The async limiter, on a tokio `ConnectionManager`.
-use super::super::{Error, RateLimitInfo};
+use super::super::{AsyncLimiter, Error, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::{unavailable, RedisLimiterBuilder};
 use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
 use super::script::{self, Call, OpKind, Request, RELOADS};
 use ::redis::aio::ConnectionManager;
 use std::fmt;
+use std::future::Future;
 
 /// A GCRA rate limiter whose state lives in Redis, shared by every
 /// instance of a service: async, on the `redis` crate's tokio
 /// `ConnectionManager`. See the [module docs](super) for the script, the
 /// keys and cluster use; [`BlockingRedisLimiter`](super::BlockingRedisLimiter)
 /// is the same limiter without a runtime.
+///
+/// It is an [`AsyncLimiter`] for `str` and `String` keys:
+/// [`throttle_async`](AsyncLimiter::throttle_async) is [`check`](Self::check),
+/// and [`Requota`] reports and changes the limiter's quota (as
+/// [`quota`](Self::quota) and [`set_quota`](Self::set_quota)).
 ///
 /// Every method is one round trip (plus one `SCRIPT LOAD` after the
 /// server lost its script cache). Cancel safety: dropping a future after
@@ -62,13 +68,15 @@ impl RedisLimiter {
             .map_err(unavailable)
     }
 
-    /// Takes `cost` tokens from `key` if available now. A denial is `Ok`
+    /// Takes `cost` tokens from `key` if available now: the trait's
+    /// [`throttle_async`](AsyncLimiter::throttle_async). A denial is `Ok`
     /// with `allowed: false` and a `retry_after`; `cost == 0` takes nothing
     /// and reports the key's state.
     ///
     /// # Errors
     /// [`Error::InvalidKey`] for an empty key or one over 512 bytes,
-    /// [`Error::CostExceedsCapacity`] if `cost > burst` (nothing is sent);
+    /// [`Error::CostExceedsCapacity`] if `cost` is above the limit (nothing
+    /// is sent);
     /// [`Error::Unavailable`] when Redis is unreachable under
     /// [`FailurePolicy::FailClosed`]; [`Error::Backend`] when Redis answers
     /// with an error (for example the key holds other data).
@@ -121,7 +129,7 @@ impl RedisLimiter {
     /// # Errors
     /// As [`check`](Self::check).
     pub async fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 0, None)?).await
+        self.one(self.core.call(key, OpKind::Peek, 1, None)?).await
     }
 
     /// Gives `cost` tokens back to `key` (admitted but not served), never
@@ -250,6 +258,43 @@ impl RedisLimiter {
             }
         }
         Core::finish(out)
+    }
+}
+
+impl Requota for RedisLimiter {
+    fn policy(&self) -> RateLimitPolicy {
+        self.core.quota().policy()
+    }
+
+    /// As [`set_quota`](RedisLimiter::set_quota), with the rate given as
+    /// `limit` tokens per `window`.
+    ///
+    /// # Errors
+    /// As [`Quota::from_policy`]; on error nothing changes.
+    fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
+        self.core.set_policy(policy)
+    }
+}
+
+/// A `str` key names the bucket at `prefix{key}`.
+impl AsyncLimiter<str> for RedisLimiter {
+    fn throttle_async(
+        &self,
+        key: &str,
+        cost: u64,
+    ) -> impl Future<Output = Result<RateLimitInfo, Error>> + Send {
+        self.check(key, cost)
+    }
+}
+
+/// As for `str` keys.
+impl AsyncLimiter<String> for RedisLimiter {
+    fn throttle_async(
+        &self,
+        key: &String,
+        cost: u64,
+    ) -> impl Future<Output = Result<RateLimitInfo, Error>> + Send {
+        self.check(key, cost)
     }
 }
 

@@ -8,7 +8,7 @@
 //! | [`lru`] | index-linked strict LRU cache for one thread |
 //! | [`ttl`] | memoization with a time to live (single-flight, on [`cache`]) |
 //! | [`ratelimit`] | lock-free token bucket (GCRA), sliding windows, sharded keyed limiter |
-//! | [`queue`] | strictly ordered multi-level priority queue and a worker pool |
+//! | [`queue`] | strictly ordered multi-level priority queue, a worker pool, and an async task pool on any executor |
 //! | [`retry`] | backoff with jitter, deadlines, retry-after hints, a lock-free retry budget |
 //! | [`config`] | layered configuration (defaults, TOML/JSON files, environment, runtime), lock-free hot reload |
 //! | [`freq`] | concurrent frequency counting, top-k, merge, anomalies; bounded heavy hitters |
@@ -17,6 +17,8 @@
 //! | [`paginate`] | offset pages, keyset cursors over a concurrent ordered index, iterator pages |
 //! | [`clock`] | the clock every time-based module uses (system or manual) |
 //! | [`sleep`] | the one sleep abstraction of async waits (`Sleeper`), runtime-free |
+//! | `tower` (feature) | rate-limit and retry layers for tower services, with the standard rate-limit headers |
+//! | `metrics` (feature) | every structure's figures through the `metrics` facade, copied at scrape time |
 //!
 //! ```
 //! use latchwork::cache::Cache;
@@ -108,7 +110,7 @@ pub mod clock;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
-#[cfg(any(feature = "cache", feature = "queue"))]
+#[cfg(any(feature = "cache", feature = "queue", feature = "tower"))]
 mod counter;
 #[cfg(feature = "event")]
 #[cfg_attr(docsrs, doc(cfg(feature = "event")))]

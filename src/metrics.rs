@@ -21,6 +21,9 @@
 //! | | `latchwork_cache_entries`, `latchwork_cache_weighted_size` | gauge |
 //! | [`TaskQueue`] | `latchwork_tasks_total{outcome="submitted"/"completed"/"panicked"/"cancelled"}` | counter |
 //! | | `latchwork_tasks_ready`, `latchwork_tasks_delayed` | gauge |
+//! | [`AsyncTaskQueue`] | `latchwork_tasks_total{outcome=...}` as above | counter |
+//! | | `latchwork_tasks_ready`, `latchwork_tasks_running` | gauge |
+//! | [`RateLimitLayer`](crate::tower::RateLimitLayer) (feature `tower`) | `latchwork_ratelimit_requests_total{decision="admitted"/"denied"/"shadow_denied"/"error"/"unkeyed"}` | counter |
 //!
 //! Counters are written with `absolute`: the facade's counters never go
 //! down, so after [`Cache::reset_stats`](crate::cache::Cache::reset_stats)
@@ -45,6 +48,8 @@
 //! ```
 #[cfg(feature = "cache")]
 use crate::cache::{Cache, CacheStats};
+#[cfg(all(feature = "queue", feature = "async"))]
+use crate::queue::AsyncTaskQueue;
 #[cfg(feature = "queue")]
 use crate::queue::{TaskQueue, TaskStats};
 use std::fmt;
@@ -72,7 +77,31 @@ pub struct Registry {
 
 struct Entry {
     name: Arc<str>,
-    item: Weak<dyn Report>,
+    item: Held,
+}
+
+/// How the registry holds a structure.
+enum Held {
+    /// Reported while someone else keeps it alive.
+    Weak(Weak<dyn Report>),
+    /// A handle the registry owns (a layer's shared counters).
+    Owned(Arc<dyn Report>),
+}
+
+impl Held {
+    fn get(&self) -> Option<Arc<dyn Report>> {
+        match self {
+            Held::Weak(w) => w.upgrade(),
+            Held::Owned(a) => Some(a.clone()),
+        }
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Held::Weak(w) => w.strong_count() > 0,
+            Held::Owned(_) => true,
+        }
+    }
 }
 
 impl Registry {
@@ -89,7 +118,19 @@ impl Registry {
         let weak: Weak<T> = Arc::downgrade(item);
         let entry = Entry {
             name: Arc::from(name.into()),
-            item: weak,
+            item: Held::Weak(weak),
+        };
+        self.lock().push(entry);
+    }
+
+    /// Reports `item` under `name` for as long as the registry lives,
+    /// holding it: for cheap handles whose figures outlive any one owner,
+    /// such as a [`RateLimitLayer`](crate::tower::RateLimitLayer) (a clone
+    /// shares the counters of every service it built).
+    pub fn register_owned<T: Report + 'static>(&self, name: impl Into<String>, item: T) {
+        let entry = Entry {
+            name: Arc::from(name.into()),
+            item: Held::Owned(Arc::new(item)),
         };
         self.lock().push(entry);
     }
@@ -102,10 +143,10 @@ impl Registry {
     pub fn report(&self) -> usize {
         let live: Vec<(Arc<str>, Arc<dyn Report>)> = {
             let mut entries = self.lock();
-            entries.retain(|e| e.item.strong_count() > 0);
+            entries.retain(|e| e.item.alive());
             entries
                 .iter()
-                .filter_map(|e| Some((e.name.clone(), e.item.upgrade()?)))
+                .filter_map(|e| Some((e.name.clone(), e.item.get()?)))
                 .collect()
         };
         for (name, item) in &live {
@@ -116,10 +157,7 @@ impl Registry {
 
     /// Registered structures still alive.
     pub fn len(&self) -> usize {
-        self.lock()
-            .iter()
-            .filter(|e| e.item.strong_count() > 0)
-            .count()
+        self.lock().iter().filter(|e| e.item.alive()).count()
     }
 
     /// Whether no registered structure is alive.
@@ -142,15 +180,23 @@ impl fmt::Debug for Registry {
 }
 
 // Used by the `Report` impls of whichever modules are compiled in.
-#[cfg_attr(not(any(feature = "cache", feature = "queue")), allow(dead_code))]
-fn counter(metric: &'static str, name: &str, labels: &[(&'static str, &'static str)], value: u64) {
+#[cfg_attr(
+    not(any(feature = "cache", feature = "queue", feature = "tower")),
+    allow(dead_code)
+)]
+pub(crate) fn counter(
+    metric: &'static str,
+    name: &str,
+    labels: &[(&'static str, &'static str)],
+    value: u64,
+) {
     let mut all = vec![::metrics::Label::new("name", name.to_owned())];
     all.extend(labels.iter().map(|&(k, v)| ::metrics::Label::new(k, v)));
     ::metrics::counter!(metric, all).absolute(value);
 }
 
 #[cfg_attr(not(any(feature = "cache", feature = "queue")), allow(dead_code))]
-fn gauge(metric: &'static str, name: &str, value: f64) {
+pub(crate) fn gauge(metric: &'static str, name: &str, value: f64) {
     ::metrics::gauge!(metric, "name" => name.to_owned()).set(value);
 }
 
@@ -219,5 +265,14 @@ impl<C: crate::clock::Clock + Send + Sync + 'static> Report for TaskQueue<C> {
         report_tasks(name, self.stats());
         gauge("latchwork_tasks_ready", name, self.ready_len() as f64);
         gauge("latchwork_tasks_delayed", name, self.delayed_len() as f64);
+    }
+}
+
+#[cfg(all(feature = "queue", feature = "async"))]
+impl Report for AsyncTaskQueue {
+    fn report(&self, name: &str) {
+        report_tasks(name, self.stats());
+        gauge("latchwork_tasks_ready", name, self.queued_len() as f64);
+        gauge("latchwork_tasks_running", name, self.running() as f64);
     }
 }

@@ -98,6 +98,7 @@ impl WaitKey {
     /// path): it is no longer waiting. A slot still `Waiting` is moved to
     /// `Idle` by the notify that follows the change the owner saw.
     #[inline]
+    #[cfg_attr(not(feature = "event"), allow(dead_code))]
     pub(crate) fn done(&mut self) {
         self.pending = false;
     }
@@ -123,6 +124,7 @@ impl WaitQueue {
     /// Wakes one parked thread and every pending task, if there is one:
     /// for one new item, which one waiter takes (module doc).
     #[inline]
+    #[cfg_attr(not(feature = "queue"), allow(dead_code))]
     pub(crate) fn notify_one(&self) {
         // The notifier half of the handshake in the module doc.
         fence(Ordering::SeqCst);
@@ -133,6 +135,7 @@ impl WaitQueue {
     /// `fence(SeqCst)` after its change (the notifier half of the handshake
     /// is then already done).
     #[inline]
+    #[cfg_attr(not(feature = "queue"), allow(dead_code))]
     pub(crate) fn notify_one_fenced(&self) {
         self.notify_fenced(true);
     }
@@ -350,6 +353,7 @@ impl WaitQueue {
 /// yields it gives up and the caller parks. Under loom it tries nothing
 /// (the models check the wait handshake itself).
 #[inline]
+#[cfg_attr(not(any(feature = "event", feature = "queue")), allow(dead_code))]
 pub(crate) fn spin_for<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
     #[cfg(not(loom))]
     {

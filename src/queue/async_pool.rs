@@ -25,7 +25,7 @@ pub use builder::AsyncTaskQueueBuilder;
 ///   guarantee (a worker busy with a long task does not stop the others).
 /// - **Runtime-agnostic.** `build` hands `workers` [`Worker`](super::Worker)
 ///   futures to a [`Spawn`](super::Spawn)er (any `Fn(Worker)`, or
-///   [`TokioSpawner`](super::TokioSpawner) with feature `tokio`); each takes
+///   `TokioSpawner` with feature `tokio`); each takes
 ///   a task, awaits it, and repeats. No thread, timer or runtime of its own.
 /// - **Bounded.** At most `capacity` tasks wait in the queue (tasks taken
 ///   by a worker no longer count).

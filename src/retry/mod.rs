@@ -63,7 +63,7 @@ pub use budget::{
 };
 pub use error::{Error, GiveUp, RetryError};
 pub use jitter::Jitter;
-pub use policy::{Retry, RetryAfter, RetryBuilder, DEFAULT_MAX_ATTEMPTS};
 #[cfg(feature = "tower")]
 pub(crate) use policy::Run;
+pub use policy::{Retry, RetryAfter, RetryBuilder, DEFAULT_MAX_ATTEMPTS};
 pub use rng::{RandomSource, SplitMix64};

@@ -136,6 +136,8 @@ pub mod metrics;
 #[cfg(feature = "paginate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "paginate")))]
 pub mod paginate;
+#[cfg(any(feature = "event", feature = "queue", feature = "pipeline"))]
+mod panic;
 #[cfg(feature = "pipeline")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pipeline")))]
 pub mod pipeline;

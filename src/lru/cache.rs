@@ -5,6 +5,10 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 
+mod iter;
+
+pub use iter::Iter;
+
 /// A strict least-recently-used cache for one thread.
 ///
 /// Entries live once, densely, in one `Vec` (no hole, no free list, no
@@ -555,49 +559,5 @@ impl<K, V, S> fmt::Debug for LruCache<K, V, S> {
             .field("len", &self.ring.len())
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
-    }
-}
-
-/// Iterator over an [`LruCache`] from the most to the least recently used
-/// pair; see [`LruCache::iter`].
-pub struct Iter<'a, K, V> {
-    entries: &'a [Entry<K, V>],
-    at: u32,
-    left: usize,
-}
-
-impl<'a, K, V> Iterator for Iter<'a, K, V> {
-    type Item = (&'a K, &'a V);
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        let e = self.entries.get(self.at as usize)?;
-        self.left -= 1;
-        self.at = e.prev;
-        Some((&e.key, &e.value))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
-
-impl<K, V> fmt::Debug for Iter<'_, K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Iter").finish_non_exhaustive()
-    }
-}
-
-impl<'a, K: Hash + Eq, V, S: BuildHasher> IntoIterator for &'a LruCache<K, V, S> {
-    type Item = (&'a K, &'a V);
-    type IntoIter = Iter<'a, K, V>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
     }
 }

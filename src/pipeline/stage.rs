@@ -161,7 +161,11 @@ where
                     shared.report(Failure {
                         stage: name.clone(),
                         position,
-                        error: panic_message(panic).into(),
+                        error: format!(
+                            "stage panicked: {}",
+                            crate::panic::panic_message(panic.as_ref())
+                        )
+                        .into(),
                     });
                 }
             }
@@ -174,13 +178,4 @@ where
         }
     }
     c
-}
-
-fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_string());
-    format!("stage panicked: {text}")
 }

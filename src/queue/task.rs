@@ -7,9 +7,9 @@
 //! discards a job (shutdown, the pool being dropped) therefore accounts for
 //! it without having to remember to.
 use super::level::Level;
+use crate::panic::panic_message;
 use crate::sync::{Arc, Mutex};
 use crate::wait::WaitQueue;
-use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -275,16 +275,6 @@ fn run_caught<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
     // panic cannot leave pool state half-updated.
     catch_unwind(AssertUnwindSafe(f))
         .map_err(|payload| TaskError::Panicked(panic_message(payload.as_ref())))
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic payload>")
-    }
 }
 
 /// A fresh slot and the handle that reads it.

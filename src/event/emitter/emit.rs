@@ -1,11 +1,12 @@
 //! The [`Emitter`] handle: subscribe (`on`, `once`, with priorities),
 //! unsubscribe (`off`, `off_all`) and `emit`, which walks one snapshot of
 //! the table without a lock and reports what ran.
-use super::report::{panic_message, EmitReport, FailureReason, ListenerResult};
+use super::report::{EmitReport, FailureReason, ListenerResult};
 use super::subscription::{Subscription, SubscriptionId};
 use super::table::{Call, Entry, ManyFn, OnceCell, OnceFn, Shared, Walk};
 use crate::event::topic::Pattern;
 use crate::event::Error;
+use crate::panic::panic_message;
 use crate::sync::Arc;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

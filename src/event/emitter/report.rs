@@ -104,14 +104,3 @@ impl EmitReport {
         });
     }
 }
-
-/// The message of a caught panic's payload.
-pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "listener panicked with a non-string payload".to_owned()
-    }
-}

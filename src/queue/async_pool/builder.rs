@@ -2,9 +2,9 @@
 //! and `build`, which checks them and spawns the workers.
 use super::shared::{worker, Shared, DRAINING};
 use super::AsyncTaskQueue;
+use crate::panic::panic_message;
 use crate::queue::pool::MAX_WORKERS;
 use crate::queue::spawn::Spawn;
-use crate::queue::task::panic_message;
 use crate::queue::Error;
 use crate::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};

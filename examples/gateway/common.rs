@@ -24,6 +24,9 @@ pub struct Args {
     pub workers: usize,
     /// Time the simulated database takes per load.
     pub load_time: Duration,
+    /// Which rate-limit headers the latchwork gateway writes: `ietf`,
+    /// `legacy`, `both` or `none` (tower_governor writes its own two).
+    pub headers: String,
 }
 
 impl Args {
@@ -36,6 +39,7 @@ impl Args {
             capacity: 100_000,
             workers: 4,
             load_time: Duration::from_micros(500),
+            headers: "both".to_owned(),
         };
         let argv: Vec<String> = std::env::args().skip(1).collect();
         for pair in argv.chunks(2) {
@@ -49,6 +53,7 @@ impl Args {
                 "--capacity" => a.capacity = num(flag, value),
                 "--workers" => a.workers = num(flag, value),
                 "--load-us" => a.load_time = Duration::from_micros(num(flag, value)),
+                "--headers" => a.headers = value.to_owned(),
                 other => panic!("unknown option {other}"),
             }
         }

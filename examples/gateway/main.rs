@@ -36,7 +36,9 @@ use latchwork::config::LayeredConfig;
 use latchwork::event::broadcast::{self, Policy};
 use latchwork::metrics::Registry;
 use latchwork::queue::{AsyncTaskQueue, Level, TokioSpawner};
-use latchwork::ratelimit::{AsyncLimiter, KeyedLimiter, RateLimitPolicy, Requota};
+use latchwork::ratelimit::{
+    AsyncLimiter, HeaderOptions, HeaderStyle, KeyedLimiter, RateLimitPolicy, Requota,
+};
 use latchwork::tower::RateLimitLayer;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::convert::Infallible;
@@ -123,7 +125,14 @@ fn serve<L>(app: Arc<App>, limiter: Arc<L>) -> Router
 where
     L: AsyncLimiter<String> + Send + Sync + 'static,
 {
-    let limit = RateLimitLayer::new(limiter, key_of as fn(&Request) -> Option<String>);
+    let headers = match app.args.headers.as_str() {
+        "none" => None,
+        "ietf" => Some(HeaderOptions::new(HeaderStyle::Ietf)),
+        "legacy" => Some(HeaderOptions::new(HeaderStyle::Legacy)),
+        _ => Some(HeaderOptions::new(HeaderStyle::Both)),
+    };
+    let limit =
+        RateLimitLayer::new(limiter, key_of as fn(&Request) -> Option<String>).headers(headers);
     app.registry.register_owned("api", limit.clone());
     let limited = Router::new()
         .route("/k/{key}/item/{id}", get(item))

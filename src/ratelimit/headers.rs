@@ -52,6 +52,8 @@ pub enum HeaderStyle {
 pub struct HeaderOptions {
     style: HeaderStyle,
     name: String,
+    /// `name` as a Structured Field String (quoted, escaped), made once.
+    sf_name: String,
 }
 
 impl Default for HeaderOptions {
@@ -66,6 +68,7 @@ impl HeaderOptions {
         HeaderOptions {
             style,
             name: "default".to_owned(),
+            sf_name: "\"default\"".to_owned(),
         }
     }
 
@@ -85,6 +88,7 @@ impl HeaderOptions {
             "holds a character outside printable ASCII"
         } else {
             name.clone_into(&mut self.name);
+            self.sf_name = sf_string(name);
             return Ok(self);
         };
         Err(Error::InvalidKey {
@@ -102,19 +106,47 @@ impl HeaderOptions {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
 
-    /// The name as a Structured Field String: quoted, `"` and `\` escaped.
-    fn sf_name(&self) -> String {
-        let mut s = String::with_capacity(self.name.len() + 2);
-        s.push('"');
-        for c in self.name.chars() {
-            if c == '"' || c == '\\' {
-                s.push('\\');
-            }
-            s.push(c);
+/// `name` as a Structured Field String: quoted, `"` and `\\` escaped.
+fn sf_string(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            s.push('\\');
         }
-        s.push('"');
-        s
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+/// Below this, an integer header value is a slice of one static string, so
+/// writing it allocates nothing (most limits, counts and seconds are).
+const SMALL: u64 = 1000;
+
+/// `n` as a header value; below [`SMALL`] without allocating.
+fn int_value(n: u64) -> HeaderValue {
+    static DIGITS: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    if n >= SMALL {
+        return HeaderValue::from(n);
+    }
+    // "0123...999" without separators, made once and kept for the process
+    // (2,890 bytes): the slice of `n` starts after the digits of 0..n.
+    let digits: &'static str = DIGITS.get_or_init(|| {
+        let all: String = (0..SMALL).map(|i| i.to_string()).collect();
+        Box::leak(all.into_boxed_str())
+    });
+    let n = n as usize; // below SMALL
+    let (start, width) = match n {
+        0..=9 => (n, 1),
+        10..=99 => (10 + 2 * (n - 10), 2),
+        _ => (190 + 3 * (n - 100), 3),
+    };
+    match digits.get(start..start + width) {
+        Some(s) => HeaderValue::from_static(s),
+        None => HeaderValue::from(n as u64),
     }
 }
 
@@ -162,7 +194,7 @@ impl RateLimitInfo {
         let ietf = matches!(options.style, HeaderStyle::Ietf | HeaderStyle::Both);
         let legacy = matches!(options.style, HeaderStyle::Legacy | HeaderStyle::Both);
         if ietf {
-            let name = options.sf_name();
+            let name = &options.sf_name;
             let sf = |n: u64| n.min(SF_INTEGER_MAX);
             put(
                 headers,
@@ -186,7 +218,7 @@ impl RateLimitInfo {
                 ("ratelimit-reset", reset),
             ];
             for (name, value) in names {
-                headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+                headers.insert(HeaderName::from_static(name), int_value(value));
             }
         }
         if denied {
@@ -195,7 +227,7 @@ impl RateLimitInfo {
             let retry = self
                 .retry_after
                 .map_or(reset, |d| super::info::ceil_secs(d).max(1));
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry));
+            headers.insert(RETRY_AFTER, int_value(retry));
         }
     }
 }
@@ -205,5 +237,21 @@ impl RateLimitInfo {
 fn put(headers: &mut HeaderMap, name: HeaderName, value: String) {
     if let Ok(value) = HeaderValue::try_from(value) {
         headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{int_value, SMALL};
+
+    #[test]
+    fn small_integers_come_from_the_static_table_and_match_their_text() {
+        for n in (0..SMALL + 5).chain([u64::MAX, 123_456]) {
+            assert_eq!(
+                int_value(n).to_str().ok(),
+                Some(n.to_string().as_str()),
+                "{n}"
+            );
+        }
     }
 }

@@ -222,6 +222,16 @@ pub trait AsyncLimiter<K: ?Sized = ()>: Requota {
         cost: u64,
     ) -> impl Future<Output = Result<RateLimitInfo, Error>> + Send;
 
+    /// The answer of [`throttle_async`](Self::throttle_async) at once, if
+    /// this limiter can give it without waiting: `Some` for every
+    /// in-process limiter (it is [`Limiter::throttle`]), `None` (the
+    /// default) for a shared store, whose answer needs a round trip. Lets
+    /// middleware decide within the call, without setting up a future.
+    fn throttle_now(&self, key: &K, cost: u64) -> Option<Result<RateLimitInfo, Error>> {
+        let _ = (key, cost);
+        None
+    }
+
     /// Waits until `cost` units are admitted, sleeping on `sleeper` (the
     /// crate's one [`Sleeper`](crate::sleep::Sleeper) abstraction; it
     /// should wait on the limiter's clock) for each denial's
@@ -264,6 +274,10 @@ impl<K: ?Sized, L: Limiter<K>> AsyncLimiter<K> for L {
         cost: u64,
     ) -> impl Future<Output = Result<RateLimitInfo, Error>> + Send {
         std::future::ready(self.throttle(key, cost))
+    }
+
+    fn throttle_now(&self, key: &K, cost: u64) -> Option<Result<RateLimitInfo, Error>> {
+        Some(self.throttle(key, cost))
     }
 
     #[cfg(feature = "async")]

@@ -1,7 +1,7 @@
 //! [`RateLimitLayer`]: any [`AsyncLimiter`] in front of an HTTP service,
 //! with the rate-limit headers, a 429 on denial and a shadow mode.
 use crate::counter::StripedCounters;
-use crate::ratelimit::{AsyncLimiter, HeaderOptions, RateLimitInfo};
+use crate::ratelimit::{AsyncLimiter, HeaderOptions, RateLimitInfo, RateLimitPolicy};
 use http::{Request, Response, StatusCode};
 use std::fmt;
 use std::future::Future;
@@ -271,6 +271,7 @@ impl<S, L, F, K, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimitServic
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
+    S::Error: Send,
     L: AsyncLimiter<K> + Send + Sync + 'static,
     F: Fn(&Request<ReqBody>) -> Option<K>,
     K: Send + Sync + 'static,
@@ -286,50 +287,88 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let key = (self.key)(&req);
-        // The clone-and-swap idiom: the service made ready by `poll_ready`
-        // is the one called.
+        let shared = self.shared.clone();
+        let Some(key) = (self.key)(&req) else {
+            shared.counts.incr(UNKEYED);
+            return Box::pin(self.inner.call(req));
+        };
+        // An in-process limiter answers at once: decide here and call the
+        // inner service made ready by `poll_ready`, without cloning it.
+        if let Some(answer) = self.limiter.throttle_now(&key, shared.cost) {
+            return match judge(&*self.limiter, &shared, answer) {
+                Verdict::Answer(response) => Box::pin(std::future::ready(Ok(response))),
+                Verdict::Pass(headers) => {
+                    let response = self.inner.call(req);
+                    Box::pin(async move {
+                        let mut response = response.await?;
+                        write(&shared, headers, &mut response);
+                        Ok(response)
+                    })
+                }
+            };
+        }
+        // A shared store answers after a round trip: the clone-and-swap
+        // idiom keeps the service made ready by `poll_ready` for this call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
-        let shared = self.shared.clone();
         Box::pin(async move {
-            let counts = &shared.counts;
-            let Some(key) = key else {
-                counts.incr(UNKEYED);
-                return inner.call(req).await;
-            };
-            let info = match limiter.throttle_async(&key, shared.cost).await {
-                Ok(info) => info,
-                Err(_) if shared.fail_open || shared.shadow => {
-                    counts.incr(ERRORS);
-                    return inner.call(req).await;
+            let answer = limiter.throttle_async(&key, shared.cost).await;
+            match judge(&*limiter, &shared, answer) {
+                Verdict::Answer(response) => Ok(response),
+                Verdict::Pass(headers) => {
+                    let mut response = inner.call(req).await?;
+                    write(&shared, headers, &mut response);
+                    Ok(response)
                 }
-                Err(_) => {
-                    counts.incr(ERRORS);
-                    return Ok(status(StatusCode::SERVICE_UNAVAILABLE));
-                }
-            };
-            if shared.shadow {
-                counts.incr(if info.allowed {
-                    ADMITTED
-                } else {
-                    SHADOW_DENIED
-                });
-                return inner.call(req).await;
             }
-            if !info.allowed {
-                counts.incr(DENIED);
-                let mut response = status(StatusCode::TOO_MANY_REQUESTS);
-                write(&*limiter, &shared, &info, &mut response);
-                return Ok(response);
-            }
-            counts.incr(ADMITTED);
-            let mut response = inner.call(req).await?;
-            write(&*limiter, &shared, &info, &mut response);
-            Ok(response)
         })
     }
+}
+
+/// What the layer does with a request, once the limiter has answered.
+enum Verdict<B> {
+    /// Answer without the inner service (a 429 or a 503).
+    Answer(Response<B>),
+    /// Pass it on; write these headers on its response.
+    Pass(Option<(RateLimitInfo, RateLimitPolicy)>),
+}
+
+/// Decides and counts: one place for both paths of `call`.
+fn judge<K: ?Sized, L: AsyncLimiter<K>, B: Default>(
+    limiter: &L,
+    shared: &Shared,
+    answer: Result<RateLimitInfo, crate::ratelimit::Error>,
+) -> Verdict<B> {
+    let counts = &shared.counts;
+    let info = match answer {
+        Ok(info) => info,
+        Err(_) => {
+            counts.incr(ERRORS);
+            return if shared.fail_open || shared.shadow {
+                Verdict::Pass(None)
+            } else {
+                Verdict::Answer(status(StatusCode::SERVICE_UNAVAILABLE))
+            };
+        }
+    };
+    if shared.shadow {
+        counts.incr(if info.allowed {
+            ADMITTED
+        } else {
+            SHADOW_DENIED
+        });
+        return Verdict::Pass(None);
+    }
+    let headers = shared.headers.as_ref().map(|_| (info, limiter.policy()));
+    if info.allowed {
+        counts.incr(ADMITTED);
+        return Verdict::Pass(headers);
+    }
+    counts.incr(DENIED);
+    let mut response = status(StatusCode::TOO_MANY_REQUESTS);
+    write(shared, headers, &mut response);
+    Verdict::Answer(response)
 }
 
 fn status<B: Default>(code: StatusCode) -> Response<B> {
@@ -338,13 +377,12 @@ fn status<B: Default>(code: StatusCode) -> Response<B> {
     response
 }
 
-fn write<K: ?Sized, L: AsyncLimiter<K>, B>(
-    limiter: &L,
+fn write<B>(
     shared: &Shared,
-    info: &RateLimitInfo,
+    headers: Option<(RateLimitInfo, RateLimitPolicy)>,
     response: &mut Response<B>,
 ) {
-    if let Some(options) = &shared.headers {
-        info.write_headers(&limiter.policy(), options, response.headers_mut());
+    if let (Some(options), Some((info, policy))) = (&shared.headers, headers) {
+        info.write_headers(&policy, options, response.headers_mut());
     }
 }

@@ -152,7 +152,7 @@ pub mod ratelimit;
 pub mod retry;
 #[cfg(all(feature = "serde", any(feature = "ratelimit", feature = "pipeline")))]
 mod serde_nanos;
-#[cfg(feature = "cache")]
+#[cfg(any(feature = "cache", feature = "ratelimit"))]
 mod shard;
 #[cfg(feature = "clock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clock")))]

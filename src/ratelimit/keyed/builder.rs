@@ -29,8 +29,10 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
         self
     }
 
-    /// Number of shards, rounded up to a power of two and at most
-    /// `max_keys`. Default: 16 x the available parallelism, at least 64.
+    /// Number of shards, rounded up to a power of two, then halved until
+    /// each shard holds at least 32 keys. Default: shards of about 512
+    /// keys, at most 64 (the cache's rule: the count follows `max_keys`,
+    /// never the machine).
     pub fn shards(mut self, shards: usize) -> Self {
         self.shards = Some(shards);
         self
@@ -74,22 +76,16 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
                 parameter: "max_keys",
             });
         }
-        let wanted = match self.shards {
-            Some(0) => {
-                return Err(Error::ZeroCapacity {
-                    parameter: "shards",
-                })
-            }
-            Some(n) => n,
-            None => {
-                let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-                (cpus * 16).max(64)
-            }
-        };
-        let mut n = wanted.min(1 << 16).next_power_of_two();
-        while n > self.max_keys {
-            n /= 2;
-        }
+        // The crate's one shard rule (`shard.rs`): the count follows the
+        // capacity, never the machine, and no shard is sized below its
+        // minimum (a limiter of 100 keys is one shard, not 64 of two keys
+        // each). A request above the most shards is capped, as before.
+        let requested = self.shards.map(|n| n.min(crate::shard::MAX));
+        let max_keys = u64::try_from(self.max_keys).unwrap_or(u64::MAX);
+        let n =
+            crate::shard::count(requested, Some(max_keys)).map_err(|_| Error::ZeroCapacity {
+                parameter: "shards",
+            })?;
         let shard_cap = self.max_keys.div_ceil(n);
         let shards = (0..n)
             .map(|_| {

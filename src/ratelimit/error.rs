@@ -122,6 +122,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// `Ok` if a cost of `cost` can ever be admitted by a limit of
+    /// `limit`, else [`Error::CostExceedsCapacity`]: the one check every
+    /// limiter makes before deciding.
+    #[inline]
+    pub(crate) fn check_cost(cost: u64, limit: u64) -> Result<(), Error> {
+        if cost > limit {
+            return Err(Error::CostExceedsCapacity {
+                cost,
+                capacity: limit,
+            });
+        }
+        Ok(())
+    }
+
     /// For [`Error::RateLimited`], how long to wait; `None` otherwise.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -145,14 +145,7 @@ impl Gcra {
     /// Rejects costs that could never be admitted.
     #[inline]
     pub(crate) fn check_cost(&self, cost: u64) -> Result<(), Error> {
-        if cost > self.capacity {
-            Err(Error::CostExceedsCapacity {
-                cost,
-                capacity: self.capacity,
-            })
-        } else {
-            Ok(())
-        }
+        Error::check_cost(cost, self.capacity)
     }
 
     /// The new TAT if `cost` is admitted at `now`, else why not: the

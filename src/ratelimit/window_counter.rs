@@ -187,13 +187,7 @@ impl<C: Clock> SlidingWindowCounter<C> {
 
 impl Counts {
     fn check_cost(&self, cost: u64) -> Result<(), Error> {
-        if cost > self.limit {
-            return Err(Error::CostExceedsCapacity {
-                cost,
-                capacity: self.limit,
-            });
-        }
-        Ok(())
+        Error::check_cost(cost, self.limit)
     }
 
     fn roll(&mut self, now: u64) {

@@ -113,13 +113,7 @@ impl Ring {
     }
 
     fn check_cost(&self, cost: u64) -> Result<(), Error> {
-        if cost > self.limit {
-            return Err(Error::CostExceedsCapacity {
-                cost,
-                capacity: self.limit,
-            });
-        }
-        Ok(())
+        Error::check_cost(cost, self.limit)
     }
 
     /// `Ok` if `cost` fits at `now` (expiring what left the window first),

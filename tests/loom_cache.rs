@@ -270,3 +270,77 @@ fn loom_panicking_leader_abandons_to_the_waiter() {
         assert_eq!(cache.peek(&1), Some(10));
     });
 }
+
+/// A compute (read-modify-write through the key's flight) races a second
+/// compute of the same key: both increments land, whatever the
+/// interleaving, and neither caller is left waiting.
+#[test]
+fn loom_compute_races_compute_no_lost_update() {
+    use latchwork::cache::Op;
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let add = |old: Option<&u8>| Op::Put(old.map_or(1, |n| n + 1));
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                cache.entry(5).and_compute_with(add);
+            })
+        };
+        cache.entry(5).and_compute_with(add);
+        other.join().unwrap();
+        assert_eq!(cache.peek(&5), Some(2), "no update lost");
+    });
+}
+
+/// A compute races a single-flight load of the same key: the load either
+/// ran first (the compute then adds to its value) or found the compute's
+/// value; never both stored over each other.
+#[test]
+fn loom_compute_races_load() {
+    use latchwork::cache::Op;
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.get_or_insert_with(5, || 10))
+        };
+        cache
+            .entry(5)
+            .and_compute_with(|old| Op::Put(old.map_or(1, |n| n + 1)));
+        let loaded = other.join().unwrap();
+        match cache.peek(&5) {
+            // The load stored 10 first, then the compute added one.
+            Some(11) => assert_eq!(loaded, 10),
+            // The compute stored 1 first; the load found (or waited for) it.
+            Some(1) => assert_eq!(loaded, 1),
+            v => panic!("lost or doubled update: {v:?}, load saw {loaded}"),
+        }
+    });
+}
+
+/// A compute races a plain insert and an invalidation of its key: a plain
+/// write never waits for the compute, and the compute is applied on top of
+/// whatever the write left (it starts over), never underneath it.
+#[test]
+fn loom_compute_races_insert_and_invalidate() {
+    use latchwork::cache::Op;
+    loom::model(|| {
+        let cache = Arc::new(lru(4));
+        let other = {
+            let cache = cache.clone();
+            thread::spawn(move || {
+                cache.insert(5, 10);
+                cache.invalidate_all();
+            })
+        };
+        cache
+            .entry(5)
+            .and_compute_with(|old| Op::Put(old.map_or(1, |n| n + 1)));
+        other.join().unwrap();
+        // Either the compute landed after the invalidation (1), or before
+        // it (nothing left).
+        let v = cache.peek(&5);
+        assert!(matches!(v, None | Some(1)), "compute under a write: {v:?}");
+        cache.check_invariants().unwrap();
+    });
+}

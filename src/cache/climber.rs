@@ -128,6 +128,15 @@ impl Climber {
         self.share
     }
 
+    /// Resumes from `share` (a warm restart's saved window), clamped to
+    /// the climber's bounds; the climb goes on from there at a full step.
+    pub(crate) fn resume(&mut self, share: f64) -> f64 {
+        if share.is_finite() {
+            self.share = share.clamp(MIN_SHARE, MAX_SHARE);
+        }
+        self.share
+    }
+
     /// Requests that must pass before [`Climber::observe`] can move.
     #[inline]
     pub(crate) fn due_at(&self) -> u64 {

@@ -45,7 +45,7 @@ const COUNTERS: usize = 10;
 /// One shard: its segment behind a reader-writer lock, and the lossy buffer
 /// of hits recorded under the read lock.
 pub(crate) struct Shard<K, V> {
-    seg: RwLock<Segment<K, V>>,
+    pub(super) seg: RwLock<Segment<K, V>>,
     reads: ReadBuffer,
 }
 
@@ -152,7 +152,7 @@ pub struct Cache<K, V, S = DefaultHashBuilder, C = SystemClock> {
     pub(super) shards: Box<[CachePadded<Shard<K, V>>]>,
     pub(super) mask: usize,
     pub(super) hasher: S,
-    clock: C,
+    pub(super) clock: C,
     pub(super) config: Config<K, V>,
     /// Total weight, kept only with a weigher (for the cache-wide bound).
     /// Relaxed: the segments hold the truth under their locks; this is a

@@ -19,11 +19,13 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
-/// Who leads a load, or what to wait on.
-enum Role<V> {
+/// Who leads a load (or a compute), or what to wait on.
+pub(super) enum Role<V> {
     Found(V),
     Wait(Arc<Flight<V>>),
-    Lead(Arc<Flight<V>>),
+    /// This caller registered the flight; with the live value it found
+    /// when it asked to lead over one (a compute), else `None`.
+    Lead(Arc<Flight<V>>, Option<V>),
     /// The key's flight runs its loader on this very thread: the caller is
     /// that loader, asking for its own key.
     Reentered,
@@ -176,14 +178,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
         let idx = self.shard_index(hash);
         let lead = loop {
-            match self.role(idx, hash, &key, false) {
+            match self.role(idx, hash, &key, false, false) {
                 Role::Found(v) => return Ok(v),
                 Role::Wait(f) => {
                     if let Some(done) = waited(f.wait_async().await) {
                         return done;
                     }
                 }
-                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
+                Role::Lead(flight, _) => break Lead::new(self, idx, hash, flight),
                 Role::Reentered => reentered(),
             }
         };
@@ -209,14 +211,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
         let idx = self.shard_index(hash);
         let lead = loop {
-            match self.role(idx, hash, &key, true) {
+            match self.role(idx, hash, &key, true, false) {
                 Role::Found(v) => return Ok(v),
                 Role::Wait(f) => {
                     if let Some(done) = waited(f.wait()) {
                         return done;
                     }
                 }
-                Role::Lead(flight) => break Lead::new(self, idx, hash, flight),
+                Role::Lead(flight, _) => break Lead::new(self, idx, hash, flight),
                 Role::Reentered => reentered(),
             }
         };
@@ -227,8 +229,16 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 
     /// Under the shard's write lock: the entry, the flight to wait on, or a
     /// new flight this caller leads (`blocking`: its loader runs on this
-    /// thread until it returns).
-    fn role(&self, idx: usize, hash: u64, key: &K, blocking: bool) -> Role<V>
+    /// thread until it returns). With `over_found` (a compute) a live entry
+    /// does not end the call: the caller leads over it, given its value.
+    pub(super) fn role(
+        &self,
+        idx: usize,
+        hash: u64,
+        key: &K,
+        blocking: bool,
+        over_found: bool,
+    ) -> Role<V>
     where
         K: Clone,
         V: Clone,
@@ -236,18 +246,22 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let now = self.write_now();
         let mut seg = self.shards[idx].write();
         let now = seg.clamp_now(now);
-        if let Some(n) = seg
+        let found = seg
             .find(hash, key)
             .filter(|&i| seg.live(i, || now))
             .and_then(|i| seg.node(i))
-        {
-            return Role::Found(n.value.clone());
+            .map(|n| n.value.clone());
+        if let (Some(v), false) = (&found, over_found) {
+            return Role::Found(v.clone());
         }
         let me = current_thread();
         match seg.flights.find(hash, key) {
             Some(f) if f.runs_on(me) => Role::Reentered,
             Some(f) => Role::Wait(f),
-            None => Role::Lead(seg.flights.start(hash, key.clone(), blocking.then_some(me))),
+            None => Role::Lead(
+                seg.flights.start(hash, key.clone(), blocking.then_some(me)),
+                found,
+            ),
         }
     }
 
@@ -349,17 +363,22 @@ fn waited<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, 
 /// key's `Hash` or `Eq` or the clock while the value is stored; or an async
 /// leader dropped mid-load), it unregisters the flight by identity and
 /// marks it `Abandoned`: the waiters start over and the key stays loadable.
-struct Lead<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
+pub(super) struct Lead<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> {
     cache: &'a Cache<K, V, S, C>,
-    idx: usize,
-    hash: u64,
-    flight: Arc<Flight<V>>,
+    pub(super) idx: usize,
+    pub(super) hash: u64,
+    pub(super) flight: Arc<Flight<V>>,
     armed: bool,
 }
 
 impl<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> Lead<'a, K, V, S, C> {
     /// Takes charge of `flight`, just registered by this caller.
-    fn new(cache: &'a Cache<K, V, S, C>, idx: usize, hash: u64, flight: Arc<Flight<V>>) -> Self {
+    pub(super) fn new(
+        cache: &'a Cache<K, V, S, C>,
+        idx: usize,
+        hash: u64,
+        flight: Arc<Flight<V>>,
+    ) -> Self {
         Lead {
             cache,
             idx,
@@ -379,7 +398,7 @@ impl<'a, K: Hash + Eq, V, S: BuildHasher, C: Clock> Lead<'a, K, V, S, C> {
 
     /// Publishes the outcome to the waiters (the flight is unregistered by
     /// now): the guard's duty is done.
-    fn publish(mut self, outcome: State<V>) {
+    pub(super) fn publish(mut self, outcome: State<V>) {
         self.flight.finish(outcome);
         self.armed = false;
     }
@@ -402,7 +421,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Drop for Lead<'_, K, V, S, C> {
 #[allow(clippy::panic)]
 #[cold]
 #[inline(never)]
-fn reentered() -> ! {
+pub(super) fn reentered() -> ! {
     panic!(
         "latchwork Cache: a key's loader re-entered the cache for that same key \
          (a loading call such as get_or_insert_with, made from inside the key's own loader, \

@@ -39,6 +39,23 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
     }
 
+    /// The window share now (`None` without an adaptive window).
+    #[cfg(feature = "serde")]
+    pub(super) fn window_share(&self) -> Option<f64> {
+        self.adaptive.as_ref().map(|a| a.climber.lock().share())
+    }
+
+    /// Puts the adaptive window at `share` (a warm restart), published to
+    /// the shards as the climber's own moves are.
+    #[cfg(feature = "serde")]
+    pub(super) fn resume_window(&self, share: f64) {
+        if let Some(a) = &self.adaptive {
+            let share = a.climber.lock().resume(share);
+            // Relaxed: see `Segment::shared_window`.
+            a.word.store(climber::to_word(share), Ordering::Relaxed);
+        }
+    }
+
     /// Keeps the cache-wide weight (with a weigher) and restores the bound
     /// when a shard holds an entry heavier than its share.
     pub(super) fn account(&self, idx: usize, before: u64, after: u64) {

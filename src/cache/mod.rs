@@ -12,7 +12,12 @@
 //! | [`clock`](CacheBuilder::clock), [`hasher`](CacheBuilder::hasher), [`shards`](CacheBuilder::shards) | injectable time, hashing and sharding |
 //!
 //! and [`Cache::get_or_insert_with`] loads a missing key once however many
-//! threads ask for it (single-flight).
+//! threads ask for it (single-flight). [`Cache::entry`] gives an atomic
+//! read-modify-write of one key ([`Entry::and_compute_with`]: no update
+//! lost against other computes and loads), [`Cache::iter`] a view of the
+//! live entries shard by shard, and with feature `serde`
+//! `Cache::snapshot` and `Cache::restore` a warm restart (entries, their
+//! time to live left, their frequencies and the learnt window).
 //!
 //! How it works, per shard: entries live once in an arena of `u32`-linked
 //! slots (indices stay put while an entry lives, as its timers need) with
@@ -23,22 +28,32 @@
 mod builder;
 mod climber;
 mod engine;
+mod entry;
 mod error;
 mod expiry;
 mod flight;
+mod iter;
 mod load;
 mod maintenance;
 mod policy;
 mod read_buffer;
 mod segment;
 mod sketch;
+#[cfg(feature = "serde")]
+mod snapshot;
 
 #[cfg(all(test, not(loom)))]
 mod model_tests;
 
 pub use builder::CacheBuilder;
 pub use engine::Cache;
+pub use entry::{Computed, Entry, Op};
 pub use error::Error;
+pub use iter::Iter;
+#[cfg(feature = "serde")]
+pub use snapshot::{
+    Restored, SavedEntry, Snapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION,
+};
 
 /// The eviction policy of a [`Cache`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

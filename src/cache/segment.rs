@@ -227,6 +227,11 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             .copied()
     }
 
+    /// Every held entry with its arena index, expired ones included.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u32, &Node<K, V>)> + '_ {
+        self.arena.occupied()
+    }
+
     #[inline]
     pub(crate) fn node(&self, i: u32) -> Option<&Node<K, V>> {
         self.arena.get(i)

@@ -196,7 +196,7 @@ impl Wheel {
     }
 
     /// Timers whose tick has passed and that wait for [`Wheel::pop_due`].
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn due_len(&self) -> usize {
         self.due.len()
     }

@@ -30,6 +30,7 @@ pub struct CacheBuilder<K, V, S = DefaultHashBuilder, C = SystemClock> {
     policy: Policy,
     ttl: Option<Duration>,
     tti: Option<Duration>,
+    refresh: Option<Duration>,
     listener: Option<Listener<K, V>>,
     shards: Option<usize>,
     hasher: S,
@@ -60,6 +61,7 @@ impl<K, V> CacheBuilder<K, V> {
             policy: Policy::default(),
             ttl: None,
             tti: None,
+            refresh: None,
             listener: None,
             shards: None,
             hasher: DefaultHashBuilder::default(),
@@ -111,6 +113,18 @@ impl<K, V, S, C> CacheBuilder<K, V, S, C> {
         self
     }
 
+    /// A read of an entry written at least this long ago starts one reload
+    /// of it in the background (refresh after write): the read, and every
+    /// read until the reload lands, gets the current value at once. The
+    /// reloads run where a [`Refresher`](super::Refresher) built on the
+    /// cache runs them (a thread of the caller's, a task, or the caller's
+    /// own thread between requests); see `Refresher`. `Duration::MAX`
+    /// means never; zero is refused ([`Error::ZeroDuration`]).
+    pub fn refresh_after_write(mut self, after: Duration) -> Self {
+        self.refresh = Some(after);
+        self
+    }
+
     /// Called once for every entry that leaves the cache (or, being too
     /// heavy, never enters it), with why. It runs on the thread that caused
     /// the removal, after the shard's lock is released, so it may use the
@@ -145,6 +159,7 @@ impl<K, V, S, C> CacheBuilder<K, V, S, C> {
             policy: self.policy,
             ttl: self.ttl,
             tti: self.tti,
+            refresh: self.refresh,
             listener: self.listener,
             shards: self.shards,
             hasher,
@@ -162,6 +177,7 @@ impl<K, V, S, C> CacheBuilder<K, V, S, C> {
             policy: self.policy,
             ttl: self.ttl,
             tti: self.tti,
+            refresh: self.refresh,
             listener: self.listener,
             shards: self.shards,
             hasher: self.hasher,
@@ -183,7 +199,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
         if self.max_capacity == Some(0) {
             return Err(Error::ZeroCapacity);
         }
-        for (d, parameter) in [(self.ttl, "time_to_live"), (self.tti, "time_to_idle")] {
+        for (d, parameter) in [
+            (self.ttl, "time_to_live"),
+            (self.tti, "time_to_idle"),
+            (self.refresh, "refresh_after_write"),
+        ] {
             if d == Some(Duration::ZERO) {
                 return Err(Error::ZeroDuration { parameter });
             }
@@ -245,6 +265,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
                 max_capacity: self.max_capacity,
                 ttl: nanos(self.ttl),
                 tti: nanos(self.tti),
+                refresh: nanos(self.refresh),
                 weigher: self.weigher,
                 listener: self.listener,
             },

@@ -30,6 +30,10 @@ pub enum Error {
         /// Which setting (`"time_to_live"` or `"time_to_idle"`).
         parameter: &'static str,
     },
+    /// A [`Refresher`](super::Refresher) for a cache built without
+    /// [`refresh_after_write`](super::CacheBuilder::refresh_after_write):
+    /// nothing would ever be due.
+    NoRefreshPeriod,
 }
 
 impl fmt::Display for Error {
@@ -50,6 +54,9 @@ impl fmt::Display for Error {
             Error::ZeroDuration { parameter } => write!(
                 f,
                 "{parameter} must be greater than zero (entries would expire before any read)"
+            ),
+            Error::NoRefreshPeriod => f.write_str(
+                "a Refresher needs a cache built with refresh_after_write (nothing would ever be due)",
             ),
         }
     }

@@ -124,12 +124,6 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         self.compact_timers();
     }
 
-    /// Expired entries that are still held (their timers are due but were
-    /// not handled yet, or are not due in the wheel's resolution).
-    pub(crate) fn pending_expiry(&self) -> usize {
-        self.wheel.due_len()
-    }
-
     /// Rebuilds the wheel from the live entries once stale hints (left by
     /// removals and evictions) pass a quarter of them, so hint memory stays
     /// within 1.25 timers per entry; the rebuild's O(entries) cost is

@@ -37,6 +37,7 @@ mod load;
 mod maintenance;
 mod policy;
 mod read_buffer;
+mod refresh;
 mod segment;
 mod sketch;
 #[cfg(feature = "serde")]
@@ -50,6 +51,7 @@ pub use engine::Cache;
 pub use entry::{Computed, Entry, Op};
 pub use error::Error;
 pub use iter::Iter;
+pub use refresh::Refresher;
 #[cfg(feature = "serde")]
 pub use snapshot::{
     Restored, SavedEntry, Snapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_VERSION,

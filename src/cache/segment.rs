@@ -122,6 +122,9 @@ pub(crate) struct Segment<K, V> {
     pub(super) arena: Arena<Node<K, V>>,
     /// Indexed like the arena; empty until the cache uses expiry.
     pub(super) times: Vec<Times>,
+    /// Indexed like the arena; each entry's last write time, with the
+    /// refresh mark (see `refresh.rs`). Empty without a refresh period.
+    pub(super) written: Vec<AtomicU64>,
     pub(super) wheel: Wheel,
     pub(super) sketch: Option<Sketch>,
     pub(super) policy: Policy,
@@ -172,6 +175,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             table: HashTable::new(),
             arena: Arena::with_lists(3),
             times: Vec::new(),
+            written: Vec::new(),
             wheel: Wheel::new(now / RESOLUTION),
             sketch,
             policy,

@@ -183,8 +183,43 @@ impl SqlPager {
         })
     }
 
+    /// A token for the page that starts strictly after the row whose key
+    /// is `key` (its sort columns' values, in key order): to resume from a
+    /// known row, or to hand out a deep link.
+    ///
+    /// # Errors
+    /// [`Error::MalformedCursor`] when `key` does not fit the sort key (its
+    /// length, or a `NULL` in a column not declared nullable);
+    /// [`Error::CursorTooLong`].
+    pub fn cursor_after(&self, key: &[SqlValue]) -> Result<String, Error> {
+        self.cursor_at(false, key)
+    }
+
+    /// A token for the page that ends strictly before the row whose key is
+    /// `key` (read backward).
+    ///
+    /// # Errors
+    /// As [`cursor_after`](Self::cursor_after).
+    pub fn cursor_before(&self, key: &[SqlValue]) -> Result<String, Error> {
+        self.cursor_at(true, key)
+    }
+
+    fn cursor_at(&self, backward: bool, key: &[SqlValue]) -> Result<String, Error> {
+        let at = Position {
+            backward,
+            key: key.to_vec(),
+        };
+        self.check_key(&at)?;
+        self.codec.encode(&self.query, &at)
+    }
+
     fn decode(&self, token: &str) -> Result<Position, Error> {
         let at: Position = self.codec.decode(&self.query, token)?;
+        self.check_key(&at)?;
+        Ok(at)
+    }
+
+    fn check_key(&self, at: &Position) -> Result<(), Error> {
         if at.key.len() != self.spec.key.len() {
             return Err(Error::MalformedCursor {
                 reason: "wrong number of key values for this sort",
@@ -200,7 +235,7 @@ impl SqlPager {
                 reason: "NULL key value for a column not declared nullable",
             });
         }
-        Ok(at)
+        Ok(())
     }
 }
 

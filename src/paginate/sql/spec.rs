@@ -246,11 +246,14 @@ impl Spec {
                 .collect::<Vec<_>>()
                 .join(" OR "),
         };
-        // The redundant leading bound gives the planner an index range
-        // start on the first column; skipped when NULLs would need an OR.
+        // A redundant leading bound on the first column gives the planner
+        // an index range to start from. It must admit every row after the
+        // key, so it is left out where that needs an OR (a non-NULL value
+        // with NULLs coming after it).
         let first = &self.key[0];
+        let nulls_last = self.nulls_last(orders[0]);
         match &slots[0] {
-            Some(p) if !first.nullable => {
+            Some(p) if !first.nullable || !nulls_last => {
                 let op = if orders[0] == Order::Ascending {
                     ">="
                 } else {
@@ -258,6 +261,7 @@ impl Spec {
                 };
                 format!("{} {op} {p} AND ({expanded})", first.name)
             }
+            None if nulls_last => format!("{} IS NULL AND ({expanded})", first.name),
             _ => format!("({expanded})"),
         }
     }
@@ -381,7 +385,7 @@ mod tests {
         let (sql, params) = s.statement(Dialect::Postgres, Some(&at), 3);
         // NULLs largest, ascending: after a NULL score only NULL scores follow.
         assert!(
-            sql.contains("WHERE (\"score\" IS NULL AND \"id\" > $1) ORDER"),
+            sql.contains("WHERE \"score\" IS NULL AND (\"score\" IS NULL AND \"id\" > $1) ORDER"),
             "{sql}"
         );
         assert!(sql.contains("\"score\" ASC NULLS LAST"), "{sql}");

@@ -175,8 +175,8 @@ fn postgres(rows: &mut Vec<Row>, url: &str) {
             let page = keyset_page().await;
             assert_eq!(page, offset_page().await);
             assert_eq!(page[0].0, depth);
-            let keyset = median_async(Duration::from_secs(1), || keyset_page()).await;
-            let offset = median_async(Duration::from_secs(3), || offset_page()).await;
+            let keyset = median_async(Duration::from_secs(1), keyset_page).await;
+            let offset = median_async(Duration::from_secs(3), offset_page).await;
             rows.push(Row {
                 db: "PostgreSQL",
                 depth,

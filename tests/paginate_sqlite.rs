@@ -492,6 +492,15 @@ fn foreign_tampered_and_truncated_cursors_are_refused() {
 }
 
 #[test]
+fn pager_and_errors_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SqlPager>();
+    assert_send_sync::<SqlError>();
+    assert_send_sync::<latchwork::paginate::SqlPage<String>>();
+    assert_send_sync::<latchwork::paginate::Plan>();
+}
+
+#[test]
 fn specs_are_validated() {
     let no_tie = SqlPager::builder("t").sort("a", Order::Ascending).build();
     assert_eq!(no_tie.unwrap_err(), Error::MissingTieBreaker);

@@ -380,63 +380,55 @@ fn foreign_tampered_and_truncated_cursors_are_refused() {
             Err(SqlError::Page(e)) => e,
             other => panic!("accepted: {:?}", other.map(|p| p.items)),
         };
-    let base = || {
-        SqlPager::builder("event")
-            .columns(["id"])
-            .signing_key(b"test key")
+    // `(at, id)` ascending over `table`, with these columns, key, filter.
+    let asc = |table: &str, columns: &[&str], key: Option<&[u8]>, filter: Option<&str>| {
+        let mut b = SqlPager::builder(table)
+            .columns(columns)
+            .sort("at", Order::Ascending)
+            .tie_breaker("id", Order::Ascending);
+        if let Some(k) = key {
+            b = b.signing_key(k);
+        }
+        if let Some(v) = filter {
+            b = b.filter("kind = ?1", [v]);
+        }
+        b.build().unwrap()
     };
-    // Another sort, another table, another column list, another filter,
-    // another filter value: all the typed query mismatch.
+    let key = Some(&b"test key"[..]);
+    let mixed = SqlPager::builder("event")
+        .columns(["id"])
+        .sort("at", Order::Ascending)
+        .tie_breaker("id", Order::Descending)
+        .signing_key(b"test key")
+        .build()
+        .unwrap();
+    let nullable = SqlPager::builder("event")
+        .columns(["id"])
+        .sort_nullable("at", Order::Ascending)
+        .tie_breaker("id", Order::Ascending)
+        .signing_key(b"test key")
+        .build()
+        .unwrap();
+    // Another sort, table, column list, filter, filter value, null
+    // declaration: all the typed query mismatch.
     let others = [
         by_at_id(Order::Descending),
-        base()
-            .sort("at", Order::Ascending)
-            .tie_breaker("id", Order::Descending)
-            .build()
-            .unwrap(),
-        SqlPager::builder("event_copy")
-            .columns(["id"])
-            .sort("at", Order::Ascending)
-            .tie_breaker("id", Order::Ascending)
-            .signing_key(b"test key")
-            .build()
-            .unwrap(),
-        SqlPager::builder("event")
-            .columns(["id", "kind"])
-            .sort("at", Order::Ascending)
-            .tie_breaker("id", Order::Ascending)
-            .signing_key(b"test key")
-            .build()
-            .unwrap(),
-        base()
-            .sort("at", Order::Ascending)
-            .tie_breaker("id", Order::Ascending)
-            .filter("kind = ?1", ["a"])
-            .build()
-            .unwrap(),
-        base()
-            .sort_nullable("at", Order::Ascending)
-            .tie_breaker("id", Order::Ascending)
-            .build()
-            .unwrap(),
+        mixed,
+        asc("event_copy", &["id"], key, None),
+        asc("event", &["id", "kind"], key, None),
+        asc("event", &["id"], key, Some("a")),
+        nullable,
     ];
     for other in &others {
         assert_eq!(refused(other, &token), Error::CursorQueryMismatch);
     }
-    let filtered = |v: &str| {
-        base()
-            .sort("at", Order::Ascending)
-            .tie_breaker("id", Order::Ascending)
-            .filter("kind = ?1", [v])
-            .build()
-            .unwrap()
-    };
-    let a_token = ids(&filtered("a"), &conn, None, 10).next.unwrap();
-    assert_eq!(
-        refused(&filtered("b"), &a_token),
-        Error::CursorQueryMismatch
-    );
-    assert!(ids(&filtered("a"), &conn, Some(&a_token), 10).ids.len() == 10);
+    let a_token = ids(&asc("event", &["id"], key, Some("a")), &conn, None, 10)
+        .next
+        .unwrap();
+    let b_pager = asc("event", &["id"], key, Some("b"));
+    assert_eq!(refused(&b_pager, &a_token), Error::CursorQueryMismatch);
+    let a_pager = asc("event", &["id"], key, Some("a"));
+    assert_eq!(ids(&a_pager, &conn, Some(&a_token), 10).ids.len(), 10);
 
     // Every single-character change of the token is refused.
     for i in 0..token.len() {
@@ -464,19 +456,8 @@ fn foreign_tampered_and_truncated_cursors_are_refused() {
         );
     }
     // Signed by another key, or unsigned: the signature check.
-    let other_key = SqlPager::builder("event")
-        .columns(["id"])
-        .sort("at", Order::Ascending)
-        .tie_breaker("id", Order::Ascending)
-        .signing_key(b"other key")
-        .build()
-        .unwrap();
-    let unsigned = SqlPager::builder("event")
-        .columns(["id"])
-        .sort("at", Order::Ascending)
-        .tie_breaker("id", Order::Ascending)
-        .build()
-        .unwrap();
+    let other_key = asc("event", &["id"], Some(b"other key"), None);
+    let unsigned = asc("event", &["id"], None, None);
     assert_eq!(refused(&other_key, &token), Error::BadCursorSignature);
     let unsigned_token = ids(&unsigned, &conn, None, 10).next.unwrap();
     assert_eq!(refused(&pager, &unsigned_token), Error::BadCursorSignature);

@@ -7,7 +7,9 @@
 //! for a page after (or before) a cursor: the row-value comparison
 //! `(a, b) > ($1, $2)` when every column goes one way and none is
 //! nullable, else the expanded form `a >= $1 AND (a > $1 OR (a = $1 AND b
-//! < $2))`; `ORDER BY` the key (reversed for a backward page); `LIMIT
+//! < $2))`, or two such ranges under `UNION ALL` when a nullable leading
+//! column's `NULL`s follow the cursor's value; `ORDER BY` the key
+//! (reversed for a backward page); `LIMIT
 //! limit + 1` so the extra row says whether more follow. Cursor values,
 //! filter values and the limit are driver parameters, never SQL text;
 //! table and column names are validated and quoted.

@@ -28,9 +28,14 @@ use crate::paginate::query::{Order, Query};
 /// descending, as PostgreSQL orders by default). The statement spells the
 /// order out (`NULLS LAST`/`NULLS FIRST`), so both databases agree, and
 /// the predicate tests `IS NULL` explicitly instead of comparing with
-/// `NULL`. For an index to serve a nullable column's order without a sort,
-/// pick the database's native rule: [`Nulls::Largest`] on PostgreSQL,
-/// [`Nulls::Smallest`] on SQLite.
+/// `NULL`. Either rule reads a page by index seeks at any depth: where
+/// `NULL`s follow the cursor's non-`NULL` value in a nullable leading
+/// column, the page is two index ranges (the values after it, then the
+/// `NULL`s) joined by a sort of at most `2 * (limit + 1)` rows, never the
+/// table. A plain PostgreSQL index stores `NULL`s last, so use
+/// [`Nulls::Largest`] there (or declare the index `NULLS FIRST` for
+/// [`Nulls::Smallest`]), else PostgreSQL sorts the range; a plain SQLite
+/// index serves both rules.
 #[derive(Clone, Debug)]
 pub struct SqlPager {
     spec: Spec,

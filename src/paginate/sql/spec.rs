@@ -127,6 +127,42 @@ impl Spec {
     ) -> (String, Vec<SqlValue>) {
         let backward = at.is_some_and(|p| p.backward);
         let mut params: Vec<SqlValue> = Vec::new();
+        let mut conds: Vec<String> = Vec::new();
+        if let Some((filter, values)) = &self.filter {
+            conds.push(format!("({filter})"));
+            params.extend(values.iter().cloned());
+        }
+        let split = at.is_some_and(|p| self.splits(&p.key, backward));
+        if let Some(at) = at {
+            conds.push(self.predicate(dialect, &at.key, backward, &mut params));
+        }
+        params.push(SqlValue::Int(i64::try_from(fetch).unwrap_or(i64::MAX)));
+        let limit = placeholder(dialect, params.len());
+        if !split {
+            return (self.select(&conds, backward, false, &limit), params);
+        }
+        // The first column is nullable, the cursor's value is not NULL and
+        // NULLs follow it: "after" is "greater, or NULL", an OR no index
+        // range expresses. Two ranges instead, each an index seek, and a
+        // sort of at most 2 * fetch rows to join them.
+        let non_null = self.select(&conds, backward, true, &limit);
+        conds.pop();
+        conds.push(format!("{} IS NULL", self.key[0].name));
+        let nulls = self.select(&conds, backward, true, &limit);
+        let outer: Vec<String> = (0..self.key.len())
+            .map(|i| format!("\"lw_k{i}\""))
+            .collect();
+        let sql = format!(
+            "SELECT * FROM ({non_null}) AS lw_before_nulls UNION ALL SELECT * FROM ({nulls}) AS lw_nulls \
+             ORDER BY {} LIMIT {limit}",
+            self.order_by(&outer, backward)
+        );
+        (sql, params)
+    }
+
+    /// `SELECT <columns>, <key> FROM <table> [WHERE ...] ORDER BY <key>
+    /// LIMIT <limit>`, the key columns aliased `lw_k0..` when `alias`.
+    fn select(&self, conds: &[String], backward: bool, alias: bool, limit: &str) -> String {
         let mut sql = String::with_capacity(256);
         sql.push_str("SELECT ");
         if self.columns.is_empty() {
@@ -134,31 +170,38 @@ impl Spec {
         } else {
             sql.push_str(&self.columns.join(", "));
         }
-        for k in &self.key {
+        for (i, k) in self.key.iter().enumerate() {
             sql.push_str(", ");
             sql.push_str(&k.name);
+            if alias {
+                let _ = write!(sql, " AS \"lw_k{i}\"");
+            }
         }
         sql.push_str(" FROM ");
         sql.push_str(&self.table);
-        let mut conds: Vec<String> = Vec::new();
-        if let Some((filter, values)) = &self.filter {
-            conds.push(format!("({filter})"));
-            params.extend(values.iter().cloned());
-        }
-        if let Some(at) = at {
-            conds.push(self.predicate(dialect, &at.key, backward, &mut params));
-        }
         if !conds.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conds.join(" AND "));
         }
-        sql.push_str(" ORDER BY ");
-        for (i, k) in self.key.iter().enumerate() {
+        let names: Vec<String> = self.key.iter().map(|k| k.name.clone()).collect();
+        let _ = write!(
+            sql,
+            " ORDER BY {} LIMIT {limit}",
+            self.order_by(&names, backward)
+        );
+        sql
+    }
+
+    /// The key's `ORDER BY` terms over `names` (the key columns or their
+    /// aliases), in the read direction, with the `NULL` rule spelled out.
+    fn order_by(&self, names: &[String], backward: bool) -> String {
+        let mut sql = String::new();
+        for (i, (k, name)) in self.key.iter().zip(names).enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
             let order = effective(k.order, backward);
-            sql.push_str(&k.name);
+            sql.push_str(name);
             sql.push_str(if order == Order::Ascending {
                 " ASC"
             } else {
@@ -169,9 +212,16 @@ impl Spec {
                 sql.push_str(if last { " NULLS LAST" } else { " NULLS FIRST" });
             }
         }
-        params.push(SqlValue::Int(i64::try_from(fetch).unwrap_or(i64::MAX)));
-        let _ = write!(sql, " LIMIT {}", placeholder(dialect, params.len()));
-        (sql, params)
+        sql
+    }
+
+    /// Whether the page after `key` is read as two ranges (see
+    /// [`statement`](Self::statement)).
+    fn splits(&self, key: &[SqlValue], backward: bool) -> bool {
+        let first = &self.key[0];
+        first.nullable
+            && !key.first().is_none_or(SqlValue::is_null)
+            && self.nulls_last(effective(first.order, backward))
     }
 
     /// Whether `NULL` comes last when a column is read in `order`.
@@ -206,6 +256,9 @@ impl Spec {
             .iter()
             .map(|k| effective(k.order, backward))
             .collect();
+        // When split, this is the non-NULL range: column 0's NULLs are read
+        // by the other statement.
+        let split = self.splits(key, backward);
         let uniform = orders.iter().all(|&o| o == orders[0]);
         if uniform && self.key.iter().all(|k| !k.nullable) {
             let op = if orders[0] == Order::Ascending {
@@ -225,7 +278,7 @@ impl Spec {
         }
         let mut terms: Vec<String> = Vec::new();
         for i in 0..self.key.len() {
-            let Some(after) = self.after(i, slots[i].as_deref(), orders[i]) else {
+            let Some(after) = self.after(i, slots[i].as_deref(), orders[i], split && i == 0) else {
                 continue; // nothing sorts after NULL here
             };
             let mut parts: Vec<String> = (0..i)
@@ -253,7 +306,7 @@ impl Spec {
         let first = &self.key[0];
         let nulls_last = self.nulls_last(orders[0]);
         match &slots[0] {
-            Some(p) if !first.nullable || !nulls_last => {
+            Some(p) if !first.nullable || !nulls_last || split => {
                 let op = if orders[0] == Order::Ascending {
                     ">="
                 } else {
@@ -268,7 +321,14 @@ impl Spec {
 
     /// "Column `i` strictly after its cursor value" in `order`, or `None`
     /// when nothing can follow (the value is `NULL` and `NULL`s come last).
-    fn after(&self, i: usize, slot: Option<&str>, order: Order) -> Option<String> {
+    /// With `skip_nulls` the column's NULLs are left to another range.
+    fn after(
+        &self,
+        i: usize,
+        slot: Option<&str>,
+        order: Order,
+        skip_nulls: bool,
+    ) -> Option<String> {
         let k = &self.key[i];
         let nulls_last = self.nulls_last(order);
         match slot {
@@ -276,7 +336,7 @@ impl Spec {
             None => Some(format!("{} IS NOT NULL", k.name)),
             Some(p) => {
                 let op = if order == Order::Ascending { ">" } else { "<" };
-                if k.nullable && nulls_last {
+                if k.nullable && nulls_last && !skip_nulls {
                     Some(format!("({} {op} {p} OR {} IS NULL)", k.name, k.name))
                 } else {
                     Some(format!("{} {op} {p}", k.name))
@@ -390,5 +450,40 @@ mod tests {
         );
         assert!(sql.contains("\"score\" ASC NULLS LAST"), "{sql}");
         assert_eq!(params, [SqlValue::Int(7), SqlValue::Int(3)]);
+    }
+
+    #[test]
+    fn nulls_after_a_value_are_a_second_range() {
+        let s = spec(vec![
+            col("score", Order::Ascending, true),
+            col("id", Order::Ascending, false),
+        ]);
+        let at = Position {
+            backward: false,
+            key: vec![SqlValue::Int(4), SqlValue::Int(7)],
+        };
+        let (sql, params) = s.statement(Dialect::Sqlite, Some(&at), 3);
+        assert_eq!(
+            sql,
+            "SELECT * FROM (SELECT *, \"score\" AS \"lw_k0\", \"id\" AS \"lw_k1\" FROM \"t\" \
+             WHERE \"score\" >= ?1 AND ((\"score\" > ?1) OR (\"score\" = ?1 AND \"id\" > ?2)) \
+             ORDER BY \"score\" ASC NULLS LAST, \"id\" ASC LIMIT ?3) AS lw_before_nulls \
+             UNION ALL SELECT * FROM (SELECT *, \"score\" AS \"lw_k0\", \"id\" AS \"lw_k1\" \
+             FROM \"t\" WHERE \"score\" IS NULL ORDER BY \"score\" ASC NULLS LAST, \"id\" ASC \
+             LIMIT ?3) AS lw_nulls ORDER BY \"lw_k0\" ASC NULLS LAST, \"lw_k1\" ASC LIMIT ?3"
+        );
+        assert_eq!(
+            params,
+            [SqlValue::Int(4), SqlValue::Int(7), SqlValue::Int(3)]
+        );
+        // Backward, the NULLs come first: one range again.
+        let back = Position {
+            backward: true,
+            ..at
+        };
+        assert!(!s
+            .statement(Dialect::Sqlite, Some(&back), 3)
+            .0
+            .contains("UNION"));
     }
 }

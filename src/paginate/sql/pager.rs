@@ -86,6 +86,10 @@ pub struct SqlPage<T> {
     pub next_cursor: Option<String>,
     /// The token for the page before this one: when rows precede it (the
     /// page was reached by a cursor, or a backward read found more).
+    ///
+    /// Both tokens are built from the page's boundary rows, so an empty
+    /// page (every row after the cursor was deleted) has neither: the
+    /// client goes back with the token it came by, or starts over.
     pub prev_cursor: Option<String>,
 }
 

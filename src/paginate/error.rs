@@ -46,6 +46,21 @@ pub enum Error {
         /// The longest token accepted.
         max: usize,
     },
+    /// A SQL table or column name is not a plain identifier (ASCII
+    /// letters, digits, `_`, `$`, not starting with a digit; optionally
+    /// `schema.name`).
+    InvalidIdentifier {
+        /// The name given (its first 64 characters).
+        name: String,
+    },
+    /// A SQL sort key has no tie-breaker: the unique, non-`NULL` column
+    /// that must end it so no two rows share a key.
+    MissingTieBreaker,
+    /// A column appears twice in a SQL sort key.
+    DuplicateSortColumn {
+        /// The column.
+        name: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -72,6 +87,17 @@ impl fmt::Display for Error {
                 f,
                 "cursor key too long: its token would be {len} characters, the maximum is {max}"
             ),
+            Error::InvalidIdentifier { name } => write!(
+                f,
+                "{name:?} is not a plain SQL identifier (ASCII letters, digits, _ and $, \
+                 not starting with a digit, optionally schema.name)"
+            ),
+            Error::MissingTieBreaker => f.write_str(
+                "the sort key needs a tie-breaker: a unique, non-NULL column (usually the primary key)",
+            ),
+            Error::DuplicateSortColumn { name } => {
+                write!(f, "column {name:?} appears twice in the sort key")
+            }
         }
     }
 }

@@ -15,6 +15,10 @@
 //!   a fingerprint of the [`Query`] (order and filter) so a token is refused
 //!   for another query, the key, and with a signing key a truncated
 //!   HMAC-SHA256 tag so tampering is detected. Bad tokens are typed errors.
+//! - `sql` (features `sqlite`, `postgres`): `SqlPager` writes the
+//!   keyset SQL for a sort key over a table and pages SQLite through
+//!   `rusqlite` or PostgreSQL through `tokio-postgres`, with the same
+//!   tokens.
 //!
 //! ```text
 //!  offset:  [ page 1 ][ page 2 ] ... [ page k ]   cost O(offset) to reach page k
@@ -25,9 +29,14 @@ mod error;
 mod keyset;
 mod offset;
 mod query;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub mod sql;
 
 pub use cursor::{CursorCodec, CursorKey, MAX_CURSOR_LEN};
 pub use error::Error;
 pub use keyset::{KeysetPage, KeysetPager, KeysetPagerBuilder, OrderedIndex};
 pub use offset::{IterPage, OffsetPager, Page, PageRequest, DEFAULT_MAX_PAGE_SIZE};
 pub use query::{Order, Query};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{Dialect, Nulls, Plan, SqlError, SqlPage, SqlPager, SqlPagerBuilder, SqlValue};

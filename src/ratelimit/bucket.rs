@@ -118,32 +118,12 @@ impl<C: Clock> TokenBucketBuilder<C> {
     /// [`Error::RateOutOfRange`], [`Error::ZeroCapacity`] for a zero limit,
     /// [`Error::CapacityOverflow`].
     pub fn build(self) -> Result<TokenBucket<C>, Error> {
-        let gcra = gcra_from(self.rate, self.burst)?;
+        let gcra = Gcra::from_builder(self.rate, self.burst)?;
         Ok(TokenBucket {
             cell: GcraCell::new(gcra),
             clock: self.clock,
             line: WaitLine::new(),
         })
-    }
-}
-
-/// Validates a builder's rate and burst (shared with the keyed limiter).
-pub(crate) fn gcra_from(rate: Option<f64>, burst: Option<u64>) -> Result<Gcra, Error> {
-    let rate = rate.ok_or(Error::MissingParameter { parameter: "rate" })?;
-    let burst = match burst {
-        Some(b) => b,
-        // A NaN or out-of-range rate is reported by `Gcra::new` below.
-        None if rate.is_finite() && rate > 0.0 => (rate.ceil() as u64).max(1),
-        None => 1,
-    };
-    Gcra::new(rate, burst)
-}
-
-/// The denial of the `Err` convention: [`Error::RateLimited`] after
-/// `wait_nanos`.
-pub(crate) fn limited(wait_nanos: u64) -> Error {
-    Error::RateLimited {
-        retry_after: Duration::from_nanos(wait_nanos),
     }
 }
 

@@ -144,6 +144,14 @@ impl Error {
         }
     }
 
+    /// The denial of the `Err` convention: [`Error::RateLimited`] after
+    /// `wait_nanos`.
+    pub(crate) fn limited(wait_nanos: u64) -> Error {
+        Error::RateLimited {
+            retry_after: Duration::from_nanos(wait_nanos),
+        }
+    }
+
     /// Whether this is the ordinary denial, [`Error::RateLimited`].
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, Error::RateLimited { .. })

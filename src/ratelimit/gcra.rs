@@ -48,7 +48,7 @@ impl Refusal {
     /// [`Error::EndOfTime`] naming the refill `interval` it would wait on.
     pub(crate) fn into_error(self) -> Error {
         match self {
-            Refusal::Wait(wait) => super::bucket::limited(wait),
+            Refusal::Wait(wait) => Error::limited(wait),
             Refusal::EndOfTime => Error::EndOfTime {
                 parameter: "interval",
             },
@@ -280,6 +280,21 @@ impl Gcra {
     #[inline]
     pub(crate) fn is_full(tat: u64, now: u64) -> bool {
         tat <= now
+    }
+}
+
+impl Gcra {
+    /// A builder's rate and burst, validated (the bucket's and the keyed
+    /// limiter's builders).
+    pub(crate) fn from_builder(rate: Option<f64>, burst: Option<u64>) -> Result<Gcra, Error> {
+        let rate = rate.ok_or(Error::MissingParameter { parameter: "rate" })?;
+        let burst = match burst {
+            Some(b) => b,
+            // A NaN or out-of-range rate is reported by `Gcra::new` below.
+            None if rate.is_finite() && rate > 0.0 => (rate.ceil() as u64).max(1),
+            None => 1,
+        };
+        Gcra::new(rate, burst)
     }
 }
 

@@ -1,6 +1,5 @@
 //! [`KeyedLimiter`]: one GCRA bucket per key in sharded hash tables, and its
 //! [`Limiter`] impl; the builder is in `keyed/builder.rs`.
-use super::bucket::gcra_from;
 use super::gcra::{Gcra, Refusal};
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, SystemClock};

@@ -93,6 +93,7 @@ mod limiter;
 mod policy;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod window;
 mod window_counter;
 mod window_log;
 

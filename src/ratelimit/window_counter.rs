@@ -2,7 +2,7 @@
 //! and its [`Limiter`] impl.
 use super::fifo::WaitLine;
 use super::limiter::unkeyed_surface;
-use super::window_log::{denied_until, nanos_u128, window_params};
+use super::window::{denied_until, nanos_u128, window_params};
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
 use crate::sync::Mutex;

@@ -70,7 +70,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
     /// As [`TokenBucketBuilder::build`](crate::ratelimit::TokenBucketBuilder::build),
     /// and [`Error::ZeroCapacity`] for zero `max_keys` or `shards`.
     pub fn build(self) -> Result<KeyedLimiter<K, S, C>, Error> {
-        let gcra = gcra_from(self.rate, self.burst)?;
+        let gcra = super::super::gcra::Gcra::from_builder(self.rate, self.burst)?;
         if self.max_keys == 0 {
             return Err(Error::ZeroCapacity {
                 parameter: "max_keys",

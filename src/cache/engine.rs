@@ -272,11 +272,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                         seg.touch(i, now, tti);
                     }
                 }
+                if let Some(after) = self.config.refresh {
+                    self.refresh_if_due(&seg, hash, i, after);
+                }
             }
             let node = seg.node(i)?;
-            if let Some(after) = self.config.refresh {
-                self.refresh_if_due(&seg, hash, i, after);
-            }
             Some((i, node.value.clone(), seg.wants_hit(node)))
         });
         let Some((i, value, wanted)) = hit else {

@@ -6,7 +6,9 @@
 //! caches that refresh). A `get` that finds its entry written at least the
 //! period ago claims the refresh with one CAS that sets the time's top bit
 //! (the *mark*): the first reader wins, every other reader sees the mark
-//! and goes on. The winner pushes the entry's (hash, slot) on the cache's
+//! and goes on. (The check sits in the read path's branch for entries
+//! with times, which a refreshing cache keeps for every entry, so it costs
+//! other caches nothing.) The winner pushes the entry's (hash, slot) on the cache's
 //! refresh queue and wakes the refresher; that is all a reader does, under
 //! the shard's read lock, and it returns the current value at once.
 //!
@@ -74,9 +76,12 @@ impl Drop for RefreshLink {
     }
 }
 
-impl<K, V> Segment<K, V> {
+impl<K: Hash + Eq, V> Segment<K, V> {
     /// Records that entry `i` was written at `now` (clears its mark).
     pub(super) fn set_written(&mut self, i: u32, now: u64) {
+        // The read path checks for a refresh only where an entry has
+        // times (see `Cache::get_hashed`).
+        self.enable_times();
         let i = i as usize;
         if self.written.len() <= i {
             let len = self.arena.slot_count().max(i + 1);
@@ -97,16 +102,29 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// A read's refresh check, under the shard's read lock: claims the
     /// refresh of entry `i` (hash `hash`) if it was written `after` or more
     /// ago and nobody claimed it yet, and queues it.
-    #[inline]
+    #[inline(always)]
     pub(super) fn refresh_if_due(&self, seg: &Segment<K, V>, hash: u64, i: u32, after: u64) {
         let Some(cell) = seg.written_at(i) else {
             return;
         };
         // Relaxed: the value is self-contained; the CAS below decides.
         let t = cell.load(Ordering::Relaxed);
-        if t & MARK != 0 {
-            return;
+        if t & MARK == 0 {
+            self.claim_refresh(seg, cell, t, hash, i, after);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_refresh(
+        &self,
+        seg: &Segment<K, V>,
+        cell: &AtomicU64,
+        t: u64,
+        hash: u64,
+        i: u32,
+        after: u64,
+    ) {
         let now = seg.floored(|| self.clock.now_nanos());
         if now.saturating_sub(t) < after {
             return;

@@ -10,10 +10,13 @@
 //! - two threads on disjoint key halves with room for every key (no
 //!   eviction, so a deterministic outcome): the final contents equal the
 //!   union of the two threads' last writes.
+//!
+//! `Compute` drives the entry API (`and_compute_with`: put, remove, keep,
+//! add one) through all three.
 #![no_main]
 
 use arbitrary::Arbitrary;
-use latchwork::cache::{Cache, Policy, RemovalCause};
+use latchwork::cache::{Cache, Computed, Op as EntryOp, Policy, RemovalCause};
 use latchwork::clock::{Clock, ManualClock};
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
@@ -35,6 +38,9 @@ enum Op {
     Remove(u8),
     Advance(u8),
     Retain(u8),
+    /// `entry(k).and_compute_with`: mode % 4 is put `v`, remove, keep, or
+    /// put the old value plus one (`v` when absent).
+    Compute(u8, u32, u8),
     InvalidateAll,
     RunPending,
 }
@@ -79,6 +85,16 @@ fn policy(tinylfu: bool) -> Policy {
         Policy::TinyLfu
     } else {
         Policy::Lru
+    }
+}
+
+/// What a `Compute` of `mode` does to `old`.
+fn decide(old: Option<u32>, v: u32, mode: u8) -> EntryOp<u32> {
+    match mode % 4 {
+        0 => EntryOp::Put(v),
+        1 => EntryOp::Remove,
+        2 => EntryOp::Nop,
+        _ => EntryOp::Put(old.map_or(v, |o| o.wrapping_add(1))),
     }
 }
 
@@ -132,6 +148,37 @@ fn strict_lru(capacity: u8, ops: Vec<Op>) {
                     want.push((k, v, RemovalCause::Explicit));
                 }
                 assert_eq!(cache.remove(&k), r);
+            }
+            Op::Compute(k, v, mode) => {
+                let old = reference.peek(k);
+                let got = cache
+                    .entry(k)
+                    .and_compute_with(|o| decide(o.copied(), v, mode));
+                let expect = match (decide(old, v, mode), old) {
+                    (EntryOp::Put(n), old) => {
+                        if let Some((ok, ov)) = reference.put(k, n) {
+                            let cause = if ok == k {
+                                RemovalCause::Replaced
+                            } else {
+                                RemovalCause::Size
+                            };
+                            want.push((ok, ov, cause));
+                        }
+                        if old.is_some() {
+                            Computed::Replaced(n)
+                        } else {
+                            Computed::Inserted(n)
+                        }
+                    }
+                    (EntryOp::Remove, Some(o)) => {
+                        reference.remove(k);
+                        want.push((k, o, RemovalCause::Explicit));
+                        Computed::Removed(o)
+                    }
+                    (_, Some(o)) => Computed::Unchanged(o),
+                    (_, None) => Computed::StillAbsent,
+                };
+                assert_eq!(got, expect, "{op:?}");
             }
             Op::InvalidateAll => {
                 cache.invalidate_all();
@@ -253,6 +300,27 @@ fn anything(
                 let m = u32::from(m.max(1));
                 cache.retain(|_, v| v.0 % m != 0);
             }
+            Op::Compute(k, v, mode) => {
+                let mut seen = None;
+                let got = cache.entry(k).and_compute_with(|o| {
+                    seen = Some(o.copied());
+                    match decide(o.map(|o| o.0), v, mode) {
+                        EntryOp::Put(n) => EntryOp::Put((n, now)),
+                        EntryOp::Remove => EntryOp::Remove,
+                        EntryOp::Nop => EntryOp::Nop,
+                    }
+                });
+                if let Some(Some((old, written))) = seen {
+                    assert_eq!(Some(&old), last.get(&k), "compute saw only the last value");
+                    if let Some(Some(t)) = lives.get(&k) {
+                        assert!(now < written + t, "compute saw an expired value");
+                    }
+                }
+                if let Computed::Inserted((n, _)) | Computed::Replaced((n, _)) = got {
+                    last.insert(k, n);
+                    lives.insert(k, cache_ttl);
+                }
+            }
             Op::InvalidateAll => cache.invalidate_all(),
             Op::RunPending => cache.run_pending_tasks(),
         }
@@ -306,6 +374,23 @@ fn two_threads(tinylfu: bool, ops: [Vec<Op>; 2]) {
                         Op::Remove(k) => {
                             let k = own(k);
                             assert_eq!(cache.remove(&k), model.remove(&k));
+                        }
+                        Op::Compute(k, v, mode) => {
+                            let k = own(k);
+                            let old = model.get(&k).copied();
+                            cache.entry(k).and_compute_with(|o| {
+                                assert_eq!(o.copied(), old, "only this thread writes k");
+                                decide(o.copied(), v, mode)
+                            });
+                            match decide(old, v, mode) {
+                                EntryOp::Put(n) => {
+                                    model.insert(k, n);
+                                }
+                                EntryOp::Remove => {
+                                    model.remove(&k);
+                                }
+                                EntryOp::Nop => {}
+                            }
                         }
                         _ => {}
                     }

@@ -1,0 +1,142 @@
+#![cfg(all(not(loom), feature = "redis", feature = "tokio"))]
+//! `RedisQueue` under faults: worker processes killed mid-job, a fleet of
+//! worker processes, a Redis stopped with SIGSTOP, a Redis killed and
+//! restarted from its append-only file. The process tests run against
+//! `LATCHWORK_REDIS_URL` and `LATCHWORK_REDIS_CLUSTER_URLS` (each when
+//! set); the Redis fault tests start a private `redis-server`.
+#[path = "common/queue_redis_procs.rs"]
+mod procs;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use latchwork::queue::{EnqueueOptions, Level, Priority, RedisError, RedisQueue};
+use redis_server::{endpoints, Server};
+use std::time::{Duration, Instant};
+
+const LEASE: Duration = Duration::from_millis(300);
+
+fn opts() -> EnqueueOptions {
+    EnqueueOptions::new()
+}
+
+// ---- processes ----
+
+/// The child half of the crash and fleet tests; a no-op unless the parent
+/// set `LATCHWORK_QUEUE_CHILD`.
+#[test]
+fn child_process() {
+    procs::child_main();
+}
+
+#[test]
+fn crash_mid_job_loses_nothing_and_completes_nothing_twice() {
+    for (label, e) in endpoints("crash_mid_job") {
+        procs::crash_test(label, &e);
+    }
+}
+
+#[test]
+fn fleet_of_processes_acks_every_job_once() {
+    for (label, e) in endpoints("fleet") {
+        procs::fleet_test(label, &e);
+    }
+}
+
+// ---- faults on a private server ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigstop_gives_typed_errors_in_time_and_sigcont_resumes() {
+    let Some(server) = Server::start("sigstop", &["--appendonly", "no"]) else {
+        return;
+    };
+    let q = RedisQueue::builder("stop")
+        .url(&server.url())
+        .response_timeout(Duration::from_millis(300))
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .unwrap();
+    q.enqueue("before", Priority::High, opts()).await.unwrap();
+    server.signal("STOP");
+    for _ in 0..3 {
+        let start = Instant::now();
+        let r = q.enqueue("during", Priority::High, opts()).await;
+        assert!(matches!(r, Err(RedisError::Unavailable { .. })), "{r:?}");
+        let r = q.reserve(LEASE, Duration::from_secs(1)).await;
+        assert!(matches!(r, Err(RedisError::Unavailable { .. })), "{r:?}");
+        // Each call is bounded by the response timeout plus the
+        // connection manager's reconnect tries.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    let blocking = RedisQueue::builder("stop")
+        .url(&server.url())
+        .response_timeout(Duration::from_millis(300));
+    // Connecting to a stopped server times out too (the accept queue
+    // takes the connection, nothing answers).
+    let start = Instant::now();
+    assert!(blocking.build_blocking().is_err());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    server.signal("CONT");
+    let start = Instant::now();
+    let job = loop {
+        match q.try_reserve(LEASE).await {
+            Ok(Some(job)) => break job,
+            Ok(None) => panic!("the job enqueued before SIGSTOP is gone"),
+            Err(e) => {
+                assert!(e.is_transient(), "{e:?}");
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "no recovery: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(job.payload(), b"before");
+    q.ack(&job).await.unwrap();
+}
+
+#[test]
+fn aof_restart_loses_no_acknowledged_enqueue() {
+    // `appendfsync always`: each write is fsynced before the reply, so an
+    // acknowledged enqueue survives even a power loss. (`everysec`
+    // survives a killed redis-server as well, since its write(2) happens
+    // before the reply, but not a machine crash.)
+    let Some(mut server) = Server::start(
+        "aof_restart",
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    ) else {
+        return;
+    };
+    let build = |url: &str| {
+        RedisQueue::builder("aof")
+            .url(url)
+            .build_blocking()
+            .unwrap()
+    };
+    let q = build(&server.url());
+    let mut ids = Vec::new();
+    for i in 0..300u32 {
+        let level = Level::new((i % 4) as u8).unwrap();
+        ids.push(q.enqueue(i.to_string(), level, opts()).unwrap().id());
+    }
+    let leased = q.try_reserve(Duration::from_secs(600)).unwrap().unwrap();
+    drop(q);
+    server.crash_and_restart(); // SIGKILL, then the same dir
+    let q = build(&server.url());
+    let s = q.stats().unwrap();
+    assert_eq!((s.ready_total(), s.leased), (299, 1), "{s}");
+    // The lease taken before the crash still counts: its ack is accepted.
+    q.ack(&leased).unwrap();
+    let mut seen = vec![leased.id()];
+    while let Some(job) = q.try_reserve(LEASE).unwrap() {
+        seen.push(job.id());
+        q.ack(&job).unwrap();
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ids);
+}

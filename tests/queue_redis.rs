@@ -201,6 +201,30 @@ async fn lease_expiry_redelivers_and_refuses_the_stale_ack() {
 }
 
 #[tokio::test]
+async fn ack_and_reserve_in_one_trip() {
+    for (label, e) in endpoints("ack_and_reserve") {
+        let q = queue(&e, "chain").await;
+        q.enqueue("a", Priority::High, opts()).await.unwrap();
+        q.enqueue("b", Priority::Low, opts()).await.unwrap();
+        let a = q.try_reserve(LEASE).await.unwrap().unwrap();
+        let (acked, b) = q.ack_and_reserve(&a, LEASE).await.unwrap();
+        acked.unwrap();
+        let b = b.expect("the next job");
+        assert_eq!(b.payload(), b"b", "{label}");
+        // A stale ack is refused, and the reserve still runs (nothing left).
+        let (acked, none) = q.ack_and_reserve(&a, LEASE).await.unwrap();
+        assert_eq!(
+            acked,
+            Err(RedisError::UnknownJob { job: a.id() }),
+            "{label}"
+        );
+        assert!(none.is_none(), "{label}");
+        let (acked, none) = q.ack_and_reserve(&b, LEASE).await.unwrap();
+        assert_eq!((acked, none), (Ok(()), None), "{label}");
+    }
+}
+
+#[tokio::test]
 async fn extend_keeps_the_job() {
     for (label, e) in endpoints("extend_keeps_the_job") {
         let q = queue(&e, "extend").await;

@@ -122,6 +122,21 @@ impl BlockingRedisQueue {
         core::parse_lease(self.run(&self.core.scripts.ack, &call)?, job.id, "ack").map(drop)
     }
 
+    /// As [`RedisQueue::ack_and_reserve`](super::RedisQueue::ack_and_reserve).
+    ///
+    /// # Errors
+    /// As `RedisQueue::ack_and_reserve`.
+    pub fn ack_and_reserve(
+        &self,
+        job: &Job,
+        lease: Duration,
+    ) -> Result<(Result<(), RedisError>, Option<Job>), RedisError> {
+        let call = self.core.ack_reserve(job, lease)?;
+        let v = self.run(&self.core.scripts.ack_reserve, &call)?;
+        let (acked, next) = core::parse_ack_reserve(v, job.id)?;
+        Ok((acked, next.into_job()))
+    }
+
     /// As [`RedisQueue::nack`](super::RedisQueue::nack).
     ///
     /// # Errors

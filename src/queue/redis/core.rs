@@ -39,6 +39,7 @@ pub(crate) struct Scripts {
     pub(crate) enqueue: Script,
     pub(crate) reserve: Script,
     pub(crate) ack: Script,
+    pub(crate) ack_reserve: Script,
     pub(crate) extend: Script,
     pub(crate) nack: Script,
     pub(crate) release: Script,
@@ -53,6 +54,7 @@ impl Scripts {
             enqueue: script!("enqueue", "enqueue.lua"),
             reserve: script!("reserve", "reserve.lua"),
             ack: script!("ack", "ack.lua"),
+            ack_reserve: script!("ack_reserve", "ack_reserve.lua"),
             extend: script!("extend", "extend.lua"),
             nack: script!("nack", "nack.lua"),
             release: script!("release", "release.lua"),
@@ -69,6 +71,15 @@ pub(crate) enum Reserved {
     /// Nothing ready; the time until a delayed job is due or a lease runs
     /// out, if any.
     Empty(Option<Duration>),
+}
+
+impl Reserved {
+    pub(crate) fn into_job(self) -> Option<Job> {
+        match self {
+            Reserved::Job(job) => Some(job),
+            Reserved::Empty(_) => None,
+        }
+    }
 }
 
 /// What a nack did.
@@ -233,6 +244,11 @@ impl Core {
         Ok(self.call().arg(ms))
     }
 
+    pub(crate) fn ack_reserve(&self, job: &Job, lease: Duration) -> Result<ScriptCall, RedisError> {
+        let ms = check_duration("lease", lease, Duration::from_millis(1), MAX_LEASE)?;
+        Ok(self.lease_op(job).arg(ms))
+    }
+
     pub(crate) fn lease_op(&self, job: &Job) -> ScriptCall {
         self.call().arg(job.id).arg(job.token)
     }
@@ -365,9 +381,32 @@ pub(crate) fn parse_enqueue(v: Value) -> Result<Enqueued, RedisError> {
     })
 }
 
+/// An ack's outcome (the lease check's codes as errors) and the reserve
+/// that followed it.
+pub(crate) fn parse_ack_reserve(
+    v: Value,
+    job: JobId,
+) -> Result<(Result<(), RedisError>, Reserved), RedisError> {
+    let mut it = items(v, "ack_reserve")?;
+    if it.is_empty() {
+        return Err(malformed("ack_reserve"));
+    }
+    let acked = match int(it.first(), "ack_reserve")? {
+        0 => Err(RedisError::UnknownJob { job }),
+        -1 => Err(RedisError::LeaseLost { job }),
+        -2 => Err(RedisError::Dead { job }),
+        _ => Ok(()),
+    };
+    it.remove(0);
+    Ok((acked, reserve_reply(it)?))
+}
+
 pub(crate) fn parse_reserve(v: Value) -> Result<Reserved, RedisError> {
+    reserve_reply(items(v, "reserve")?)
+}
+
+fn reserve_reply(mut it: Vec<Value>) -> Result<Reserved, RedisError> {
     const S: &str = "reserve";
-    let mut it = items(v, S)?;
     if int(it.first(), S)? == 0 {
         let wake = int(it.get(1), S)?;
         return Ok(Reserved::Empty(

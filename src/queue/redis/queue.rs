@@ -183,6 +183,27 @@ impl RedisQueue {
         .map(drop)
     }
 
+    /// [`ack`](Self::ack) this job and [`try_reserve`](Self::try_reserve)
+    /// the next in one round trip (one script): a worker's loop at two
+    /// round trips per job, enqueue included. The reserve happens whatever
+    /// the ack's outcome, which is the first value.
+    ///
+    /// # Errors
+    /// [`RedisError::DurationOutOfRange`] for the lease;
+    /// [`RedisError::Unavailable`], [`RedisError::Backend`] (then neither
+    /// happened, or both did: the unacked job comes back after its lease,
+    /// a reserved one after the new lease).
+    pub async fn ack_and_reserve(
+        &self,
+        job: &Job,
+        lease: Duration,
+    ) -> Result<(Result<(), RedisError>, Option<Job>), RedisError> {
+        let call = self.core().ack_reserve(job, lease)?;
+        let v = self.run(&self.core().scripts.ack_reserve, &call).await?;
+        let (acked, next) = core::parse_ack_reserve(v, job.id)?;
+        Ok((acked, next.into_job()))
+    }
+
     /// Reports the delivery failed: the job runs again after the
     /// [`backoff`](super::RedisQueueBuilder::backoff)'s jittered delay for
     /// this attempt, or, on its last attempt, moves to the dead set with

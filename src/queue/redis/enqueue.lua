@@ -28,6 +28,8 @@ end
 if at > now then
   redis.call('ZADD', K_DELAYED, int(at), id)
 else
-  make_ready(id, level)
+  -- A new job's id comes from the same counter as the ready sequence, so
+  -- it serves as its sequence number (one INCR fewer).
+  redis.call('ZADD', K_READY, int(level * LEVEL_SPAN + id), id)
 end
 return {1, id}

@@ -118,12 +118,14 @@ local function reserve_one(now, lease_ms)
     return {0, wake}
   end
   local id = popped[1]
+  -- The token is the job's ready score: every time a job becomes ready it
+  -- gets a fresh sequence number, so each delivery has its own.
+  local token = popped[2]
   local jk = job_key(id)
-  local attempt = redis.call('HINCRBY', jk, 'a', 1)
-  local token = redis.call('INCR', K_SEQ)
+  local f = redis.call('HMGET', jk, 'p', 'l', 'm', 'e', 'a')
+  local attempt = tonumber(f[5]) + 1
   local deadline = now + lease_ms
-  redis.call('HSET', jk, 't', int(token))
+  redis.call('HSET', jk, 'a', int(attempt), 't', token)
   redis.call('ZADD', K_LEASED, int(deadline), id)
-  local f = redis.call('HMGET', jk, 'p', 'l', 'm', 'e')
-  return {1, tonumber(id), token, attempt, tonumber(f[3]), tonumber(f[2]), tonumber(f[4]), deadline, f[1]}
+  return {1, tonumber(id), tonumber(token), attempt, tonumber(f[3]), tonumber(f[2]), tonumber(f[4]), deadline, f[1]}
 end

@@ -140,3 +140,150 @@ fn aof_restart_loses_no_acknowledged_enqueue() {
     seen.sort_unstable();
     assert_eq!(seen, ids);
 }
+
+// ---- cluster: the queue's slot moves to another master ----
+
+struct Node {
+    id: String,
+    addr: String,
+    slots: Vec<(u16, u16)>,
+}
+
+fn cluster_nodes(seed: &str) -> Vec<Node> {
+    let mut c = redis::Client::open(seed).unwrap().get_connection().unwrap();
+    let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).unwrap();
+    text.lines()
+        .filter(|l| l.contains("master"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let addr = f[1].split('@').next().unwrap().to_owned();
+            let slots = f[8..]
+                .iter()
+                .filter(|s| !s.starts_with('['))
+                .map(|s| match s.split_once('-') {
+                    Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                    None => (s.parse().unwrap(), s.parse().unwrap()),
+                })
+                .collect();
+            Node {
+                id: f[0].to_owned(),
+                addr,
+                slots,
+            }
+        })
+        .collect()
+}
+
+fn node_conn(addr: &str) -> redis::Connection {
+    redis::Client::open(format!("redis://{addr}"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+/// Moves `slot` from its master to another with the resharding protocol
+/// (`SETSLOT IMPORTING/MIGRATING`, `MIGRATE`, `SETSLOT NODE`), as
+/// `redis-cli --cluster reshard` does for each slot.
+fn move_slot(seed: &str, slot: u16) -> String {
+    let nodes = cluster_nodes(seed);
+    let src = nodes
+        .iter()
+        .find(|n| n.slots.iter().any(|&(a, b)| (a..=b).contains(&slot)))
+        .unwrap();
+    let dst = nodes.iter().find(|n| n.id != src.id).unwrap();
+    let (mut s, mut d) = (node_conn(&src.addr), node_conn(&dst.addr));
+    let setslot = |c: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SETSLOT").arg(slot).arg(args);
+        let () = cmd.query(c).unwrap();
+    };
+    setslot(&mut d, &["IMPORTING", &src.id]);
+    setslot(&mut s, &["MIGRATING", &dst.id]);
+    let (host, port) = dst.addr.rsplit_once(':').unwrap();
+    loop {
+        let keys: Vec<String> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(100)
+            .query(&mut s)
+            .unwrap();
+        if keys.is_empty() {
+            break;
+        }
+        let () = redis::cmd("MIGRATE")
+            .arg(host)
+            .arg(port)
+            .arg("")
+            .arg(0)
+            .arg(5000)
+            .arg("KEYS")
+            .arg(&keys)
+            .query(&mut s)
+            .unwrap();
+    }
+    for n in &nodes {
+        setslot(&mut node_conn(&n.addr), &["NODE", &dst.id]);
+    }
+    dst.addr.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_slot_moves_and_the_queue_follows() {
+    let Ok(list) = std::env::var("LATCHWORK_REDIS_CLUSTER_URLS") else {
+        println!("SKIPPED: cluster_slot_moves: set LATCHWORK_REDIS_CLUSTER_URLS");
+        return;
+    };
+    let seeds = latchwork::queue::Endpoint::cluster_from_list(&list);
+    let q = RedisQueue::builder(&redis_server::unique("reshard"))
+        .endpoint(seeds)
+        .build()
+        .await
+        .unwrap();
+    for i in 0..50u32 {
+        q.enqueue(i.to_string(), Level::new((i % 4) as u8).unwrap(), opts())
+            .await
+            .unwrap();
+    }
+    let held = q
+        .try_reserve(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let seed = list.split(',').next().unwrap().trim().to_owned();
+    let slot: u16 = {
+        let mut c = redis::Client::open(seed.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(q.base_key())
+            .query(&mut c)
+            .unwrap()
+    };
+    let to = move_slot(&seed, slot);
+    // The client learns the new owner from MOVED; a call during the
+    // topology refresh may fail transiently, never wrongly.
+    let start = Instant::now();
+    let mut seen = 1;
+    let mut acked = vec![held.id()];
+    loop {
+        match q.ack(&held).await {
+            Ok(()) => break,
+            Err(e) if e.is_transient() && start.elapsed() < Duration::from_secs(10) => {}
+            Err(e) => panic!("ack after the move: {e}"),
+        }
+    }
+    while let Some(job) = q.try_reserve(LEASE).await.unwrap() {
+        q.ack(&job).await.unwrap();
+        acked.push(job.id());
+        seen += 1;
+    }
+    assert_eq!(seen, 50, "every job survived the move to {to}");
+    acked.sort_unstable();
+    acked.dedup();
+    assert_eq!(acked.len(), 50);
+    let s = q.stats().await.unwrap();
+    assert_eq!((s.ready_total(), s.leased, s.dead), (0, 0, 0));
+    println!("cluster: slot {slot} moved to {to}; 50 jobs completed after the move");
+}

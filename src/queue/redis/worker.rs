@@ -246,7 +246,17 @@ impl Slot {
                 Ok(None) => failures = 0,
                 Ok(Some(job)) => {
                     failures = 0;
-                    self.one(job, handler).await;
+                    // A success acks and reserves the next job in one trip.
+                    let mut next = Some(job);
+                    while let Some(job) = next {
+                        if self.shared.stopping() {
+                            if self.queue.release(&job).await.is_ok() {
+                                Shared::bump(&self.shared.released);
+                            }
+                            break;
+                        }
+                        next = self.one(job, handler).await;
+                    }
                 }
                 Err(_) => {
                     Shared::bump(&self.shared.redis_errors);
@@ -265,7 +275,8 @@ impl Slot {
         d.min(Duration::from_secs(1))
     }
 
-    async fn one<F, Fut, E>(&self, job: Job, handler: &F)
+    /// Runs one job; after a success, the job `ack_and_reserve` took.
+    async fn one<F, Fut, E>(&self, job: Job, handler: &F) -> Option<Job>
     where
         F: Fn(Job) -> Fut,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -285,7 +296,7 @@ impl Slot {
                         if self.queue.release(&job).await.is_ok() {
                             Shared::bump(&self.shared.released);
                         }
-                        return;
+                        return None;
                     }
                     Err(_) => continue,
                 }
@@ -297,8 +308,20 @@ impl Slot {
         };
         let failure = match outcome {
             Ok(Ok(())) => {
-                self.settle(self.queue.ack(&job).await.map(|()| None));
-                return;
+                if self.shared.stopping() {
+                    self.settle(self.queue.ack(&job).await.map(|()| None));
+                    return None;
+                }
+                return match self.queue.ack_and_reserve(&job, self.lease).await {
+                    Ok((acked, next)) => {
+                        self.settle(acked.map(|()| None));
+                        next
+                    }
+                    Err(e) => {
+                        self.settle(Err(e));
+                        None
+                    }
+                };
             }
             Ok(Err(reason)) => reason,
             Err(join) if join.is_panic() => {
@@ -309,10 +332,11 @@ impl Slot {
                 if self.queue.release(&job).await.is_ok() {
                     Shared::bump(&self.shared.released);
                 }
-                return;
+                return None;
             }
         };
         self.settle(self.queue.nack(&job, &failure).await.map(Some));
+        None
     }
 
     fn settle(&self, result: Result<Option<Nacked>, RedisError>) {

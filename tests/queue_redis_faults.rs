@@ -1,16 +1,20 @@
 #![cfg(all(not(loom), feature = "redis", feature = "tokio"))]
 //! `RedisQueue` under faults: worker processes killed mid-job, a fleet of
 //! worker processes, a Redis stopped with SIGSTOP, a Redis killed and
-//! restarted from its append-only file. The process tests run against
+//! restarted from its append-only file, the queue's cluster slot moved to
+//! another master, the worker runner's handlers panicking and outliving
+//! shutdown. The process and runner tests run against
 //! `LATCHWORK_REDIS_URL` and `LATCHWORK_REDIS_CLUSTER_URLS` (each when
-//! set); the Redis fault tests start a private `redis-server`.
+//! set), the slot move against the cluster; the SIGSTOP and AOF tests
+//! start a private `redis-server`.
 #[path = "common/queue_redis_procs.rs"]
 mod procs;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
 use latchwork::queue::{EnqueueOptions, Level, Priority, RedisError, RedisQueue};
-use redis_server::{endpoints, Server};
+use latchwork::retry::Backoff;
+use redis_server::{endpoints, unique, Server};
 use std::time::{Duration, Instant};
 
 const LEASE: Duration = Duration::from_millis(300);
@@ -286,4 +290,89 @@ async fn cluster_slot_moves_and_the_queue_follows() {
     let s = q.stats().await.unwrap();
     assert_eq!((s.ready_total(), s.leased, s.dead), (0, 0, 0));
     println!("cluster: slot {slot} moved to {to}; 50 jobs completed after the move");
+}
+
+// ---- the worker runner: panics, failures, shutdown ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_runner_isolates_panics_and_shuts_down() {
+    for (label, e) in endpoints("worker_runner") {
+        let q = RedisQueue::builder(&unique("runner"))
+            .endpoint(e.clone())
+            .max_attempts(2)
+            .backoff(Backoff::constant(Duration::from_millis(1)).build().unwrap())
+            .build()
+            .await
+            .unwrap();
+        for i in 0..60u32 {
+            let payload = match i % 20 {
+                0 => "panic",
+                1 => "fail",
+                _ => "ok",
+            };
+            q.enqueue(payload, Level::new((i % 4) as u8 * 16).unwrap(), opts())
+                .await
+                .unwrap();
+        }
+        let worker = q
+            .worker()
+            .concurrency(8)
+            .lease(Duration::from_secs(10))
+            .start(|job| async move {
+                match job.payload() {
+                    b"panic" => panic!("handler bug"),
+                    b"fail" => Err("refused"),
+                    _ => Ok(()),
+                }
+            })
+            .unwrap();
+        // Wait on the queue, not on time: done when nothing is pending.
+        let start = Instant::now();
+        loop {
+            let s = q.stats().await.unwrap();
+            if s.ready_total() + s.delayed + s.leased == 0 {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{label}: {s}");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stats = worker.shutdown().await;
+        assert_eq!(stats.completed, 54, "{label}: {stats:?}");
+        assert_eq!(
+            (stats.panicked, stats.dead, stats.failed),
+            (6, 6, 12),
+            "{label}: {stats:?}"
+        );
+        assert_eq!(q.dead(0, 100).await.unwrap().len(), 6, "{label}");
+        assert!(q
+            .dead(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.reason == "panicked: handler bug"));
+
+        // Shutdown with a handler past the grace period: released, not lost.
+        q.enqueue("slow", Priority::High, opts()).await.unwrap();
+        let worker = q
+            .worker()
+            .shutdown_grace(Duration::from_millis(100))
+            .start(|_| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok::<(), String>(())
+            })
+            .unwrap();
+        while q.stats().await.unwrap().leased == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stats = worker.shutdown().await;
+        assert_eq!(stats.released, 1, "{label}: {stats:?}");
+        let job = q
+            .try_reserve(LEASE)
+            .await
+            .unwrap()
+            .expect("released job is ready");
+        assert_eq!((job.payload(), job.attempt()), (&b"slow"[..], 1), "{label}");
+        q.ack(&job).await.unwrap();
+    }
 }

@@ -34,6 +34,21 @@ pub async fn pttl(e: &Endpoint, key: &str) -> i64 {
     }
 }
 
+/// `SCRIPT FLUSH` on the node, or on every seed of a cluster.
+pub fn script_flush(e: &Endpoint) {
+    let urls = match e {
+        Endpoint::Node(url) => vec![url.clone()],
+        Endpoint::Cluster(seeds) => seeds.clone(),
+    };
+    for url in urls {
+        let mut c = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    }
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

@@ -147,6 +147,8 @@ pub mod queue;
 #[cfg(feature = "ratelimit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
 pub mod ratelimit;
+#[cfg(feature = "redis")]
+mod redis_link;
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;

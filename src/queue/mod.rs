@@ -40,6 +40,9 @@ mod fifo;
 mod level;
 mod pool;
 mod priority;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+mod redis;
 mod ring;
 #[cfg(feature = "async")]
 mod spawn;
@@ -54,6 +57,14 @@ pub use pool::{TaskQueue, TaskQueueBuilder, TaskStats, MAX_WORKERS};
 #[cfg(feature = "async")]
 pub use priority::PopFuture;
 pub use priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
+#[cfg(feature = "redis")]
+pub use redis::{
+    BlockingRedisQueue, DeadJob, EnqueueOptions, Enqueued, Endpoint, Job, JobId, Nacked,
+    QueueStats, RedisError, RedisQueue, RedisQueueBuilder, DEFAULT_MAX_ATTEMPTS, MAX_DELAY,
+    MAX_IDEMPOTENCY_KEY_LEN, MAX_LEASE, MAX_NAME_LEN, MAX_PAYLOAD_LEN,
+};
+#[cfg(all(feature = "redis", feature = "tokio"))]
+pub use redis::{RedisWorker, RedisWorkerBuilder, RedisWorkerStats, MAX_CONCURRENCY};
 #[cfg(feature = "tokio")]
 pub use spawn::TokioSpawner;
 #[cfg(feature = "async")]

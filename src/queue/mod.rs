@@ -59,7 +59,7 @@ pub use priority::PopFuture;
 pub use priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
 #[cfg(feature = "redis")]
 pub use redis::{
-    BlockingRedisQueue, DeadJob, EnqueueOptions, Enqueued, Endpoint, Job, JobId, Nacked,
+    BlockingRedisQueue, DeadJob, Endpoint, EnqueueOptions, Enqueued, Job, JobId, Nacked,
     QueueStats, RedisError, RedisQueue, RedisQueueBuilder, DEFAULT_MAX_ATTEMPTS, MAX_DELAY,
     MAX_IDEMPOTENCY_KEY_LEN, MAX_LEASE, MAX_NAME_LEN, MAX_PAYLOAD_LEN,
 };

@@ -128,6 +128,7 @@ impl Climber {
         self.share
     }
 
+    #[cfg(feature = "serde")]
     /// Resumes from `share` (a warm restart's saved window), clamped to
     /// the climber's bounds; the climb goes on from there at a full step.
     pub(crate) fn resume(&mut self, share: f64) -> f64 {

@@ -13,8 +13,16 @@
 //! | `stripe.rs` | which stripe a thread writes, how many stripes, the machine's parallelism |
 //! | `arc_cell.rs` | the copy-on-write snapshot cell (config, the emitter) |
 //!
+//! The one policy for a clock that steps back lives with the clock, in the
+//! public [`clock`](crate::clock) module (feature `clock`, which every
+//! timed module turns on): a reading earlier than the last counts as no
+//! time passed (`MonotonicClamp`; its lock-free form `AtomicClamp` is the
+//! cache's per-shard floor, same semantics).
+//!
 //! No module outside this folder spins by hand, builds a wait key or reads
-//! the machine's parallelism; `tests/kernel_bypass.rs` checks it.
+//! the machine's parallelism; `tests/kernel_bypass.rs` checks it. The
+//! loom models of each piece sit in its `loom_tests` module
+//! (`RUSTFLAGS="--cfg loom" cargo test --release --lib sync::`).
 // The kernel compiles whatever features are on, and each module uses only
 // its part: dead code is checked in the build that has every module using
 // it (the default features), and allowed in the builds that leave some out.

@@ -80,7 +80,9 @@ impl<T> Arena<T> {
         (i != list).then_some(i)
     }
 
-    /// Links `value` at the back of list `list` (as [`Arena::push_back`]).
+    /// Links `value` at the back (most recent end) of list `list`, in a slot
+    /// from the free list or a new one (capacity reserved for at most
+    /// `limit` entries); its index.
     pub(crate) fn push_back_to(&mut self, list: u32, value: T, limit: usize) -> u32 {
         let i = self.alloc(value, limit);
         self.link_back_of(list, i);

@@ -37,13 +37,7 @@ pub(crate) struct StripedCounters<const N: usize> {
 
 impl<const N: usize> StripedCounters<N> {
     pub(crate) fn new() -> Self {
-        // Room for twice the hardware threads, plus the shared stripe.
-        let n = std::thread::available_parallelism()
-            .map_or(4, |n| n.get())
-            .saturating_mul(2)
-            .clamp(4, 256)
-            + 1;
-        Self::with_stripes(n)
+        Self::with_stripes(crate::sync::stripe_count())
     }
 
     /// `stripes - 1` private stripes and one shared.

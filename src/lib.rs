@@ -136,8 +136,6 @@ pub mod metrics;
 #[cfg(feature = "paginate")]
 #[cfg_attr(docsrs, doc(cfg(feature = "paginate")))]
 pub mod paginate;
-#[cfg(any(feature = "event", feature = "queue", feature = "pipeline"))]
-mod panic;
 #[cfg(feature = "pipeline")]
 #[cfg_attr(docsrs, doc(cfg(feature = "pipeline")))]
 pub mod pipeline;
@@ -154,25 +152,20 @@ mod redis_link;
 pub mod retry;
 #[cfg(all(feature = "serde", any(feature = "ratelimit", feature = "pipeline")))]
 mod serde_nanos;
-#[cfg(any(feature = "cache", feature = "ratelimit"))]
-mod shard;
 #[cfg(feature = "clock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clock")))]
 pub mod sleep;
 mod sync;
+// The cache's engine names the shard rule `crate::shard` (the kernel's
+// `sync::shard`).
+#[cfg(feature = "cache")]
+use sync::shard;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 #[cfg(feature = "ttl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ttl")))]
 pub mod ttl;
-#[cfg(any(
-    feature = "cache",
-    feature = "ratelimit",
-    feature = "event",
-    feature = "queue"
-))]
-mod wait;
 #[cfg(feature = "cache")]
 mod wheel;
 

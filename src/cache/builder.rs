@@ -3,7 +3,7 @@ use super::segment::{Limits, Segment};
 use super::{Error, Policy, RemovalCause};
 use crate::arena::Arena;
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
-use crate::shard::{self, CountError};
+use crate::sync::shard::{self, CountError};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::fmt;

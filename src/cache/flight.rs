@@ -10,10 +10,11 @@
 //! stores the value; then it publishes the outcome in the flight's state
 //! and wakes the waiters.
 //!
-//! - A waiter (a parked thread or a task's waker) waits on the flight's
-//!   [`WaitQueue`], the crate's one wait mechanism: the leader stores the
-//!   outcome, then notifies the queue, whose handshake loses no wake-up.
-//!   The blocking and the async loaders run this one protocol.
+//! - A flight is the kernel's one-shot cell (`sync::once`): a waiter (a
+//!   parked thread or a task's waker) waits on its wait queue, the crate's
+//!   one wait mechanism; the leader stores the outcome, then notifies the
+//!   queue, whose handshake loses no wake-up. The blocking and the async
+//!   loaders run this one protocol (`sync::waiting`).
 //! - An error reaches every waiter and is not stored in the cache.
 //! - The leader holds a drop guard from the moment it registers the flight
 //!   until it publishes: a panic anywhere in between (the loader, the
@@ -32,13 +33,13 @@
 //!   future is being polled). A caller that finds a loading flight whose
 //!   loader runs on its own thread can only be that loader asking for its
 //!   own key: it would wait on itself forever, so it panics instead.
+use crate::sync::once::{Get, OneShot};
 use crate::sync::thread::{self, ThreadId};
-use crate::sync::Mutex;
-use crate::wait::WaitQueue;
+use crate::sync::waiting::Waiting;
 // std's `Arc` even under loom: errors cross the public API as
 // `std::sync::Arc<E>` (and need `Arc<dyn Any>` downcasts, which loom's
-// `Arc` lacks); the flight's wait protocol is its loom `Mutex` and
-// `Condvar`, which the models do explore.
+// `Arc` lacks); the flight's wait protocol is the kernel's one-shot cell
+// (a loom `Mutex` and wait queue), which the models do explore.
 use hashbrown::HashTable;
 use std::any::Any;
 use std::borrow::Borrow;
@@ -47,31 +48,27 @@ use std::sync::Arc;
 /// A loader error, shared by every caller of one load.
 pub(crate) type SharedError = Arc<dyn Any + Send + Sync>;
 
+/// How a load ended, as every waiter reads it.
+#[derive(Clone)]
 pub(crate) enum State<V> {
-    /// The loader runs; `on` is the thread it runs on right now, if any
-    /// (see the module doc on re-entrance).
-    Loading {
-        on: Option<ThreadId>,
-    },
     Done(V),
     Failed(SharedError),
+    /// The leader gave up; start over.
     Abandoned,
 }
 
-/// One load's outcome and its waiters: threads park and tasks register
-/// wakers on `done`, the crate's one wait queue.
+/// One load's outcome and its waiters: the kernel's one-shot cell, read by
+/// cloning, which keeps while loading the thread the loader runs on right
+/// now, if any (see the module doc on re-entrance).
 pub(crate) struct Flight<V> {
-    state: Mutex<State<V>>,
-    done: WaitQueue,
+    cell: Cell<V>,
 }
 
-/// What a waiter learned.
-pub(crate) enum Outcome<V> {
-    Value(V),
-    Error(SharedError),
-    /// The leader gave up; start over.
-    Retry,
-}
+type Cell<V> = OneShot<State<V>, Option<ThreadId>>;
+
+/// The future of [`Flight::wait_async`]: the kernel's one future.
+#[cfg(feature = "async")]
+pub(crate) type FlightWait<'a, V> = Waiting<Get<&'a Cell<V>, State<V>, Option<ThreadId>>>;
 
 /// The calling thread, as flights record it.
 pub(crate) fn current_thread() -> ThreadId {
@@ -83,15 +80,14 @@ impl<V> Flight<V> {
     /// thread), or on no thread yet (an async leader, recorded per poll).
     pub(crate) fn new(on: Option<ThreadId>) -> Self {
         Flight {
-            state: Mutex::new(State::Loading { on }),
-            done: WaitQueue::new(),
+            cell: OneShot::new(on),
         }
     }
 
     /// Whether the flight is loading with its loader running on `me`: a
     /// caller on `me` waiting for it would wait on itself.
     pub(crate) fn runs_on(&self, me: ThreadId) -> bool {
-        matches!(*self.state.lock(), State::Loading { on: Some(t) } if t == me)
+        self.cell.with_pending(|on| *on == Some(me)) == Some(true)
     }
 
     /// Runs `poll` (one poll of an async leader's loader) with the flight
@@ -112,98 +108,32 @@ impl<V> Flight<V> {
 
     #[cfg(feature = "async")]
     fn set_running(&self, thread: Option<ThreadId>) {
-        if let State::Loading { on } = &mut *self.state.lock() {
-            *on = thread;
-        }
+        self.cell.with_pending(|on| *on = thread);
     }
 
     /// Publishes the outcome and wakes every waiter. Only the first call has
     /// an effect.
     pub(crate) fn finish(&self, outcome: State<V>) {
-        let mut state = self.state.lock();
-        if matches!(*state, State::Loading { .. }) {
-            *state = outcome;
-        }
-        drop(state);
-        self.done.notify();
+        self.cell.resolve(outcome);
     }
 
-    fn loading(&self) -> bool {
-        matches!(*self.state.lock(), State::Loading { .. })
-    }
-
-    fn outcome(&self) -> Option<Outcome<V>>
+    /// The async form of [`wait`](Self::wait): the kernel's one future,
+    /// which registers the task's waker on the queue the threads park on
+    /// and removes it when dropped.
+    #[cfg(feature = "async")]
+    pub(crate) fn wait_async(&self) -> FlightWait<'_, V>
     where
         V: Clone,
     {
-        match &*self.state.lock() {
-            State::Loading { .. } => None,
-            State::Done(v) => Some(Outcome::Value(v.clone())),
-            State::Failed(e) => Some(Outcome::Error(e.clone())),
-            State::Abandoned => Some(Outcome::Retry),
-        }
-    }
-
-    /// The async form of [`wait`](Self::wait): registers the task's waker
-    /// on the queue the threads park on.
-    #[cfg(feature = "async")]
-    pub(crate) fn wait_async(&self) -> FlightWait<'_, V> {
-        FlightWait {
-            flight: self,
-            key: crate::wait::WaitKey::default(),
-        }
+        Waiting::new(Get::new(&self.cell))
     }
 
     /// Blocks until the leader publishes.
-    pub(crate) fn wait(&self) -> Outcome<V>
+    pub(crate) fn wait(&self) -> State<V>
     where
         V: Clone,
     {
-        loop {
-            if let Some(o) = self.outcome() {
-                return o;
-            }
-            self.done.wait_until(|| !self.loading(), None);
-        }
-    }
-}
-
-/// The future of [`Flight::wait_async`]; dropping it removes its waker.
-#[cfg(feature = "async")]
-pub(crate) struct FlightWait<'a, V> {
-    flight: &'a Flight<V>,
-    key: crate::wait::WaitKey,
-}
-
-#[cfg(feature = "async")]
-impl<V: Clone> std::future::Future for FlightWait<'_, V> {
-    type Output = Outcome<V>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Outcome<V>> {
-        let this = &mut *self;
-        let flight = this.flight;
-        loop {
-            if let Some(o) = flight.outcome() {
-                return std::task::Poll::Ready(o);
-            }
-            if flight
-                .done
-                .poll_until(&mut this.key, cx, || !flight.loading())
-                .is_pending()
-            {
-                return std::task::Poll::Pending;
-            }
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-impl<V> Drop for FlightWait<'_, V> {
-    fn drop(&mut self) {
-        self.flight.done.release(&mut self.key);
+        Waiting::new(Get::new(&self.cell)).block()
     }
 }
 

@@ -9,7 +9,7 @@
 //! unregistered the flight meanwhile. The flight table and the waiting
 //! itself are `flight.rs`'s.
 use super::engine::{Cache, INSERTS, LOADS, LOAD_ERRORS};
-use super::flight::{current_thread, Flight, Outcome, SharedError, State};
+use super::flight::{current_thread, Flight, SharedError, State};
 use super::segment::Removals;
 use super::RemovalCause;
 use crate::clock::Clock;
@@ -350,11 +350,11 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
 /// What a waiter does with the outcome of the load it waited on: return
 /// it, or (`None`) start over: the leader gave up, or failed with another
 /// caller's error type, so this caller loads with its own.
-fn waited<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, Arc<E>>> {
+fn waited<V, E: Send + Sync + 'static>(outcome: State<V>) -> Option<Result<V, Arc<E>>> {
     match outcome {
-        Outcome::Value(v) => Some(Ok(v)),
-        Outcome::Error(e) => e.downcast::<E>().ok().map(Err),
-        Outcome::Retry => None,
+        State::Done(v) => Some(Ok(v)),
+        State::Failed(e) => e.downcast::<E>().ok().map(Err),
+        State::Abandoned => None,
     }
 }
 

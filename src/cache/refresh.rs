@@ -34,7 +34,7 @@ use super::Error;
 use crate::clock::Clock;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::Mutex;
-use crate::wait::WaitQueue;
+use crate::sync::wait::WaitQueue;
 use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};

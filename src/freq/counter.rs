@@ -69,13 +69,8 @@ impl<T: Hash + Eq> Default for FrequencyCounter<T> {
 impl<T: Hash + Eq, S: BuildHasher + Clone> FrequencyCounter<T, S> {
     /// An empty counter with a caller-chosen hasher.
     pub fn with_hasher(hasher: S) -> Self {
-        // Private stripes for twice the hardware threads, one shared by any
-        // thread beyond that.
-        let n = std::thread::available_parallelism()
-            .map_or(4, |n| n.get())
-            .saturating_mul(2)
-            .clamp(4, 256)
-            + 1;
+        // The kernel's stripe rule: private stripes and one shared.
+        let n = crate::sync::stripe_count();
         FrequencyCounter {
             stripes: (0..n)
                 .map(|_| {

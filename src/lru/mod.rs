@@ -5,8 +5,8 @@
 //! sentinel, no `Option` tag), indexed by a
 //! `hashbrown::HashTable<u32>`; every operation is O(1). For many threads
 //! use [`Cache`](crate::cache::Cache) with
-//! [`Policy::Lru`](crate::cache::Policy::Lru) (the former `ConcurrentLru`),
-//! or its default TinyLFU policy for a better hit ratio.
+//! [`Policy::Lru`](crate::cache::Policy::Lru), or its default TinyLFU
+//! policy for a better hit ratio.
 //!
 //! ```text
 //!   head = [LRU] <-> [ ] <-> ... <-> [MRU] <-> back to head

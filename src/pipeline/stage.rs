@@ -163,7 +163,7 @@ where
                         position,
                         error: format!(
                             "stage panicked: {}",
-                            crate::panic::panic_message(panic.as_ref())
+                            crate::sync::panic_message(panic.as_ref())
                         )
                         .into(),
                     });

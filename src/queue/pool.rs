@@ -10,8 +10,8 @@ use super::Error;
 use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};
 use crate::counter::StripedCounters;
 use crate::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::wait::{spin_for, WaitQueue};
 use crate::sync::{thread, Arc, Mutex, RwLock};
-use crate::wait::{spin_for, WaitQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
@@ -230,30 +230,26 @@ struct WorkersExited<'a, C> {
     shared: &'a Shared<C>,
     /// Workers allowed to remain: the caller's own, if it is one.
     remaining: usize,
-    key: crate::wait::WaitKey,
 }
 
 #[cfg(feature = "async")]
-impl<C> std::future::Future for WorkersExited<'_, C> {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        let this = &mut *self;
-        let (shared, remaining) = (this.shared, this.remaining);
-        // Acquire: pairs with the Release decrement in `Exit::drop`.
-        shared.exited.poll_until(&mut this.key, cx, || {
-            shared.live.load(Ordering::Acquire) <= remaining
-        })
+impl<C> crate::sync::waiting::WaitOn for WorkersExited<'_, C> {
+    fn queue(&self) -> &WaitQueue {
+        &self.shared.exited
     }
 }
 
 #[cfg(feature = "async")]
-impl<C> Drop for WorkersExited<'_, C> {
-    fn drop(&mut self) {
-        self.shared.exited.release(&mut self.key);
+impl<C> crate::sync::waiting::WaitFor for WorkersExited<'_, C> {
+    type Output = ();
+
+    fn take(&mut self) -> Option<()> {
+        self.ready().then_some(())
+    }
+
+    fn ready(&self) -> bool {
+        // Acquire: pairs with the Release decrement in `Exit::drop`.
+        self.shared.live.load(Ordering::Acquire) <= self.remaining
     }
 }
 
@@ -470,11 +466,10 @@ impl<C: Clock> TaskQueue<C> {
             .iter()
             .filter(|w| w.thread().id() == me)
             .count();
-        WorkersExited {
+        crate::sync::waiting::Waiting::new(WorkersExited {
             shared: &self.shared,
             remaining,
-            key: crate::wait::WaitKey::default(),
-        }
+        })
         .await;
         // The workers have returned: the joins below do not block.
         cancelled + self.finish_close()

@@ -40,7 +40,7 @@ use super::fifo::Fifo;
 use super::level::{Level, LEVELS};
 use super::Error;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use crate::wait::{spin_for, WaitQueue};
+use crate::sync::wait::{spin_for, WaitQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::fmt;
@@ -393,10 +393,10 @@ impl<T> PriorityQueue<T> {
     /// pending task.
     #[cfg(feature = "async")]
     pub fn pop_async(&self) -> PopFuture<'_, T> {
-        PopFuture {
+        PopFuture(crate::sync::waiting::Waiting::new(Pop {
             queue: self,
-            key: crate::wait::WaitKey::default(),
-        }
+            got: crate::sync::Mutex::new(None),
+        }))
     }
 
     /// Closes the queue: pushes that start after this returns are refused
@@ -476,9 +476,46 @@ impl<T> fmt::Debug for PriorityQueue<T> {
 /// waker and loses no item.
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
-pub struct PopFuture<'a, T> {
+pub struct PopFuture<'a, T>(crate::sync::waiting::Waiting<Pop<'a, T>>);
+
+/// What a [`PopFuture`] waits for: an item, or the close. The item is
+/// taken inside the handshake (`ready`) into `got` and returned in that
+/// very poll (`take`): nothing is held across a `Pending`. A mutex, not a
+/// `Cell`, keeps the future `Sync`; `take` reaches it through `&mut`
+/// without locking, and `ready` runs only on the slow path.
+#[cfg(feature = "async")]
+struct Pop<'a, T> {
     queue: &'a PriorityQueue<T>,
-    key: crate::wait::WaitKey,
+    got: crate::sync::Mutex<Option<(Level, T)>>,
+}
+
+#[cfg(feature = "async")]
+impl<T> crate::sync::waiting::WaitOn for Pop<'_, T> {
+    fn queue(&self) -> &crate::sync::wait::WaitQueue {
+        &self.queue.wait
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> crate::sync::waiting::WaitFor for Pop<'_, T> {
+    type Output = Option<(Level, T)>;
+
+    fn take(&mut self) -> Option<Self::Output> {
+        if let Some(item) = self.got.get_mut().take().or_else(|| self.queue.try_pop()) {
+            return Some(Some(item));
+        }
+        // Closed: what a push begun before the close left, else the end.
+        self.queue.is_closed().then(|| self.queue.try_pop())
+    }
+
+    fn ready(&self) -> bool {
+        let got = Cell::new(None);
+        let ready = self.queue.attempt(&got);
+        if let Some(item) = got.into_inner() {
+            *self.got.lock() = Some(item);
+        }
+        ready
+    }
 }
 
 #[cfg(feature = "async")]
@@ -489,24 +526,7 @@ impl<T> std::future::Future for PopFuture<'_, T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let this = &mut *self;
-        let q = this.queue;
-        let got = Cell::new(None);
-        // The item is taken inside the handshake and returned in this very
-        // poll: nothing is held across a `Pending`.
-        match q.wait.poll_until(&mut this.key, cx, || q.attempt(&got)) {
-            std::task::Poll::Ready(()) => {
-                std::task::Poll::Ready(got.into_inner().or_else(|| q.try_pop()))
-            }
-            std::task::Poll::Pending => std::task::Poll::Pending,
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-impl<T> Drop for PopFuture<'_, T> {
-    fn drop(&mut self) {
-        self.queue.wait.release(&mut self.key);
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 

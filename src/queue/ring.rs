@@ -1,6 +1,7 @@
 //! A bounded lock-free MPMC ring with per-slot stamps: crossbeam's
 //! `ArrayQueue` algorithm (Vyukov's bounded queue), kept here so that a pop
-//! which finds its slot claimed but not yet written *yields* instead of
+//! which finds its slot claimed but not yet written climbs the kernel's
+//! ladder (spin, yield, then short naps: `sync::spin`) instead of
 //! spinning. `ArrayQueue::pop` spins without yielding in that state; with
 //! more threads than cores a pusher preempted between its claim and its
 //! write then stalls every popper of the level for a whole time slice (the
@@ -27,6 +28,7 @@
 //! 3. **Drop.** A value is initialised exactly between a push's write and
 //!    the matching pop's read, so `Drop` pops what is left and nothing else.
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::spin::SpinWait;
 use crate::sync::UnsafeCell;
 use crossbeam_utils::CachePadded;
 use std::mem::MaybeUninit;
@@ -87,7 +89,7 @@ impl<T> Ring<T> {
     /// Appends `value`, or hands it back if the ring is full.
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
-        let backoff = Backoff::new();
+        let mut spin = SpinWait::new();
         // Relaxed: a guess, checked against the slot's stamp and by the CAS.
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -116,7 +118,7 @@ impl<T> Ring<T> {
                     }
                     Err(t) => {
                         tail = t;
-                        backoff.spin();
+                        spin.backoff();
                     }
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
@@ -128,13 +130,13 @@ impl<T> Ring<T> {
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(value);
                 }
-                backoff.spin();
+                spin.backoff();
                 // Relaxed: as above.
                 tail = self.tail.load(Ordering::Relaxed);
             } else {
                 // A pop claimed the slot and has not released it yet (or our
                 // `tail` is stale): wait, yielding, for it may be preempted.
-                wait_for_other(&backoff);
+                spin.nap();
                 // Relaxed: as above.
                 tail = self.tail.load(Ordering::Relaxed);
             }
@@ -148,7 +150,7 @@ impl<T> Ring<T> {
             // Two loads; the loop's empty path costs a fence.
             return None;
         }
-        let backoff = Backoff::new();
+        let mut spin = SpinWait::new();
         // Relaxed: a guess, checked against the slot's stamp and by the CAS.
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -175,7 +177,7 @@ impl<T> Ring<T> {
                     }
                     Err(h) => {
                         head = h;
-                        backoff.spin();
+                        spin.backoff();
                     }
                 }
             } else if stamp == head {
@@ -186,14 +188,14 @@ impl<T> Ring<T> {
                     return None;
                 }
                 // A push claimed the slot and is writing it. It may be
-                // preempted: yield, then sleep, rather than spin (see the
-                // module doc).
-                wait_for_other(&backoff);
+                // preempted: the ladder yields, then naps, rather than
+                // spins (see the module doc).
+                spin.nap();
                 // Relaxed: as above.
                 head = self.head.load(Ordering::Relaxed);
             } else {
                 // Our `head` is stale (another pop took the slot).
-                backoff.spin();
+                spin.backoff();
                 // Relaxed: as above.
                 head = self.head.load(Ordering::Relaxed);
             }
@@ -238,42 +240,6 @@ impl<T> Drop for Ring<T> {
         if std::mem::needs_drop::<T>() {
             while self.pop().is_some() {}
         }
-    }
-}
-
-/// Waits for another thread to finish a step it has begun (a claimed slot
-/// not yet written or released): spin, then yield, then sleep a little.
-/// Yielding alone is not enough when the machine is oversubscribed: the
-/// waiters stay runnable and compete with the preempted thread they wait
-/// for; a short sleep leaves it the core.
-#[inline]
-fn wait_for_other(backoff: &Backoff) {
-    #[cfg(not(loom))]
-    if backoff.is_completed() {
-        std::thread::sleep(std::time::Duration::from_micros(20));
-        return;
-    }
-    backoff.snooze();
-}
-
-/// Spin-then-yield waiting: crossbeam's `Backoff`, or under loom a yield
-/// per step so that the model makes progress.
-#[cfg(not(loom))]
-use crossbeam_utils::Backoff;
-
-#[cfg(loom)]
-struct Backoff;
-
-#[cfg(loom)]
-impl Backoff {
-    fn new() -> Self {
-        Backoff
-    }
-    fn spin(&self) {
-        crate::sync::spin_loop();
-    }
-    fn snooze(&self) {
-        crate::sync::spin_loop();
     }
 }
 

@@ -7,9 +7,10 @@
 //! discards a job (shutdown, the pool being dropped) therefore accounts for
 //! it without having to remember to.
 use super::level::Level;
-use crate::panic::panic_message;
-use crate::sync::{Arc, Mutex};
-use crate::wait::WaitQueue;
+use crate::sync::once::{OneShot, Take};
+use crate::sync::panic_message;
+use crate::sync::waiting::Waiting;
+use crate::sync::Arc;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -70,54 +71,16 @@ pub struct TaskReport {
     pub result: Result<(), TaskError>,
 }
 
-enum SlotState<R> {
-    /// No outcome yet.
-    Pending,
-    Done(Result<R, TaskError>),
-    Taken,
-}
+/// Where a task's outcome meets its handle: the kernel's one-shot cell
+/// (as the cache's single-flight `Flight` is), taken once by the handle. A
+/// blocking `join` parks and an awaiting handle registers its waker on the
+/// cell's wait queue. Resolving costs a fence and a load when nobody waits,
+/// so no "awaited" state is needed to skip a system call.
+type Slot<R> = OneShot<Result<R, TaskError>>;
 
-/// Where a task's outcome meets its handle: a blocking `join` parks and an
-/// awaiting handle registers its waker on `done`, the crate's one wait
-/// queue (as the cache's single-flight `Flight` does). Resolving costs a
-/// fence and a load when nobody waits, so no "awaited" state is needed to
-/// skip a system call.
-struct Slot<R> {
-    state: Mutex<SlotState<R>>,
-    done: WaitQueue,
-}
-
-impl<R> Slot<R> {
-    fn resolve(&self, outcome: Result<R, TaskError>) {
-        {
-            let mut state = self.state.lock();
-            if let SlotState::Pending = *state {
-                *state = SlotState::Done(outcome);
-            } else {
-                return;
-            }
-        }
-        self.done.notify();
-    }
-
-    fn finished(&self) -> bool {
-        !matches!(*self.state.lock(), SlotState::Pending)
-    }
-
-    /// Takes the outcome if there is one.
-    fn take(&self) -> Option<Result<R, TaskError>> {
-        let mut state = self.state.lock();
-        match std::mem::replace(&mut *state, SlotState::Taken) {
-            SlotState::Done(outcome) => Some(outcome),
-            SlotState::Pending => {
-                *state = SlotState::Pending;
-                None
-            }
-            // Polled again after it returned `Ready` (documented).
-            SlotState::Taken => Some(Err(TaskError::Cancelled)),
-        }
-    }
-}
+/// A handle's wait for its slot: the kernel's one future, taking the
+/// outcome once.
+type SlotWait<R> = Waiting<Take<Arc<Slot<R>>, Result<R, TaskError>>>;
 
 /// The receiving end of a submitted task: [`join`](Self::join) waits for its
 /// outcome, and with the `async` feature the handle is itself a
@@ -127,10 +90,9 @@ impl<R> Slot<R> {
 /// the task; it runs and its value is dropped.
 pub struct TaskHandle<R> {
     id: TaskId,
-    slot: Arc<Slot<R>>,
-    /// This handle's registration in `slot.done` while awaited.
-    #[cfg(feature = "async")]
-    key: crate::wait::WaitKey,
+    /// The slot, waited for by the kernel's one future (which holds the
+    /// handle's registration while awaited).
+    slot: SlotWait<R>,
 }
 
 impl<R> TaskHandle<R> {
@@ -141,7 +103,7 @@ impl<R> TaskHandle<R> {
 
     /// Whether the task has an outcome yet (ran, panicked or was cancelled).
     pub fn is_finished(&self) -> bool {
-        self.slot.finished()
+        self.slot.get().cell().is_resolved()
     }
 
     /// Blocks until the task has run (or been cancelled) and returns its
@@ -151,13 +113,8 @@ impl<R> TaskHandle<R> {
     /// With a pool of zero workers, something must run the task (
     /// [`run_pending`](super::TaskQueue::run_pending) or `shutdown`) or this
     /// waits forever.
-    pub fn join(self) -> Result<R, TaskError> {
-        loop {
-            if let Some(outcome) = self.slot.take() {
-                return outcome;
-            }
-            self.slot.done.wait_until(|| self.slot.finished(), None);
-        }
+    pub fn join(mut self) -> Result<R, TaskError> {
+        self.slot.block().unwrap_or(Err(TaskError::Cancelled))
     }
 }
 
@@ -190,28 +147,10 @@ impl<R> std::future::Future for TaskHandle<R> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let this = &mut *self;
-        loop {
-            if let Some(outcome) = this.slot.take() {
-                this.key.done();
-                return std::task::Poll::Ready(outcome);
-            }
-            let slot = &*this.slot;
-            if slot
-                .done
-                .poll_until(&mut this.key, cx, || slot.finished())
-                .is_pending()
-            {
-                return std::task::Poll::Pending;
-            }
-        }
-    }
-}
-
-#[cfg(feature = "async")]
-impl<R> Drop for TaskHandle<R> {
-    fn drop(&mut self) {
-        self.slot.done.release(&mut self.key);
+        // Taken before (polled again after `Ready`): `Cancelled`.
+        std::pin::Pin::new(&mut self.slot)
+            .poll(cx)
+            .map(|taken| taken.unwrap_or(Err(TaskError::Cancelled)))
     }
 }
 
@@ -246,12 +185,12 @@ where
         let Typed { f, slot } = *self;
         let outcome = run_caught(f);
         let report = outcome.as_ref().map(|_| ()).map_err(TaskError::clone);
-        slot.resolve(outcome);
+        let _ = slot.resolve(outcome);
         report
     }
 
     fn cancel(self: Box<Self>) {
-        self.slot.resolve(Err(TaskError::Cancelled));
+        let _ = self.slot.resolve(Err(TaskError::Cancelled));
     }
 }
 
@@ -279,15 +218,10 @@ fn run_caught<R>(f: impl FnOnce() -> R) -> Result<R, TaskError> {
 
 /// A fresh slot and the handle that reads it.
 fn slot_and_handle<R>(id: TaskId) -> (Arc<Slot<R>>, TaskHandle<R>) {
-    let slot = Arc::new(Slot {
-        state: Mutex::new(SlotState::Pending),
-        done: WaitQueue::new(),
-    });
+    let slot = Arc::new(Slot::new(()));
     let handle = TaskHandle {
         id,
-        slot: slot.clone(),
-        #[cfg(feature = "async")]
-        key: crate::wait::WaitKey::default(),
+        slot: Waiting::new(Take::new(slot.clone())),
     };
     (slot, handle)
 }

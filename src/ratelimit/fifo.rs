@@ -21,8 +21,8 @@
 //! consumed until `try_acquire` admits.
 use super::Error;
 use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::wait::WaitQueue;
 use crate::sync::Mutex;
-use crate::wait::WaitQueue;
 use std::collections::VecDeque;
 
 #[derive(Default)]
@@ -130,11 +130,10 @@ impl WaitLine {
         }
         let ticket = self.join();
         loop {
-            Turn {
+            crate::sync::waiting::Waiting::new(Turn {
                 fifo: self,
                 id: ticket.id,
-                key: crate::wait::WaitKey::default(),
-            }
+            })
             .await;
             match try_acquire() {
                 Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
@@ -206,32 +205,31 @@ impl Drop for Ticket<'_> {
     }
 }
 
-/// Waits until `id` heads the line; dropping it removes its waker.
+/// What a task in the line waits for: `id` heads the line (the kernel's
+/// one future waits for it and removes its waker when dropped).
 #[cfg(feature = "async")]
 struct Turn<'a> {
     fifo: &'a WaitLine,
     id: u64,
-    key: crate::wait::WaitKey,
 }
 
 #[cfg(feature = "async")]
-impl std::future::Future for Turn<'_> {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        let this = &mut *self;
-        let (fifo, id) = (this.fifo, this.id);
-        fifo.turn.poll_until(&mut this.key, cx, || fifo.is_head(id))
+impl crate::sync::waiting::WaitOn for Turn<'_> {
+    fn queue(&self) -> &crate::sync::wait::WaitQueue {
+        &self.fifo.turn
     }
 }
 
 #[cfg(feature = "async")]
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        self.fifo.turn.release(&mut self.key);
+impl crate::sync::waiting::WaitFor for Turn<'_> {
+    type Output = ();
+
+    fn take(&mut self) -> Option<()> {
+        self.ready().then_some(())
+    }
+
+    fn ready(&self) -> bool {
+        self.fifo.is_head(self.id)
     }
 }
 

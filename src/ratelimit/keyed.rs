@@ -148,7 +148,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     fn shard(&self, hash: u64) -> &RwLock<Shard<K>> {
         // hashbrown indexes with the low bits and tags with the top 7; take
         // the shard from bits above 32 so the three stay independent.
-        &self.shards[crate::shard::index(hash, self.shard_mask)]
+        &self.shards[crate::sync::shard::index(hash, self.shard_mask)]
     }
 
     /// Takes `cost` tokens from `key`'s bucket if available now; a new key

@@ -7,8 +7,7 @@
 //!
 //! The time-to-live cache itself is [`Cache`](crate::cache::Cache) with
 //! [`time_to_live`](crate::cache::CacheBuilder::time_to_live): expiry runs
-//! on the crate's hierarchical timer wheel (`src/wheel.rs`). The former
-//! `TtlCache` is replaced by it.
+//! on the crate's hierarchical timer wheel (`src/wheel.rs`).
 mod error;
 mod memo;
 

@@ -6,8 +6,8 @@ use super::error::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySend
 use super::ring::{Read, Ring};
 use crate::event::Error;
 use crate::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::wait::{spin_for, WaitQueue as Parker};
 use crate::sync::Arc;
-use crate::wait::{spin_for, WaitKey, WaitQueue as Parker};
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -397,8 +397,9 @@ pub struct Receiver<T> {
     pub(super) next: u64,
     /// Backpressure: this receiver's entry in the cursor registry.
     entry: Option<usize>,
-    /// This receiver's task registration on `readable` (async receives).
-    pub(super) wait: WaitKey,
+    /// This receiver's registration on `readable` as a `Stream`.
+    #[cfg(feature = "async")]
+    pub(super) stream: crate::sync::waiting::Registration,
 }
 
 impl<T: Clone> Receiver<T> {
@@ -509,7 +510,8 @@ impl<T> Receiver<T> {
             shared: Arc::clone(shared),
             next,
             entry,
-            wait: WaitKey::default(),
+            #[cfg(feature = "async")]
+            stream: Default::default(),
         }
     }
 
@@ -555,7 +557,8 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.readable.release(&mut self.wait);
+        #[cfg(feature = "async")]
+        self.stream.release(&self.shared.readable);
         // Relaxed: an advisory count.
         self.shared.receivers.fetch_sub(1, Ordering::Relaxed);
         if let Some(i) = self.entry {

@@ -2,11 +2,13 @@
 //! [`Receiver::recv_async`] and [`Sender::send_async`] and the `Stream` impl
 //! of [`Receiver`]. Each only waits: the decision (take a message, claim a
 //! slot) is the blocking form's, and a task registers its waker on the wait
-//! queue where a thread would park.
+//! queue where a thread would park, through the kernel's one future
+//! (`sync::waiting`).
 use super::channel::{Receiver, Sender};
 use super::error::{Lagged, RecvError, SendError, TryRecvError, TrySendError};
 use crate::sync::atomic::Ordering;
-use crate::wait::WaitKey;
+use crate::sync::wait::WaitQueue;
+use crate::sync::waiting::{WaitFor, WaitOn, Waiting};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,39 +24,7 @@ impl<T: Clone> Receiver<T> {
     /// so dropping the future at any await point loses no message (the
     /// next receive gets it) and removes this receiver's waker.
     pub fn recv_async(&mut self) -> RecvFuture<'_, T> {
-        RecvFuture { receiver: self }
-    }
-
-    /// One receive attempt for a task; `Closed` maps to `Err(Closed)`.
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        loop {
-            match self.try_recv() {
-                Ok(v) => {
-                    self.wait.done();
-                    return Poll::Ready(Ok(v));
-                }
-                Err(TryRecvError::Lagged(n)) => {
-                    self.wait.done();
-                    return Poll::Ready(Err(RecvError::Lagged(n)));
-                }
-                Err(TryRecvError::Closed) => {
-                    self.wait.done();
-                    return Poll::Ready(Err(RecvError::Closed));
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-            let sh = &*self.shared;
-            let next = self.next;
-            // SeqCst: the wait queue's condition (runs after its fence).
-            let ready = || sh.ring.is_ready(next) || sh.closed.load(Ordering::SeqCst);
-            if sh
-                .readable
-                .poll_until(&mut self.wait, cx, ready)
-                .is_pending()
-            {
-                return Poll::Pending;
-            }
-        }
+        RecvFuture(Waiting::new(Recv { receiver: self }))
     }
 }
 
@@ -74,40 +44,100 @@ impl<T> Sender<T> {
     /// loses no other message and leaves no waker behind; the value is
     /// dropped with the future. It never makes a receiver see a gap.
     pub fn send_async(&self, value: T) -> SendFuture<'_, T> {
-        SendFuture {
+        SendFuture(Waiting::new(Send {
             sender: self,
             value: Some(value),
-            wait: WaitKey::default(),
+        }))
+    }
+}
+
+/// What a receive waits for: a message, a lag or the close (taken in the
+/// poll that returns it).
+struct Recv<'a, T> {
+    receiver: &'a mut Receiver<T>,
+}
+
+impl<T> WaitOn for Recv<'_, T> {
+    fn queue(&self) -> &WaitQueue {
+        &self.receiver.shared.readable
+    }
+}
+
+impl<T: Clone> WaitFor for Recv<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn take(&mut self) -> Option<Self::Output> {
+        match self.receiver.try_recv() {
+            Ok(v) => Some(Ok(v)),
+            Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+            Err(TryRecvError::Empty) => None,
         }
+    }
+
+    fn ready(&self) -> bool {
+        let sh = &*self.receiver.shared;
+        // SeqCst: the wait queue's condition (runs after its fence).
+        sh.ring.is_ready(self.receiver.next) || sh.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// What a send waits for under `Backpressure`: room at the gate (the
+/// sequence number is claimed in the poll that writes).
+struct Send<'a, T> {
+    sender: &'a Sender<T>,
+    /// `None` once sent or handed back.
+    value: Option<T>,
+}
+
+impl<T> WaitOn for Send<'_, T> {
+    fn queue(&self) -> &WaitQueue {
+        &self.sender.shared.writable
+    }
+}
+
+impl<T> WaitFor for Send<'_, T> {
+    type Output = Result<usize, SendError<T>>;
+
+    fn take(&mut self) -> Option<Self::Output> {
+        // Polled again after it completed: nothing to take, and `ready`
+        // stays false, so it stays pending, as a fused future does.
+        match self.sender.try_send(self.value.take()?) {
+            Ok(n) => Some(Ok(n)),
+            Err(TrySendError::NoReceivers(value)) => Some(Err(SendError(value))),
+            Err(TrySendError::Full(value)) => {
+                self.value = Some(value);
+                None
+            }
+        }
+    }
+
+    fn ready(&self) -> bool {
+        let sh = &*self.sender.shared;
+        // SeqCst: a tail to test the gate for (the condition runs after
+        // the wait queue's fence). A receiver dropped meanwhile frees its
+        // cursor, which opens the gate: the retry then finds no receiver
+        // and completes with the value.
+        self.value.is_some() && sh.gate_open(sh.tail.load(Ordering::SeqCst))
     }
 }
 
 /// The future of [`Receiver::recv_async`].
 #[must_use = "futures do nothing unless polled"]
-pub struct RecvFuture<'a, T> {
-    receiver: &'a mut Receiver<T>,
-}
+pub struct RecvFuture<'a, T>(Waiting<Recv<'a, T>>);
 
 impl<T: Clone> Future for RecvFuture<'_, T> {
     type Output = Result<T, RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.receiver.poll_recv(cx)
-    }
-}
-
-impl<T> Drop for RecvFuture<'_, T> {
-    fn drop(&mut self) {
-        let rx = &mut *self.receiver;
-        // Keeps the slot: the receiver's next receive reuses it.
-        rx.shared.readable.cancel(&mut rx.wait);
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
 impl<T> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFuture")
-            .field("next", &self.receiver.next)
+            .field("next", &self.0.get().receiver.next)
             .finish()
     }
 }
@@ -115,12 +145,20 @@ impl<T> fmt::Debug for RecvFuture<'_, T> {
 /// A receiver is a stream of messages that ends when the channel closes;
 /// a lag is an item (`Err(Lagged(n))`), never swallowed, and the stream
 /// goes on from the oldest message retained. Cancel safe as
-/// [`Receiver::recv_async`].
+/// [`Receiver::recv_async`]. The receiver keeps its registration between
+/// items (the kernel's `Registration`) and gives it back when dropped.
 impl<T: Clone> futures_core::Stream for Receiver<T> {
     type Item = Result<T, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.poll_recv(cx) {
+        let this = &mut *self;
+        // Checked out for the poll (it and `Recv` both borrow the
+        // receiver). A panic in `T::clone` drops it unreleased: its slot
+        // is not reused, and the publish that follows clears its waker.
+        let mut stream = std::mem::take(&mut this.stream);
+        let polled = stream.poll(&mut Recv { receiver: this }, cx);
+        this.stream = stream;
+        match polled {
             Poll::Ready(Ok(v)) => Poll::Ready(Some(Ok(v))),
             Poll::Ready(Err(RecvError::Lagged(n))) => Poll::Ready(Some(Err(Lagged(n)))),
             Poll::Ready(Err(RecvError::Closed)) => Poll::Ready(None),
@@ -132,63 +170,20 @@ impl<T: Clone> futures_core::Stream for Receiver<T> {
 /// The future of [`Sender::send_async`]. Polled again after it has
 /// completed, it stays pending (like a fused future).
 #[must_use = "futures do nothing unless polled"]
-pub struct SendFuture<'a, T> {
-    sender: &'a Sender<T>,
-    value: Option<T>,
-    wait: WaitKey,
-}
-
-impl<T> Unpin for SendFuture<'_, T> {}
+pub struct SendFuture<'a, T>(Waiting<Send<'a, T>>);
 
 impl<T> Future for SendFuture<'_, T> {
     type Output = Result<usize, SendError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let sh = &*this.sender.shared;
-        loop {
-            // Polled again after it completed: it stays pending, as a
-            // fused future does (the value was sent or handed back).
-            let Some(value) = this.value.take() else {
-                return Poll::Pending;
-            };
-            match this.sender.try_send(value) {
-                Ok(n) => {
-                    this.wait.done();
-                    return Poll::Ready(Ok(n));
-                }
-                Err(TrySendError::NoReceivers(value)) => {
-                    this.wait.done();
-                    return Poll::Ready(Err(SendError(value)));
-                }
-                Err(TrySendError::Full(value)) => this.value = Some(value),
-            }
-            // SeqCst: a tail to test the gate for (the condition runs
-            // after the wait queue's fence). A receiver dropped meanwhile
-            // frees its cursor, which opens the gate: the retry then finds
-            // no receiver and completes with the value.
-            let ready = || sh.gate_open(sh.tail.load(Ordering::SeqCst));
-            if sh
-                .writable
-                .poll_until(&mut this.wait, cx, ready)
-                .is_pending()
-            {
-                return Poll::Pending;
-            }
-        }
-    }
-}
-
-impl<T> Drop for SendFuture<'_, T> {
-    fn drop(&mut self) {
-        self.sender.shared.writable.release(&mut self.wait);
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendFuture")
-            .field("pending", &self.value.is_some())
+            .field("pending", &self.0.get().value.is_some())
             .finish()
     }
 }

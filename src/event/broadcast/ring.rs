@@ -34,6 +34,7 @@
 //! - **I4 (drop)**: dropping the ring has `&mut`: no reader or writer is
 //!   left, and the stamps say which values are initialised (I1).
 use crate::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::spin::SpinWait;
 use crate::sync::UnsafeCell;
 use std::mem::MaybeUninit;
 
@@ -128,8 +129,11 @@ impl<T> Ring<T> {
             fence(Ordering::SeqCst);
             // Acquire: pairs with the Release unpin, so the clones of
             // readers that unpinned happen before the overwrite.
+            let mut spin = SpinWait::new();
             while slot.readers.load(Ordering::Acquire) != 0 {
-                crate::sync::thread::yield_now();
+                // A reader is cloning the old value; nothing announces its
+                // unpin, so the kernel's ladder, naps included.
+                spin.nap();
             }
         }
         let old = slot.value.with_mut(|p| {

@@ -6,7 +6,7 @@ use super::subscription::{Subscription, SubscriptionId};
 use super::table::{Call, Entry, ManyFn, OnceCell, OnceFn, Shared, Walk};
 use crate::event::topic::Pattern;
 use crate::event::Error;
-use crate::panic::panic_message;
+use crate::sync::panic_message;
 use crate::sync::Arc;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

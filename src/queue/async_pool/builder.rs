@@ -2,10 +2,10 @@
 //! and `build`, which checks them and spawns the workers.
 use super::shared::{worker, Shared, DRAINING};
 use super::AsyncTaskQueue;
-use crate::panic::panic_message;
 use crate::queue::pool::MAX_WORKERS;
 use crate::queue::spawn::Spawn;
 use crate::queue::Error;
+use crate::sync::panic_message;
 use crate::sync::Arc;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,7 +25,7 @@ impl AsyncTaskQueue {
     /// queued tasks.
     pub fn builder() -> AsyncTaskQueueBuilder {
         AsyncTaskQueueBuilder {
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: crate::sync::available_cpus(1),
             capacity: DEFAULT_CAPACITY,
         }
     }

@@ -7,10 +7,10 @@
 //! It holds the counters, not the pool: a queued task that refers to the
 //! pool would keep it alive from inside its own queue.
 use crate::counter::StripedCounters;
-use crate::panic::panic_message;
 use crate::queue::pool::{CANCELLED, COMPLETED, PANICKED};
 use crate::queue::task::{Resolver, TaskError, TaskHandle, TaskId};
 use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::panic_message;
 use crate::sync::Arc;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -30,12 +30,12 @@ use crate::queue::priority::{PriorityQueue, DEFAULT_RING_CAPACITY};
 use crate::queue::spawn::Worker;
 use crate::queue::task::{TaskHandle, TaskId};
 use crate::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::wait::WaitQueue;
+use crate::sync::waiting::{WaitFor, WaitOn, Waiting};
 use crate::sync::{Arc, RwLock};
-use crate::wait::{WaitKey, WaitQueue};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
-use std::task::{ready, Context, Poll};
 
 /// Pool states, in the only order they move (`fetch_max`).
 const RUNNING: u8 = 0;
@@ -159,11 +159,9 @@ impl Shared {
     /// Waits (async) for a permit or the shutdown. The permit is taken in
     /// the poll that returns it, so dropping the future holds none.
     pub(super) fn reserve_async(&self) -> impl Future<Output = Reserve> + Send + '_ {
-        let mut reg = Registration::new(&self.room);
-        poll_fn(move |cx| {
-            let got = Cell::new(Reserve::Full);
-            ready!(reg.poll(cx, || self.try_reserve(&got)));
-            Poll::Ready(got.get())
+        Waiting::new(Reserving {
+            shared: self,
+            got: Cell::new(Reserve::Full),
         })
     }
 
@@ -226,26 +224,6 @@ impl Shared {
         }
     }
 
-    /// A worker's wait for a task: `Some` with one, `None` when it is to
-    /// return. The task is taken inside the handshake and returned in the
-    /// same poll.
-    fn poll_take(&self, reg: &mut Registration<'_>, cx: &mut Context<'_>) -> Poll<Option<Job>> {
-        let got = Cell::new(None);
-        ready!(reg.poll(cx, || match self.take() {
-            Take::Job(job) => {
-                got.set(Some(job));
-                true
-            }
-            Take::End => true,
-            Take::Empty => false,
-        }));
-        let job = got.into_inner();
-        if job.is_some() {
-            self.room.notify_one();
-        }
-        Poll::Ready(job)
-    }
-
     /// Runs one task to its end, marked as this pool's for its polls.
     async fn run(&self, mut job: Job) {
         let addr = self.addr();
@@ -294,15 +272,11 @@ impl Shared {
     /// none of them will (with no workers, or workers their executor
     /// dropped), or, stopped, nothing.
     pub(super) async fn finish(&self) {
-        let addr = self.addr();
-        let mut reg = Registration::new(&self.exited);
-        poll_fn(|cx| {
-            let remaining = usize::from(Inside::is(addr));
-            // Acquire: pairs with the Release decrement in `Exit::drop`.
-            reg.poll(cx, || self.live.load(Ordering::Acquire) <= remaining)
+        Waiting::new(WorkersDone {
+            shared: self,
+            addr: self.addr(),
         })
         .await;
-        drop(reg);
         while let Take::Job(job) = self.take() {
             self.room.notify_one();
             self.run(job).await;
@@ -338,11 +312,16 @@ pub(super) fn worker(shared: Arc<Shared>) -> Worker {
     let exit = Exit(shared);
     Worker::new(async move {
         let s = &*exit.0;
-        let mut reg = Registration::new(s.ready.wait_queue());
-        while let Some(job) = poll_fn(|cx| s.poll_take(&mut reg, cx)).await {
+        // One registration for the worker's life: each await is the next
+        // task (the kernel's future may be awaited again after `Ready`).
+        let mut next = Waiting::new(NextJob {
+            shared: s,
+            got: Cell::new(None),
+        });
+        while let Some(job) = (&mut next).await {
             s.run(job).await;
         }
-        drop(reg);
+        drop(next);
         drop(exit);
     })
 }
@@ -359,28 +338,98 @@ impl Drop for Exit {
     }
 }
 
-/// A task's registration in a wait queue, released when dropped.
-struct Registration<'a> {
-    queue: &'a WaitQueue,
-    key: WaitKey,
+/// What a waiting submission waits for: a permit (reserved inside the
+/// handshake, in `ready`, and handed out in the same poll) or the close.
+struct Reserving<'a> {
+    shared: &'a Shared,
+    got: Cell<Reserve>,
 }
 
-impl<'a> Registration<'a> {
-    fn new(queue: &'a WaitQueue) -> Registration<'a> {
-        Registration {
-            queue,
-            key: WaitKey::default(),
+impl WaitOn for Reserving<'_> {
+    fn queue(&self) -> &WaitQueue {
+        &self.shared.room
+    }
+}
+
+impl WaitFor for Reserving<'_> {
+    type Output = Reserve;
+    fn take(&mut self) -> Option<Reserve> {
+        match self.got.replace(Reserve::Full) {
+            Reserve::Full => {
+                let r = self.shared.reserve();
+                (r != Reserve::Full).then_some(r)
+            }
+            r => Some(r),
         }
     }
-
-    fn poll(&mut self, cx: &mut Context<'_>, ready: impl Fn() -> bool) -> Poll<()> {
-        self.queue.poll_until(&mut self.key, cx, ready)
+    fn ready(&self) -> bool {
+        self.shared.try_reserve(&self.got)
     }
 }
 
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.queue.release(&mut self.key);
+/// What an idle worker waits for: a task (taken inside the handshake and
+/// returned in the same poll), or `None` when it is to return.
+struct NextJob<'a> {
+    shared: &'a Shared,
+    got: Cell<Option<Job>>,
+}
+
+impl WaitOn for NextJob<'_> {
+    fn queue(&self) -> &WaitQueue {
+        self.shared.ready.wait_queue()
+    }
+}
+
+impl WaitFor for NextJob<'_> {
+    type Output = Option<Job>;
+    fn take(&mut self) -> Option<Option<Job>> {
+        let job = match self.got.take() {
+            Some(job) => job,
+            None => match self.shared.take() {
+                Take::Job(job) => job,
+                // Final: the pool stopped, or closed and drained.
+                Take::End => return Some(None),
+                Take::Empty => return None,
+            },
+        };
+        // Its permit was given back with the pop: wake a submitter.
+        self.shared.room.notify_one();
+        Some(Some(job))
+    }
+    fn ready(&self) -> bool {
+        match self.shared.take() {
+            Take::Job(job) => {
+                self.got.set(Some(job));
+                true
+            }
+            Take::End => true,
+            Take::Empty => false,
+        }
+    }
+}
+
+/// What a shutdown waits for: every worker but the caller's own (when a
+/// task of this pool awaits it) has returned.
+struct WorkersDone<'a> {
+    shared: &'a Shared,
+    addr: usize,
+}
+
+impl WaitOn for WorkersDone<'_> {
+    fn queue(&self) -> &WaitQueue {
+        &self.shared.exited
+    }
+}
+
+impl WaitFor for WorkersDone<'_> {
+    type Output = ();
+    fn take(&mut self) -> Option<()> {
+        self.ready().then_some(())
+    }
+    fn ready(&self) -> bool {
+        let remaining = usize::from(Inside::is(self.addr));
+        // Acquire: pairs with the Release decrement in `Exit::drop`.
+        self.shared.live.load(Ordering::Acquire) <= remaining
     }
 }
 

@@ -16,7 +16,7 @@ impl TaskQueue<SystemClock> {
     /// A builder (defaults: one worker per available CPU, system clock).
     pub fn builder() -> TaskQueueBuilder<SystemClock> {
         TaskQueueBuilder {
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: crate::sync::available_cpus(1),
             clock: SystemClock,
         }
     }

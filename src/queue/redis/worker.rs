@@ -4,7 +4,7 @@ use super::core::Nacked;
 use super::error::RedisError;
 use super::job::Job;
 use super::queue::RedisQueue;
-use crate::panic::panic_message;
+use crate::sync::panic_message;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::Mutex;
 use std::fmt;

@@ -38,11 +38,9 @@ use super::super::gcra::{Gcra, Refusal};
 use super::super::Error;
 use crate::clock::Clock;
 use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::spin::SpinWait;
 use crate::sync::Mutex;
 use crossbeam_utils::CachePadded;
-
-/// Spins on an odd `seq` before yielding the thread.
-const SPINS: u32 = 64;
 
 /// A TAT and the quota it is read under.
 pub(crate) struct GcraCell {
@@ -99,7 +97,7 @@ impl GcraCell {
     #[inline]
     pub(crate) fn snapshot(&self) -> Snapshot {
         let q = &*self.quota;
-        let mut spins = 0;
+        let mut spin = SpinWait::new();
         loop {
             // Acquire: pairs with the Release store that made `seq` even, so
             // the quota and word loads below see that re-quota's stores.
@@ -124,13 +122,9 @@ impl GcraCell {
                     };
                 }
             }
-            // A re-quota is storing a few words: wait for it.
-            if spins < SPINS {
-                spins += 1;
-                crate::sync::spin_loop();
-            } else {
-                crate::sync::thread::yield_now();
-            }
+            // A re-quota is storing a few words: wait for it (the kernel's
+            // ladder; nothing announces the end of a re-quota).
+            spin.nap();
         }
     }
 

@@ -80,12 +80,13 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiterBuilder<K, S, C> {
         // capacity, never the machine, and no shard is sized below its
         // minimum (a limiter of 100 keys is one shard, not 64 of two keys
         // each). A request above the most shards is capped, as before.
-        let requested = self.shards.map(|n| n.min(crate::shard::MAX));
+        let requested = self.shards.map(|n| n.min(crate::sync::shard::MAX));
         let max_keys = u64::try_from(self.max_keys).unwrap_or(u64::MAX);
-        let n =
-            crate::shard::count(requested, Some(max_keys)).map_err(|_| Error::ZeroCapacity {
+        let n = crate::sync::shard::count(requested, Some(max_keys)).map_err(|_| {
+            Error::ZeroCapacity {
                 parameter: "shards",
-            })?;
+            }
+        })?;
         let shard_cap = self.max_keys.div_ceil(n);
         let shards = (0..n)
             .map(|_| {

@@ -92,7 +92,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
                 return Err("shard over its share of max_keys");
             }
             for e in guard.map.iter() {
-                if crate::shard::index(self.hasher.hash_one(&e.key), self.shard_mask) != i {
+                if crate::sync::shard::index(self.hasher.hash_one(&e.key), self.shard_mask) != i {
                     return Err("key in the wrong shard");
                 }
             }

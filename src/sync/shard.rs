@@ -56,7 +56,7 @@ fn floor_pow2(n: usize) -> usize {
 
 /// Capacity of shard `i` of `n` when `total` is split evenly (the first
 /// `total % n` shards take one more, so the sum is exactly `total`).
-#[cfg_attr(not(feature = "cache"), allow(dead_code))] // the cache splits its capacity
+// The cache splits its capacity.
 pub(crate) fn capacity_of(total: u64, n: usize, i: usize) -> u64 {
     let n = n as u64;
     total / n + u64::from((i as u64) < total % n)

@@ -51,9 +51,8 @@
 //! | `Free` | on the free list | no |
 //! | `Waiting(w)` | the task returned `Pending`; `w` not woken yet | yes |
 //! | `Idle` | owned by a task, nothing to wake (woken, or not waiting) | no |
-// Without `async` only the thread half is used.
-#![cfg_attr(not(feature = "async"), allow(dead_code))]
 use crate::sync::atomic::{fence, AtomicUsize, Ordering};
+use crate::sync::spin::SpinWait;
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -83,9 +82,9 @@ pub(crate) struct WaitQueue {
     cv: Condvar,
 }
 
-/// A task's registration in a [`WaitQueue`]. Its owner passes it to
-/// [`WaitQueue::release`] when it is dropped (a future's or a receiver's
-/// `Drop`), or to [`WaitQueue::cancel`] to stop waiting but keep the slot.
+/// A task's registration in a [`WaitQueue`]. Only the kernel holds one:
+/// the one future (`sync::waiting::Waiting`) and a stream's
+/// `Registration` pass it to [`WaitQueue::release`] when dropped.
 #[derive(Debug, Default)]
 pub(crate) struct WaitKey {
     slot: Option<usize>,
@@ -98,7 +97,6 @@ impl WaitKey {
     /// path): it is no longer waiting. A slot still `Waiting` is moved to
     /// `Idle` by the notify that follows the change the owner saw.
     #[inline]
-    #[cfg_attr(not(feature = "event"), allow(dead_code))]
     pub(crate) fn done(&mut self) {
         self.pending = false;
     }
@@ -124,7 +122,6 @@ impl WaitQueue {
     /// Wakes one parked thread and every pending task, if there is one:
     /// for one new item, which one waiter takes (module doc).
     #[inline]
-    #[cfg_attr(not(feature = "queue"), allow(dead_code))]
     pub(crate) fn notify_one(&self) {
         // The notifier half of the handshake in the module doc.
         fence(Ordering::SeqCst);
@@ -135,7 +132,6 @@ impl WaitQueue {
     /// `fence(SeqCst)` after its change (the notifier half of the handshake
     /// is then already done).
     #[inline]
-    #[cfg_attr(not(feature = "queue"), allow(dead_code))]
     pub(crate) fn notify_one_fenced(&self) {
         self.notify_fenced(true);
     }
@@ -306,18 +302,6 @@ impl WaitQueue {
         Poll::Pending
     }
 
-    /// Stops waiting but keeps the slot for the next wait (a cancelled
-    /// receive of a receiver that lives on). No lock unless the last poll
-    /// returned `Pending`.
-    #[cfg_attr(not(feature = "event"), allow(dead_code))]
-    pub(crate) fn cancel(&self, key: &mut WaitKey) {
-        if let (true, Some(i)) = (key.pending, key.slot) {
-            let mut g = self.lock.lock();
-            self.stop_waiting(&mut g, i);
-            key.pending = false;
-        }
-    }
-
     /// Gives the slot back (the owner is dropped). No lock if it never
     /// waited.
     pub(crate) fn release(&self, key: &mut WaitKey) {
@@ -346,27 +330,21 @@ impl WaitQueue {
     }
 }
 
-/// Before parking, retries `attempt` for a short while, spinning and then
-/// yielding (crossbeam's `Backoff`, as crossbeam-channel's receivers do):
+/// Before parking, retries `attempt` once per rung of the kernel's ladder
+/// ([`SpinWait`]: spins, then yields, as crossbeam-channel's receivers do):
 /// work that arrives within a few microseconds is then taken without the
-/// park and unpark system calls on both sides. Bounded: after about ten
-/// yields it gives up and the caller parks. Under loom it tries nothing
-/// (the models check the wait handshake itself).
+/// park and unpark system calls on both sides. Bounded: once the ladder is
+/// completed it gives up and the caller parks. Under loom the ladder is
+/// completed at once and it tries nothing (the models check the wait
+/// handshake itself).
 #[inline]
-#[cfg_attr(not(any(feature = "event", feature = "queue")), allow(dead_code))]
 pub(crate) fn spin_for<R>(mut attempt: impl FnMut() -> Option<R>) -> Option<R> {
-    #[cfg(not(loom))]
-    {
-        let backoff = crossbeam_utils::Backoff::new();
-        while !backoff.is_completed() {
-            backoff.snooze();
-            if let Some(got) = attempt() {
-                return Some(got);
-            }
+    let mut spin = SpinWait::new();
+    while spin.spin() {
+        if let Some(got) = attempt() {
+            return Some(got);
         }
     }
-    #[cfg(loom)]
-    let _ = &mut attempt;
     None
 }
 
@@ -426,9 +404,6 @@ mod tests {
         let mut c = WaitKey::default();
         assert!(q.poll_until(&mut c, &mut cx, || false).is_pending());
         assert_eq!(c.slot, Some(0)); // reused
-        q.cancel(&mut b);
-        assert_eq!(q.waiters(), 1, "cancel stops waiting");
-        assert!(b.slot.is_some(), "and keeps the slot");
         q.release(&mut b);
         q.release(&mut c);
         assert_eq!(q.waiters(), 0);

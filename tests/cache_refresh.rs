@@ -1,4 +1,4 @@
-#![cfg(all(not(loom), feature = "cache"))]
+#![cfg(all(not(loom), feature = "cache", feature = "async"))]
 //! Refresh after write, on a manual clock (no sleeping for time to pass):
 //!
 //! - a read of an entry older than the period gets the current value at
@@ -10,7 +10,7 @@
 //!   refresher's thread leaves every read answering at once;
 //! - `run` returns when the cache is dropped; a refresher for a cache
 //!   without a period is refused.
-use latchwork::cache::{Cache, Error, Refresher, RemovalCause};
+use latchwork::cache::{AsyncRefresher, Cache, Error, Refresher, RemovalCause};
 use latchwork::clock::ManualClock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -195,4 +195,40 @@ fn a_refresher_needs_a_period() {
             parameter: "refresh_after_write"
         })
     ));
+}
+
+#[test]
+fn the_async_refresher_awaits_its_loader_and_survives_a_panic() {
+    let clock = ManualClock::new();
+    let cache = cache(&clock);
+    let refresher = AsyncRefresher::new(&cache, |k: u64| async move {
+        if k == 2 {
+            panic!("loader bug");
+        }
+        Ok::<_, ()>(format!("async-{k}"))
+    })
+    .unwrap();
+    cache.insert(1, "v1".into());
+    cache.insert(2, "v1".into());
+    clock.advance(PERIOD);
+    cache.get(&1);
+    cache.get(&2);
+    assert_eq!(futures::executor::block_on(refresher.run_pending()), 2);
+    assert_eq!(cache.get(&1).as_deref(), Some("async-1"));
+    assert_eq!(
+        cache.get(&2).as_deref(),
+        Some("v1"),
+        "a panicking reload keeps the value"
+    );
+    // `run` waits without a thread and returns once the cache is dropped.
+    let runner = thread::spawn(move || futures::executor::block_on(refresher.run()));
+    clock.advance(PERIOD);
+    cache.get(&1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while cache.get(&1).as_deref() != Some("async-1") || cache.stats().loads < 3 {
+        assert!(Instant::now() < deadline, "the queued reload never ran");
+        thread::yield_now();
+    }
+    drop(cache);
+    runner.join().unwrap();
 }

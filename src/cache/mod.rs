@@ -51,6 +51,8 @@ pub use engine::Cache;
 pub use entry::{Computed, Entry, Op};
 pub use error::Error;
 pub use iter::Iter;
+#[cfg(feature = "async")]
+pub use refresh::AsyncRefresher;
 pub use refresh::Refresher;
 #[cfg(feature = "serde")]
 pub use snapshot::{

@@ -34,6 +34,7 @@ use super::Error;
 use crate::clock::Clock;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::wait::WaitQueue;
+use crate::sync::waiting::{WaitFor, WaitOn, Waiting};
 use crate::sync::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
@@ -217,6 +218,36 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     }
 }
 
+/// The refresh queue and period of `cache`, for a refresher.
+fn link_of<K, V, S, C>(cache: &Cache<K, V, S, C>) -> Result<(Arc<RefreshQueue>, u64), Error> {
+    match (&cache.refreshes, cache.config.refresh) {
+        (Some(link), Some(after)) => Ok((link.0.clone(), after)),
+        _ => Err(Error::NoRefreshPeriod),
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
+    /// Counts a reload's outcome (a panic or an error is a load error) and
+    /// lands it.
+    fn land_loaded<E>(
+        &self,
+        key: K,
+        hash: u64,
+        loaded: std::thread::Result<Result<V, E>>,
+        after: u64,
+    ) {
+        self.stats.incr(LOADS);
+        let value = match loaded {
+            Ok(Ok(v)) => Some(v),
+            _ => {
+                self.stats.incr(LOAD_ERRORS);
+                None
+            }
+        };
+        self.land_refresh(key, hash, value, after);
+    }
+}
+
 /// Runs the reloads of a cache built with
 /// [`refresh_after_write`](super::CacheBuilder::refresh_after_write),
 /// with the loader given here; see the module doc of `refresh.rs`.
@@ -265,15 +296,13 @@ where
     /// [`Error::NoRefreshPeriod`] when the cache was built without
     /// [`refresh_after_write`](super::CacheBuilder::refresh_after_write).
     pub fn new(cache: &Arc<Cache<K, V, S, C>>, loader: F) -> Result<Self, Error> {
-        match (&cache.refreshes, cache.config.refresh) {
-            (Some(link), Some(after)) => Ok(Refresher {
-                cache: Arc::downgrade(cache),
-                queue: link.0.clone(),
-                after,
-                loader,
-            }),
-            _ => Err(Error::NoRefreshPeriod),
-        }
+        let (queue, after) = link_of(cache)?;
+        Ok(Refresher {
+            cache: Arc::downgrade(cache),
+            queue,
+            after,
+            loader,
+        })
     }
 
     /// Runs every reload queued now on this thread; returns how many ran
@@ -287,16 +316,8 @@ where
             let Some((key, hash)) = next else {
                 continue;
             };
-            cache.stats.incr(LOADS);
             let loaded = catch_unwind(AssertUnwindSafe(|| (self.loader)(&key)));
-            let value = match loaded {
-                Ok(Ok(v)) => Some(v),
-                _ => {
-                    cache.stats.incr(LOAD_ERRORS);
-                    None
-                }
-            };
-            cache.land_refresh(key, hash, value, self.after);
+            cache.land_loaded(key, hash, loaded, self.after);
             ran += 1;
         }
         ran
@@ -305,20 +326,150 @@ where
     /// Runs reloads as they are queued, parking in between, until the
     /// cache is dropped. Give it a thread (or tokio's `spawn_blocking`).
     pub fn run(&self) {
+        let mut due = Waiting::new(Due(&self.queue));
         loop {
             self.run_pending();
-            let queue = &self.queue;
-            queue.ready.wait_until(
-                || {
-                    // SeqCst: the waiter half of the handshake with the
-                    // cache's drop (`RefreshLink::drop`).
-                    queue.closed.load(Ordering::SeqCst) || !queue.due.lock().is_empty()
-                },
-                None,
-            );
-            if self.queue.closed.load(Ordering::SeqCst) {
+            if due.block() {
                 return;
             }
+        }
+    }
+}
+
+/// What a refresher waits for: a queued reload (`false`) or the cache's
+/// drop (`true`).
+struct Due<'a>(&'a RefreshQueue);
+
+impl WaitOn for Due<'_> {
+    fn queue(&self) -> &WaitQueue {
+        &self.0.ready
+    }
+}
+
+impl WaitFor for Due<'_> {
+    type Output = bool;
+
+    fn take(&mut self) -> Option<bool> {
+        self.ready().then(|| self.0.closed.load(Ordering::SeqCst))
+    }
+
+    fn ready(&self) -> bool {
+        // SeqCst: the waiter half of the handshake with the cache's drop
+        // (`RefreshLink::drop`); the queue's mutex orders the pushes.
+        self.0.closed.load(Ordering::SeqCst) || !self.0.due.lock().is_empty()
+    }
+}
+
+/// The async form of [`Refresher`]: reloads with a loader that returns a
+/// future, awaited in the task that runs [`run`](Self::run) (a task of
+/// the caller's runtime, spawned once). Needs feature `async`.
+///
+/// ```
+/// use latchwork::cache::{AsyncRefresher, Cache};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// # futures::executor::block_on(async {
+/// let cache: Arc<Cache<u32, String>> = Arc::new(
+///     Cache::builder()
+///         .max_capacity(1_000)
+///         .refresh_after_write(Duration::from_secs(30))
+///         .build()?,
+/// );
+/// let refresher = AsyncRefresher::new(&cache, |id: u32| async move {
+///     Ok::<_, std::io::Error>(format!("row {id}")) // a database call
+/// })?;
+/// // In a service: `tokio::spawn(async move { refresher.run().await })`.
+/// assert_eq!(refresher.run_pending().await, 0); // nothing is due yet
+/// # Ok::<(), latchwork::cache::Error>(())
+/// # }).unwrap();
+/// ```
+#[cfg(feature = "async")]
+pub struct AsyncRefresher<K, V, S, C, F> {
+    cache: Weak<Cache<K, V, S, C>>,
+    queue: Arc<RefreshQueue>,
+    after: u64,
+    loader: F,
+}
+
+#[cfg(feature = "async")]
+impl<K, V, S, C, F, Fut, E> AsyncRefresher<K, V, S, C, F>
+where
+    K: Hash + Eq + Clone,
+    S: BuildHasher,
+    C: Clock,
+    F: Fn(K) -> Fut,
+    Fut: std::future::Future<Output = Result<V, E>>,
+{
+    /// A refresher of `cache` that reloads with `loader`.
+    ///
+    /// # Errors
+    /// [`Error::NoRefreshPeriod`] when the cache was built without
+    /// [`refresh_after_write`](super::CacheBuilder::refresh_after_write).
+    pub fn new(cache: &Arc<Cache<K, V, S, C>>, loader: F) -> Result<Self, Error> {
+        let (queue, after) = link_of(cache)?;
+        Ok(AsyncRefresher {
+            cache: Arc::downgrade(cache),
+            queue,
+            after,
+            loader,
+        })
+    }
+
+    /// Runs every reload queued now, one after another in this task;
+    /// returns how many ran (a loader that failed or panicked counts).
+    pub async fn run_pending(&self) -> usize {
+        let mut ran = 0;
+        while let Some(cache) = self.cache.upgrade() {
+            let Some(next) = cache.next_refresh() else {
+                break;
+            };
+            let Some((key, hash)) = next else {
+                continue;
+            };
+            // The strong reference is not held across the loader's await:
+            // a cache dropped meanwhile ends the run at the next key.
+            drop(cache);
+            let loading = std::pin::pin!((self.loader)(key.clone()));
+            let loaded = CatchUnwind(loading).await;
+            let Some(cache) = self.cache.upgrade() else {
+                break;
+            };
+            cache.land_loaded(key, hash, loaded, self.after);
+            ran += 1;
+        }
+        ran
+    }
+
+    /// Runs reloads as they are queued, waiting in between without a
+    /// thread, until the cache is dropped.
+    pub async fn run(&self) {
+        loop {
+            self.run_pending().await;
+            if Waiting::new(Due(&self.queue)).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Polls a future, turning a panic into `Err` (a loader's panic must not
+/// kill the refresher's task).
+#[cfg(feature = "async")]
+struct CatchUnwind<'a, F: std::future::Future>(std::pin::Pin<&'a mut F>);
+
+#[cfg(feature = "async")]
+impl<F: std::future::Future> std::future::Future for CatchUnwind<'_, F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let fut = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
         }
     }
 }
@@ -326,6 +477,16 @@ where
 impl<K, V, S, C, F> fmt::Debug for Refresher<K, V, S, C, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Refresher")
+            .field("after_nanos", &self.after)
+            .field("queued", &self.queue.due.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "async")]
+impl<K, V, S, C, F> fmt::Debug for AsyncRefresher<K, V, S, C, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRefresher")
             .field("after_nanos", &self.after)
             .field("queued", &self.queue.due.lock().len())
             .finish_non_exhaustive()

@@ -1,13 +1,24 @@
-//! What the async and the blocking limiter share: the quota, the key
-//! prefix, the failure policy with its in-process fallback, and the handling
-//! of each round's replies. Only the transport differs between the two.
+//! The sans-IO core of both Redis limiters: it builds each operation's
+//! script calls, reads the replies and decides the fallback; the async and
+//! the blocking limiter are thin shells that only carry the calls over
+//! their link.
+//!
+//! ```text
+//!   shell: core.call(..) / core.lease_begin(..)   validate, plan
+//!          core.request(&calls) ──► Script::invoke*(link) ──► replies
+//!          core.settle(&calls, replies)            parse, or fall back
+//!          core.lease_end(..) / core.answer(..)    the caller's answer
+//! ```
 use super::super::gcra::Gcra;
 use super::super::{Error, KeyedLimiter, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
-use super::script::{self, Call, OpKind, Reply};
+use super::call::{self, Answer, Call, OpKind};
+use super::quota::Quota;
 use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
+use crate::redis_link::{is_unreachable, Script, ScriptCall};
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Mutex;
 use crate::DefaultHashBuilder;
+use ::redis::{Cmd, RedisError, RedisResult, Value};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
@@ -36,127 +47,9 @@ pub enum FailurePolicy {
     Local,
 }
 
-/// A validated rate and burst for the Redis limiter: the in-process rules
-/// (see [`TokenBucketBuilder::rate`](super::super::TokenBucketBuilder::rate))
-/// plus `burst x (1 / rate) <= 2^52` ns (about 52 days), the span the
-/// script computes exactly.
-///
-/// ```
-/// use latchwork::ratelimit::{Error, Quota};
-///
-/// let q = Quota::new(100.0 / 60.0, 100)?; // 100 per minute, bursts of 100
-/// assert_eq!(q.burst(), 100);
-/// assert!(matches!(Quota::new(f64::NAN, 1), Err(Error::InvalidRate { .. })));
-/// assert!(matches!(Quota::new(1e-6, 1_000_000), Err(Error::CapacityOverflow { .. })));
-/// # Ok::<(), Error>(())
-/// ```
-///
-/// With the `serde` feature a quota serializes as `{"rate": f64, "burst":
-/// u64}`, `rate` being the effective [`rate`](Self::rate), and deserializes
-/// from the same map through the same checks as [`Quota::new`]. A rate that
-/// is exactly `1e9 / n` for a whole `n` (as every serialized rate is) gets
-/// the interval `n` ns, so a quota reads back unchanged.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub(crate) gcra: Gcra,
-}
-
-impl Quota {
-    /// `rate` tokens per second, at most `burst` stored.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRate`] for zero, negative, NaN or infinite rates,
-    /// [`Error::RateOutOfRange`], [`Error::ZeroCapacity`] for a zero burst,
-    /// [`Error::CapacityOverflow`] past the 2^52 ns span.
-    pub fn new(rate: f64, burst: u64) -> Result<Self, Error> {
-        script::quota(rate, burst).map(|gcra| Quota { gcra })
-    }
-
-    /// The limit: the burst capacity in tokens.
-    pub fn limit(&self) -> u64 {
-        self.gcra.capacity()
-    }
-
-    /// The same as [`limit`](Self::limit), under its older name.
-    pub fn burst(&self) -> u64 {
-        self.gcra.capacity()
-    }
-
-    /// The quota as a [`RateLimitPolicy`]: `limit` tokens per the time an
-    /// empty bucket takes to refill.
-    pub fn policy(&self) -> RateLimitPolicy {
-        RateLimitPolicy::of_gcra(&self.gcra)
-    }
-
-    /// The quota of `policy`: `limit` tokens, one per `window / limit`
-    /// (rounded up to a nanosecond).
-    ///
-    /// # Errors
-    /// [`Error::CapacityOverflow`] past the 2^52 ns span.
-    pub fn from_policy(policy: RateLimitPolicy) -> Result<Self, Error> {
-        script::within_span(policy.to_gcra()?, policy.limit()).map(|gcra| Quota { gcra })
-    }
-
-    /// The effective rate in tokens per second (the interval is rounded up
-    /// to a whole nanosecond).
-    pub fn rate(&self) -> f64 {
-        1e9 / self.gcra.interval() as f64
-    }
-}
-
-#[cfg(feature = "serde")]
-impl Quota {
-    /// [`Quota::new`], except that a rate of exactly `1e9 / n` (what
-    /// [`rate`](Self::rate) answers for an interval of `n` ns) gets that
-    /// interval, not one a float rounding error made `n + 1`.
-    fn read_back(rate: f64, burst: u64) -> Result<Self, Error> {
-        let n = (1e9 / rate).round();
-        // `u64::MAX as f64` is 2^64: anything below it fits.
-        if n >= 1.0 && n < u64::MAX as f64 && 1e9 / n == rate {
-            let gcra = Gcra::from_interval(n as u64, burst)?;
-            script::within_span(gcra, burst).map(|gcra| Quota { gcra })
-        } else {
-            Quota::new(rate, burst)
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Quota {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Quota", 2)?;
-        st.serialize_field("rate", &self.rate())?;
-        st.serialize_field("burst", &self.burst())?;
-        st.end()
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Quota {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename = "Quota", deny_unknown_fields)]
-        struct Raw {
-            rate: f64,
-            burst: u64,
-        }
-        let raw = Raw::deserialize(d)?;
-        Quota::read_back(raw.rate, raw.burst).map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Debug for Quota {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Quota")
-            .field("rate", &self.rate())
-            .field("burst", &self.burst())
-            .finish()
-    }
-}
-
 pub(crate) struct Core {
-    pub(crate) sha: String,
+    /// `gcra.lua`, sent through the crate's one `EVALSHA` mechanism.
+    pub(crate) script: Script,
     pub(crate) prefix: String,
     quota: ArcSwap<Quota>,
     policy: FailurePolicy,
@@ -217,8 +110,13 @@ pub(crate) struct LeasePlan {
     cost: u64,
 }
 
-/// Per call: its answer (and the raw first reply field) once it has one.
-pub(crate) type Answers = Vec<Option<Result<(RateLimitInfo, u64), Error>>>;
+/// A round trip the core asks a shell to make.
+pub(crate) enum Request {
+    /// One call, as a plain command (no pipeline framing).
+    One(ScriptCall),
+    /// Several, as pipelines (one per cluster slot) with a reply per call.
+    Many(Vec<ScriptCall>),
+}
 
 impl Core {
     pub(crate) fn new(
@@ -228,7 +126,7 @@ impl Core {
         clock: Option<ManualClock>,
         lease: Option<(u64, Duration)>,
     ) -> Result<Self, Error> {
-        script::check_prefix(&prefix)?;
+        call::check_prefix(&prefix)?;
         let local = match policy {
             FailurePolicy::Local => Some(
                 KeyedLimiter::builder()
@@ -239,7 +137,7 @@ impl Core {
             _ => None,
         };
         Ok(Core {
-            sha: ::redis::Script::new(script::SOURCE).get_hash().to_owned(),
+            script: call::script(),
             prefix,
             quota: ArcSwap::from_pointee(quota),
             policy,
@@ -304,7 +202,7 @@ impl Core {
                     }
                     let back = l.tokens.min(l.gcra.capacity());
                     if back > 0 {
-                        calls.extend(script::call(prefix, key, OpKind::Refund, back, l.gcra).ok());
+                        calls.extend(call::call(prefix, key, OpKind::Refund, back, l.gcra).ok());
                     }
                     false
                 });
@@ -333,7 +231,7 @@ impl Core {
     pub(crate) fn lease_end(
         &self,
         plan: LeasePlan,
-        mut answers: Vec<Result<(RateLimitInfo, u64), Error>>,
+        mut answers: Vec<Answer>,
     ) -> Result<RateLimitInfo, Error> {
         let Some(leases) = &self.leases else {
             return Err(Error::Backend {
@@ -395,7 +293,7 @@ impl Core {
             .drain()
             .filter(|(_, l)| l.tokens > 0)
             .filter_map(|(key, l)| {
-                script::call(
+                call::call(
                     prefix,
                     &key,
                     OpKind::Refund,
@@ -466,65 +364,86 @@ impl Core {
         quota: Option<&Quota>,
     ) -> Result<Call, Error> {
         let gcra = quota.map_or_else(|| self.quota().gcra, |q| q.gcra);
-        script::call(&self.prefix, key, kind, cost, gcra)
+        call::call(&self.prefix, key, kind, cost, gcra)
     }
 
-    /// Files one round's replies (`replies[j]` answers `calls[todo[j]]`) and
-    /// returns the calls that met `NOSCRIPT`.
-    pub(crate) fn absorb(
-        &self,
-        todo: &[usize],
-        replies: Vec<Reply>,
-        out: &mut Answers,
-    ) -> Vec<usize> {
-        let mut again = Vec::new();
+    /// The round trip for `calls`; `None` when there is nothing to send.
+    pub(crate) fn request(&self, calls: &[Call]) -> Option<Request> {
+        let now = self.now().map_or_else(String::new, |n| n.to_string());
+        match calls {
+            [] => None,
+            [c] => Some(Request::One(c.script_call(&now))),
+            _ => Some(Request::Many(
+                calls.iter().map(|c| c.script_call(&now)).collect(),
+            )),
+        }
+    }
+
+    /// The answers to `calls` from their replies (`replies[i]` answers
+    /// `calls[i]`): the script's reply, [`Error::Backend`] for an error
+    /// Redis returned, the failure policy when Redis was unreachable.
+    pub(crate) fn settle(&self, calls: &[Call], replies: Vec<RedisResult<Value>>) -> Vec<Answer> {
         let mut replies = replies.into_iter();
-        for &i in todo {
-            match replies.next() {
-                Some(Reply::Info(info, first)) => out[i] = Some(Ok((info, first))),
-                Some(Reply::NoScript) => again.push(i),
-                Some(Reply::Failed(e)) => out[i] = Some(Err(e)),
-                None => {
-                    out[i] = Some(Err(Error::Backend {
-                        message: "fewer replies than calls".into(),
-                    }))
-                }
-            }
-        }
-        again
-    }
-
-    /// A transport error for the calls in `todo`: the failure policy when
-    /// Redis is unreachable, else [`Error::Backend`].
-    pub(crate) fn failed(
-        &self,
-        calls: &[Call],
-        todo: &[usize],
-        e: &::redis::RedisError,
-        out: &mut Answers,
-    ) {
-        for &i in todo {
-            out[i] = Some(if script::is_unreachable(e) {
-                self.fall_back(&calls[i], e)
-            } else {
-                Err(Error::Backend {
+        calls
+            .iter()
+            .map(|c| match replies.next() {
+                Some(Ok(v)) => call::parse(v),
+                Some(Err(e)) if is_unreachable(&e) => self.fall_back(c, &e),
+                Some(Err(e)) => Err(Error::Backend {
                     message: e.to_string(),
-                })
-            });
-        }
+                }),
+                None => Err(Error::Backend {
+                    message: "fewer replies than calls".into(),
+                }),
+            })
+            .collect()
     }
 
-    fn fall_back(
-        &self,
-        call: &Call,
-        e: &::redis::RedisError,
-    ) -> Result<(RateLimitInfo, u64), Error> {
+    /// The one answer of a single-call operation.
+    pub(crate) fn answer(answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
+        answers
+            .into_iter()
+            .next()
+            .map(|a| a.map(|(info, _)| info))
+            .unwrap_or_else(|| {
+                Err(Error::Backend {
+                    message: "no reply".into(),
+                })
+            })
+    }
+
+    /// The answers of a batch, or its first error.
+    pub(crate) fn answers(answers: Vec<Answer>) -> Result<Vec<RateLimitInfo>, Error> {
+        answers
+            .into_iter()
+            .map(|a| a.map(|(info, _)| info))
+            .collect()
+    }
+
+    /// The calls of `check_many`, every pair validated before any is sent.
+    pub(crate) fn batch<K: AsRef<str>>(&self, checks: &[(K, u64)]) -> Result<Vec<Call>, Error> {
+        checks
+            .iter()
+            .map(|(k, cost)| self.call(k.as_ref(), OpKind::Check, *cost, None))
+            .collect()
+    }
+
+    /// `reset`: forgets `key` in-process and gives the `DEL` to send.
+    pub(crate) fn reset(&self, key: &str) -> Result<Cmd, Error> {
+        let call = self.call(key, OpKind::Peek, 0, None)?;
+        self.reset_local(key);
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(&call.redis_key);
+        Ok(cmd)
+    }
+
+    fn fall_back(&self, call: &Call, e: &RedisError) -> Answer {
         // A lease falls back as a plain check of its cost: nothing leased.
         let info = self.fall_back_info(call, e)?;
         Ok((info, if info.allowed { call.cost } else { 0 }))
     }
 
-    fn fall_back_info(&self, call: &Call, e: &::redis::RedisError) -> Result<RateLimitInfo, Error> {
+    fn fall_back_info(&self, call: &Call, e: &RedisError) -> Result<RateLimitInfo, Error> {
         if self.policy == FailurePolicy::FailClosed {
             return Err(Error::Unavailable {
                 message: e.to_string(),
@@ -554,25 +473,11 @@ impl Core {
         })
     }
 
-    pub(crate) fn reset_local(&self, key: &str) {
+    fn reset_local(&self, key: &str) {
         self.forget_lease(key);
         if let Some(local) = &self.local {
             local.reset(key);
         }
-    }
-
-    /// The answers in call order; a call that still has none met
-    /// `NOSCRIPT` even after loading the script.
-    pub(crate) fn finish(out: Answers) -> Vec<Result<(RateLimitInfo, u64), Error>> {
-        out.into_iter()
-            .map(|a| {
-                a.unwrap_or_else(|| {
-                    Err(Error::Backend {
-                        message: "NOSCRIPT persisted after loading the limiter script".into(),
-                    })
-                })
-            })
-            .collect()
     }
 }
 

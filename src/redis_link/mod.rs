@@ -15,8 +15,8 @@
 //! "unavailable" error. A module keeps all of one object's keys in one
 //! cluster slot with a hash tag (`prefix{name}...`), so each script call
 //! names one slot and the cluster client routes it by its first key; a
-//! batch of calls over many slots (the limiter's `check_many`) goes as one
-//! pipeline per slot.
+//! batch of calls over many keys (the limiter's `check_many`) is one
+//! pipeline on a node and one call per key on a cluster.
 mod endpoint;
 mod link;
 mod script;

@@ -10,7 +10,6 @@
 //! pipelines included, and the reload reaches whichever node owns the
 //! key, with no separate `SCRIPT LOAD` routing.
 use super::link::{AsyncLink, BlockingLink};
-use ::redis::cluster_routing::Slot;
 use ::redis::{
     Cmd, ErrorKind, Pipeline, RedisError, RedisResult, ServerErrorKind, ToRedisArgs, Value,
 };
@@ -37,13 +36,6 @@ impl ScriptCall {
             keys: vec![key.as_bytes().to_vec()],
             args: Vec::new(),
         }
-    }
-
-    /// The cluster slot of the call's first key (its hash tag's, if any).
-    fn slot(&self) -> Slot {
-        // redis-rs's CRC16 of the hash tag: the rule the server and the
-        // cluster client route by.
-        Slot::for_key(self.keys.first().map_or(&[][..], Vec::as_slice))
     }
 
     /// Appends an argument (`ARGV[n]`).
@@ -106,90 +98,69 @@ impl Script {
         }
     }
 
-    /// Runs `calls` as pipelines, each reply kept apart: `Ok` holds the
-    /// call's reply (a server error is its `Value::ServerError`), `Err` the
-    /// transport error of the pipeline that carried it. On a single node
-    /// all go in one pipeline; on a cluster one pipeline per slot (a
-    /// cluster pipeline must name one), sent concurrently. The calls that
-    /// got `NOSCRIPT` are resent as `EVAL` in a second pipeline; those that
-    /// met `MOVED` or `ASK` (the slot moved during a reshard; the call did
-    /// not run) are resent alone, which the cluster client redirects. The
-    /// limiter's `check_many` shape.
+    /// Runs `calls`, each reply kept apart: `Ok` holds the call's reply (a
+    /// server error is its `Value::ServerError`), `Err` the transport error
+    /// that met it. On a single node all go in one pipeline, and the calls
+    /// that got `NOSCRIPT` are resent as `EVAL` in a second one. On a
+    /// cluster each call goes alone (here all at once, which the
+    /// multiplexed connection to each master pipelines by itself): the
+    /// cluster client retries a pipeline *whole* when one reply in it is a
+    /// `MOVED` or `ASK`, which would run again the calls of a resharded slot
+    /// that had already run; alone, each call is redirected on its own and
+    /// runs once. The limiter's `check_many` shape.
     pub(crate) async fn invoke_many_async(
         &self,
         link: &AsyncLink,
         calls: &[ScriptCall],
     ) -> Vec<RedisResult<Value>> {
-        let groups = groups(calls, link.is_cluster());
-        let sent = futures_util::future::join_all(
-            groups
-                .iter()
-                .map(|g| async move { self.group_async(link, calls, g).await }),
-        )
-        .await;
-        let mut out = scatter(calls.len(), &groups, sent);
-        for i in redirected(&out) {
-            out[i] = self.invoke_async(link, &calls[i]).await;
+        if calls.is_empty() {
+            return Vec::new();
         }
-        out
-    }
-
-    /// [`invoke_many_async`](Self::invoke_many_async), blocking (one slot's
-    /// pipeline after the other).
-    pub(crate) fn invoke_many_blocking(
-        &self,
-        link: &BlockingLink,
-        calls: &[ScriptCall],
-    ) -> Vec<RedisResult<Value>> {
-        let groups = groups(calls, link.is_cluster());
-        let sent = groups
-            .iter()
-            .map(|g| self.group_blocking(link, calls, g))
-            .collect();
-        let mut out = scatter(calls.len(), &groups, sent);
-        for i in redirected(&out) {
-            out[i] = self.invoke_blocking(link, &calls[i]);
-        }
-        out
-    }
-
-    async fn group_async(
-        &self,
-        link: &AsyncLink,
-        calls: &[ScriptCall],
-        group: &[usize],
-    ) -> Vec<RedisResult<Value>> {
-        let first = link
-            .query_pipeline(&self.pipeline(calls, group, false))
+        if link.is_cluster() {
+            return futures_util::future::join_all(
+                calls.iter().map(|c| self.invoke_async(link, c)),
+            )
             .await;
-        let mut replies = spread(group.len(), first);
+        }
+        let first = link
+            .query_pipeline(&self.pipeline(calls, &all(calls), false))
+            .await;
+        let mut replies = spread(calls.len(), first);
         let retry = noscript_indices(&replies);
         if !retry.is_empty() {
-            let again: Vec<usize> = retry.iter().map(|&j| group[j]).collect();
             let fresh = link
-                .query_pipeline(&self.pipeline(calls, &again, true))
+                .query_pipeline(&self.pipeline(calls, &retry, true))
                 .await;
-            for (j, r) in retry.into_iter().zip(spread(again.len(), fresh)) {
-                replies[j] = r;
+            for (i, r) in retry.iter().zip(spread(retry.len(), fresh)) {
+                replies[*i] = r;
             }
         }
         replies
     }
 
-    fn group_blocking(
+    /// [`invoke_many_async`](Self::invoke_many_async), blocking (on a
+    /// cluster, one call after the other).
+    pub(crate) fn invoke_many_blocking(
         &self,
         link: &BlockingLink,
         calls: &[ScriptCall],
-        group: &[usize],
     ) -> Vec<RedisResult<Value>> {
-        let first = link.query_pipeline(&self.pipeline(calls, group, false));
-        let mut replies = spread(group.len(), first);
+        if calls.is_empty() {
+            return Vec::new();
+        }
+        if link.is_cluster() {
+            return calls
+                .iter()
+                .map(|c| self.invoke_blocking(link, c))
+                .collect();
+        }
+        let first = link.query_pipeline(&self.pipeline(calls, &all(calls), false));
+        let mut replies = spread(calls.len(), first);
         let retry = noscript_indices(&replies);
         if !retry.is_empty() {
-            let again: Vec<usize> = retry.iter().map(|&j| group[j]).collect();
-            let fresh = link.query_pipeline(&self.pipeline(calls, &again, true));
-            for (j, r) in retry.into_iter().zip(spread(again.len(), fresh)) {
-                replies[j] = r;
+            let fresh = link.query_pipeline(&self.pipeline(calls, &retry, true));
+            for (i, r) in retry.iter().zip(spread(retry.len(), fresh)) {
+                replies[*i] = r;
             }
         }
         replies
@@ -214,21 +185,8 @@ fn is_noscript(e: &RedisError) -> bool {
     matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoScript)) || e.code() == Some("NOSCRIPT")
 }
 
-/// Which calls go in one pipeline: on a node all of them; on a cluster
-/// those whose first key hashes to the same slot, in first-seen order.
-fn groups(calls: &[ScriptCall], cluster: bool) -> Vec<Vec<usize>> {
-    if !cluster {
-        return vec![(0..calls.len()).collect()];
-    }
-    let mut slots: Vec<(Slot, Vec<usize>)> = Vec::new();
-    for (i, c) in calls.iter().enumerate() {
-        let slot = c.slot();
-        match slots.iter_mut().find(|(s, _)| *s == slot) {
-            Some((_, g)) => g.push(i),
-            None => slots.push((slot, vec![i])),
-        }
-    }
-    slots.into_iter().map(|(_, g)| g).collect()
+fn all(calls: &[ScriptCall]) -> Vec<usize> {
+    (0..calls.len()).collect()
 }
 
 /// One pipeline's outcome as one result per call: a transport error is
@@ -249,30 +207,6 @@ fn spread(n: usize, result: RedisResult<Vec<Value>>) -> Vec<RedisResult<Value>> 
     }
 }
 
-/// The per-group results back in call order.
-fn scatter(
-    n: usize,
-    groups: &[Vec<usize>],
-    sent: Vec<Vec<RedisResult<Value>>>,
-) -> Vec<RedisResult<Value>> {
-    let mut out: Vec<Option<RedisResult<Value>>> = vec![None; n];
-    for (group, replies) in groups.iter().zip(sent) {
-        for (&i, r) in group.iter().zip(replies) {
-            out[i] = Some(r);
-        }
-    }
-    out.into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(RedisError::from((
-                    ErrorKind::UnexpectedReturnType,
-                    "no reply for a pipelined call",
-                )))
-            })
-        })
-        .collect()
-}
-
 fn server_code(r: &RedisResult<Value>) -> Option<&str> {
     match r {
         Ok(Value::ServerError(e)) => Some(e.code()),
@@ -283,13 +217,6 @@ fn server_code(r: &RedisResult<Value>) -> Option<&str> {
 fn noscript_indices(replies: &[RedisResult<Value>]) -> Vec<usize> {
     (0..replies.len())
         .filter(|&i| server_code(&replies[i]) == Some("NOSCRIPT"))
-        .collect()
-}
-
-/// The calls a reshard redirected: not run, to be resent alone.
-fn redirected(replies: &[RedisResult<Value>]) -> Vec<usize> {
-    (0..replies.len())
-        .filter(|&i| matches!(server_code(&replies[i]), Some("MOVED" | "ASK")))
         .collect()
 }
 

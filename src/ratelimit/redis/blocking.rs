@@ -110,7 +110,8 @@ impl BlockingRedisLimiter {
     }
 
     /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many):
-    /// one pipelined round trip (on a cluster, one per slot).
+    /// one pipelined round trip (on a cluster, one call per key, one after
+    /// the other).
     ///
     /// # Errors
     /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many).

@@ -55,7 +55,7 @@ impl RedisLimiterBuilder {
     /// A single node ([`Endpoint::Node`], as [`url`](Self::url)) or a Redis
     /// Cluster through its seed nodes ([`Endpoint::Cluster`]): each call
     /// goes to the master of its key's slot, `MOVED` and `ASK` are
-    /// followed, and `check_many` sends one pipeline per slot.
+    /// followed, and `check_many` sends each key's call on its own.
     ///
     /// ```no_run
     /// use latchwork::ratelimit::{Endpoint, RedisLimiter};

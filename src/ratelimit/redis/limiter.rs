@@ -22,8 +22,8 @@ use std::future::Future;
 /// [`quota`](Self::quota) and [`set_quota`](Self::set_quota)).
 ///
 /// Every method is one round trip (plus one `EVAL` after the server lost
-/// its script cache; on a cluster, `check_many` sends one pipeline per
-/// slot, concurrently). Cancel safety: dropping a future after
+/// its script cache; on a cluster, `check_many` sends one call per key, all
+/// at once). Cancel safety: dropping a future after
 /// the request was written may leave its cost charged in Redis with no
 /// answer; nothing else is lost.
 ///
@@ -151,7 +151,7 @@ impl RedisLimiter {
     }
 
     /// Checks many `(key, cost)` pairs in one pipelined round trip (on a
-    /// cluster, one pipeline per slot, sent concurrently), each like
+    /// cluster, one call per key, all sent at once), each like
     /// [`check`](Self::check); answers in order.
     ///
     /// # Errors

@@ -64,9 +64,10 @@
 //! key's state sits in one slot, and the script touches only that one key
 //! (declared in `KEYS`), as Cluster requires. Each call goes to its key's
 //! master (`MOVED` and `ASK` during a reshard are followed), different keys
-//! spread over the slots, and `check_many` sends one pipeline per slot
-//! (concurrently in the async limiter). Each node gets the script with the
-//! first call that reaches it, through the `NOSCRIPT` path.
+//! spread over the slots, and `check_many` sends each key's call on its
+//! own (all at once in the async limiter), so that a reshard redirects each
+//! call alone and none runs twice. Each node gets the script with the first
+//! call that reaches it, through the `NOSCRIPT` path.
 //!
 //! ```no_run
 //! use latchwork::ratelimit::{BlockingRedisLimiter, FailurePolicy, RedisLimiter};

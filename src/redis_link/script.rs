@@ -228,3 +228,23 @@ impl fmt::Debug for Script {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_gives_every_call_a_result() {
+        let short = spread(3, Ok(vec![Value::Int(1)]));
+        assert!(matches!(short[0], Ok(Value::Int(1))));
+        assert!(short[1].is_err() && short[2].is_err());
+        let down = spread(
+            2,
+            Err(RedisError::from((ErrorKind::Io, "connection dropped"))),
+        );
+        assert!(down.iter().all(|r| r
+            .as_ref()
+            .is_err_and(|e| e.is_io_error() || e.kind() == ErrorKind::Io)));
+        assert!(noscript_indices(&down).is_empty());
+    }
+}

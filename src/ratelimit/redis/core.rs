@@ -491,3 +491,87 @@ impl fmt::Debug for Core {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The core without Redis: replies in, answers out.
+    use super::*;
+    use ::redis::ErrorKind;
+
+    fn core(policy: FailurePolicy) -> Core {
+        Core::new("t:".into(), Quota::new(1.0, 3).unwrap(), policy, None, None).unwrap()
+    }
+
+    fn reply(first: i64, remaining: i64) -> RedisResult<Value> {
+        Ok(Value::Array(
+            [first, 3, remaining, -1, 1_000_000_000]
+                .into_iter()
+                .map(Value::Int)
+                .collect(),
+        ))
+    }
+
+    fn refused() -> RedisResult<Value> {
+        Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "refused",
+        )))
+    }
+
+    #[test]
+    fn request_shape() {
+        let c = core(FailurePolicy::FailClosed);
+        let a = c.call("a", OpKind::Check, 1, None).unwrap();
+        assert_eq!(a.redis_key, "t:{a}");
+        assert!(c.request(&[]).is_none());
+        assert!(matches!(
+            c.request(std::slice::from_ref(&a)),
+            Some(Request::One(_))
+        ));
+        assert!(matches!(
+            c.request(&[a.clone(), a]),
+            Some(Request::Many(v)) if v.len() == 2
+        ));
+    }
+
+    #[test]
+    fn settle_reads_replies_and_types_errors() {
+        let c = core(FailurePolicy::FailClosed);
+        let calls: Vec<Call> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|k| c.call(k, OpKind::Check, 1, None).unwrap())
+            .collect();
+        let server = Err(RedisError::from((
+            ErrorKind::Server(::redis::ServerErrorKind::ResponseError),
+            "WRONGTYPE",
+        )));
+        let got = c.settle(&calls, vec![reply(1, 2), server, refused()]);
+        assert!(matches!(&got[0], Ok((info, 1)) if info.allowed && info.remaining == 2));
+        assert!(matches!(got[1], Err(Error::Backend { .. })));
+        assert!(matches!(got[2], Err(Error::Unavailable { .. })));
+        assert!(matches!(got[3], Err(Error::Backend { .. })), "no reply");
+        assert_eq!(c.fallbacks(), 0);
+        assert!(matches!(Core::answers(got), Err(Error::Backend { .. })));
+    }
+
+    #[test]
+    fn unreachable_falls_back_by_policy() {
+        let open = core(FailurePolicy::FailOpen);
+        let call = open.call("k", OpKind::Check, 2, None).unwrap();
+        let got = open.settle(std::slice::from_ref(&call), vec![refused()]);
+        let info = Core::answer(got).unwrap();
+        assert!(info.allowed && info.remaining == 1);
+        assert_eq!(open.fallbacks(), 1);
+
+        let local = core(FailurePolicy::Local);
+        let call = local.call("k", OpKind::Check, 2, None).unwrap();
+        let admitted: Vec<bool> = (0..2)
+            .map(|_| {
+                let got = local.settle(std::slice::from_ref(&call), vec![refused()]);
+                Core::answer(got).unwrap().allowed
+            })
+            .collect();
+        assert_eq!(admitted, [true, false], "limited in-process");
+        assert_eq!(local.fallbacks(), 2);
+    }
+}

@@ -568,3 +568,128 @@ fn cluster_slot_moves_and_the_limits_hold() {
     assert_eq!(n, 1, "hot's state is on {to}");
     println!("cluster: slot {slot} moved to {to}; limits exact before and after");
 }
+
+/// A private 3-master cluster (`scripts/redis_cluster`), stopped on drop.
+struct PrivateCluster {
+    dir: std::path::PathBuf,
+    seeds: String,
+}
+
+impl PrivateCluster {
+    fn start() -> PrivateCluster {
+        let dir = std::env::temp_dir().join(unique("lwrl-cluster"));
+        let out = std::process::Command::new("scripts/redis_cluster")
+            .arg("up")
+            .arg(&dir)
+            .output()
+            .expect("scripts/redis_cluster");
+        let seeds = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let c = PrivateCluster { dir, seeds };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c
+    }
+
+    /// The pid of the master at `addr` (`host:port`).
+    fn pid(&self, addr: &str) -> String {
+        let port = addr.rsplit_once(':').unwrap().1;
+        std::fs::read_to_string(self.dir.join(port).join("redis.pid"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        for n in redis_cluster::cluster_nodes(&redis_cluster::first_seed(&self.seeds)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &self.pid(&n.addr)])
+                .status();
+        }
+        let _ = std::process::Command::new("scripts/redis_cluster")
+            .arg("down")
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A hung master (SIGSTOP) on a private cluster: the calls for its slots
+/// get the failure policy's answer within the timeouts (fail closed: a
+/// typed error; local: limited in-process), never a hang; after SIGCONT
+/// Redis answers again.
+#[test]
+fn cluster_hung_master_gets_the_failure_policy() {
+    if cluster().is_none() {
+        return;
+    }
+    let private = PrivateCluster::start();
+    let seed = redis_cluster::first_seed(&private.seeds);
+    let e = Endpoint::cluster_from_list(&private.seeds);
+    let build = |policy| {
+        builder(&e, "hung")
+            .rate(1.0)
+            .burst(3)
+            .failure_policy(policy)
+            .connect_timeout(Duration::from_millis(200))
+            .response_timeout(Duration::from_millis(200))
+    };
+    let closed = build(latchwork::ratelimit::FailurePolicy::FailClosed)
+        .build_blocking()
+        .unwrap();
+    let local = build(latchwork::ratelimit::FailurePolicy::Local)
+        .build_blocking()
+        .unwrap();
+    let rt = runtime();
+    let async_closed = rt
+        .block_on(build(latchwork::ratelimit::FailurePolicy::FailClosed).build())
+        .unwrap();
+    assert!(closed.check("k", 1).unwrap().allowed);
+    assert!(local.check("k", 1).unwrap().allowed);
+    assert!(rt.block_on(async_closed.check("k", 1)).unwrap().allowed);
+
+    let slot = redis_cluster::keyslot(&seed, &closed.redis_key("k"));
+    let owner = redis_cluster::cluster_nodes(&seed)
+        .into_iter()
+        .find(|n| n.slots.iter().any(|&(a, b)| (a..=b).contains(&slot)))
+        .unwrap();
+    let pid = private.pid(&owner.addr);
+    let kill = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    kill("-STOP");
+    for _ in 0..2 {
+        let t = Instant::now();
+        let r = closed.check("k", 1);
+        assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+        let r = rt.block_on(async_closed.check("k", 1));
+        assert!(matches!(r, Err(Error::Unavailable { .. })), "{r:?}");
+        assert!(local.check("k", 1).is_ok());
+        println!(
+            "cluster: three calls against the hung master in {:?}",
+            t.elapsed()
+        );
+        assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    }
+    assert!(local.fallbacks() >= 2);
+    kill("-CONT");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match closed.check("k", 0) {
+            Ok(_) => break,
+            Err(Error::Unavailable { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("after SIGCONT: {e}"),
+        }
+    }
+    println!("cluster: master {} hung and resumed", owner.addr);
+}

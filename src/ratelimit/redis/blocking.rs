@@ -3,7 +3,7 @@
 use super::super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::unavailable;
 use super::call::{self, Answer, Call, OpKind};
-use super::core::{Begin, Core, FailurePolicy, Request};
+use super::core::{Core, FailurePolicy, Op, Request};
 use super::quota::Quota;
 use crate::redis_link::BlockingLink;
 use std::fmt;
@@ -51,17 +51,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        match self
-            .core
-            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
-        {
-            Begin::Direct(call) => self.one(call),
-            Begin::Spent(info) => Ok(info),
-            Begin::Lease(plan) => {
-                let answers = self.run(&plan.calls);
-                self.core.lease_end(plan, answers)
-            }
-        }
+        self.exec(self.core.check(key, cost)?)
     }
 
     /// Returns every lease's unspent tokens to Redis in one round trip
@@ -81,7 +71,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn check_with(&self, key: &str, cost: u64, quota: &Quota) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, Some(quota))?)
+        self.exec(self.core.single(key, OpKind::Check, cost, Some(quota))?)
     }
 
     /// As [`RedisLimiter::peek`](super::RedisLimiter::peek).
@@ -89,7 +79,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 1, None)?)
+        self.exec(self.core.single(key, OpKind::Peek, 1, None)?)
     }
 
     /// As [`RedisLimiter::refund`](super::RedisLimiter::refund).
@@ -97,7 +87,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn refund(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Refund, cost, None)?)
+        self.exec(self.core.single(key, OpKind::Refund, cost, None)?)
     }
 
     /// As [`RedisLimiter::reset`](super::RedisLimiter::reset).
@@ -151,8 +141,10 @@ impl BlockingRedisLimiter {
         call::redis_key(&self.core.prefix, key)
     }
 
-    fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
-        Core::answer(self.run(std::slice::from_ref(&call)))
+    /// Sends `op`'s calls and lets the core answer.
+    fn exec(&self, op: Op) -> Result<RateLimitInfo, Error> {
+        let answers = self.run(op.calls());
+        self.core.finish(op, answers)
     }
 
     /// The shell: the core's request over the link, the replies back to
@@ -190,7 +182,7 @@ impl<Q: AsRef<str> + ?Sized> Limiter<Q> for BlockingRedisLimiter {
     }
 
     fn probe(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key.as_ref(), OpKind::Peek, cost, None)?)
+        self.exec(self.core.single(key.as_ref(), OpKind::Peek, cost, None)?)
     }
 
     fn sleep(&self, duration: Duration) {

@@ -4,23 +4,20 @@
 //! their link.
 //!
 //! ```text
-//!   shell: core.call(..) / core.lease_begin(..)   validate, plan
-//!          core.request(&calls) ──► Script::invoke*(link) ──► replies
-//!          core.settle(&calls, replies)            parse, or fall back
-//!          core.lease_end(..) / core.answer(..)    the caller's answer
+//!   core.check / core.single ──► Op              validate; spend a lease
+//!   core.request(op.calls()) ──► Request ──► Script::invoke*(link)   (shell)
+//!   core.settle(calls, replies)                  parse, type, or fall back
+//!   core.finish(op, answers) ──► RateLimitInfo   file a lease, answer
 //! ```
-use super::super::gcra::Gcra;
 use super::super::{Error, KeyedLimiter, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use super::call::{self, Answer, Call, OpKind};
+use super::lease::{Begin, Leases};
 use super::quota::Quota;
-use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
+use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::redis_link::{is_unreachable, Script, ScriptCall};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::Mutex;
-use crate::DefaultHashBuilder;
 use ::redis::{Cmd, RedisError, RedisResult, Value};
 use arc_swap::ArcSwap;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,53 +58,19 @@ pub(crate) struct Core {
     leases: Option<Leases>,
 }
 
-/// Leased mode: per hot key, tokens already charged in Redis that this
-/// instance spends without a round trip.
-struct Leases {
-    /// Most tokens one lease takes (at most the burst when used).
-    max: u64,
-    /// How long a lease may be spent, in nanoseconds.
-    ttl: u64,
-    held: Mutex<Held>,
-}
+/// One operation, planned by the core: the calls a shell sends (none when
+/// a lease answered it in-process), then [`Core::finish`].
+pub(crate) struct Op(Begin);
 
-struct Held {
-    map: HashMap<String, Lease, DefaultHashBuilder>,
-    /// Size at which the next lease round trip also returns every expired
-    /// lease (amortised, as the keyed limiter's sweep), so keys that are
-    /// never checked again neither pin memory nor keep their tokens.
-    next_sweep: usize,
-}
-
-/// Fewest leases held before the first sweep.
-const MIN_LEASE_SWEEP: usize = 16;
-
-struct Lease {
-    tokens: u64,
-    /// Local clock reading after which the rest goes back to Redis.
-    expires: u64,
-    gcra: Gcra,
-    /// Redis's answer when the lease was taken.
-    info: RateLimitInfo,
-}
-
-/// What a check in leased mode does next.
-pub(crate) enum Begin {
-    /// No lease involved: send the call as it is.
-    Direct(Call),
-    /// Spent from the lease, no round trip.
-    Spent(RateLimitInfo),
-    /// Send `calls` (a refund of an expired lease, then the lease) and
-    /// settle with [`Core::lease_end`].
-    Lease(LeasePlan),
-}
-
-/// A lease round trip in flight.
-pub(crate) struct LeasePlan {
-    pub(crate) calls: Vec<Call>,
-    /// Tokens of a still-valid lease, too few for the cost, spent too.
-    keep: u64,
-    cost: u64,
+impl Op {
+    /// The calls to send, in order.
+    pub(crate) fn calls(&self) -> &[Call] {
+        match &self.0 {
+            Begin::Direct(c) => std::slice::from_ref(c),
+            Begin::Spent(_) => &[],
+            Begin::Lease(plan) => &plan.calls,
+        }
+    }
 }
 
 /// A round trip the core asks a shell to make.
@@ -144,14 +107,7 @@ impl Core {
             local,
             fallbacks: AtomicU64::new(0),
             clock,
-            leases: lease.map(|(max, ttl)| Leases {
-                max,
-                ttl: duration_to_nanos(ttl),
-                held: Mutex::new(Held {
-                    map: HashMap::default(),
-                    next_sweep: MIN_LEASE_SWEEP,
-                }),
-            }),
+            leases: lease.map(|(max, ttl)| Leases::new(max, ttl)),
         })
     }
 
@@ -161,155 +117,22 @@ impl Core {
             .map_or_else(|| SystemClock.now_nanos(), Clock::now_nanos)
     }
 
-    /// Leased mode, before the round trip: spend from a valid lease, or
-    /// plan a new one (returning an expired lease's rest on the way).
-    pub(crate) fn lease_begin(&self, call: Call) -> Begin {
-        let Some(leases) = &self.leases else {
-            return Begin::Direct(call);
-        };
-        if call.kind != OpKind::Check || call.cost == 0 {
-            return Begin::Direct(call);
-        }
-        let now = self.local_now();
-        let (mut keep, mut back) = (0, 0);
-        let mut calls = Vec::with_capacity(2);
-        {
-            let mut held = leases.held.lock();
-            if let Some(l) = held.map.get_mut(&call.key) {
-                let valid = now < l.expires && l.gcra == call.gcra;
-                if valid && l.tokens >= call.cost {
-                    l.tokens -= call.cost;
-                    return Begin::Spent(RateLimitInfo {
-                        allowed: true,
-                        limit: call.gcra.capacity(),
-                        remaining: l.tokens + l.info.remaining,
-                        retry_after: None,
-                        reset_after: l.info.reset_after,
-                    });
-                }
-                if valid {
-                    keep = l.tokens;
-                } else {
-                    back = l.tokens.min(call.gcra.capacity());
-                }
-                held.map.remove(&call.key);
+    /// Leased mode, before the round trip: only a check that takes
+    /// tokens is leased.
+    fn lease_begin(&self, call: Call) -> Begin {
+        match &self.leases {
+            Some(leases) if call.kind == OpKind::Check && call.cost > 0 => {
+                leases.begin(call, self.local_now(), &self.prefix)
             }
-            if held.map.len() >= held.next_sweep {
-                let prefix = &self.prefix;
-                held.map.retain(|key, l| {
-                    if now < l.expires {
-                        return true;
-                    }
-                    let back = l.tokens.min(l.gcra.capacity());
-                    if back > 0 {
-                        calls.extend(call::call(prefix, key, OpKind::Refund, back, l.gcra).ok());
-                    }
-                    false
-                });
-                held.next_sweep = (held.map.len() * 2).max(MIN_LEASE_SWEEP);
-            }
+            _ => Begin::Direct(call),
         }
-        let need = call.cost - keep;
-        if back > 0 {
-            calls.push(Call {
-                kind: OpKind::Refund,
-                cost: back,
-                ..call.clone()
-            });
-        }
-        let cost = call.cost;
-        calls.push(Call {
-            kind: OpKind::Lease,
-            cost: need,
-            want: leases.max.min(call.gcra.capacity()).max(need),
-            ..call
-        });
-        Begin::Lease(LeasePlan { calls, keep, cost })
-    }
-
-    /// Leased mode, after the round trip: file the tokens taken and answer.
-    pub(crate) fn lease_end(
-        &self,
-        plan: LeasePlan,
-        mut answers: Vec<Answer>,
-    ) -> Result<RateLimitInfo, Error> {
-        let Some(leases) = &self.leases else {
-            return Err(Error::Backend {
-                message: "not in leased mode".into(),
-            });
-        };
-        let Some(call) = plan.calls.last() else {
-            return Err(Error::Backend {
-                message: "empty lease plan".into(),
-            });
-        };
-        let answer = answers.pop().unwrap_or_else(|| {
-            Err(Error::Backend {
-                message: "no reply".into(),
-            })
-        });
-        let (info, left) = match answer {
-            // `taken >= need`, so this cannot underflow.
-            Ok((info, taken)) if taken >= call.cost && info.allowed => {
-                (Ok(info), plan.keep + taken - plan.cost)
-            }
-            Ok((info, _)) => (Ok(info), plan.keep),
-            Err(e) => (Err(e), plan.keep),
-        };
-        if left > 0 {
-            let now = self.local_now();
-            let mut held = leases.held.lock();
-            let l = held.map.entry(call.key.clone()).or_insert(Lease {
-                tokens: 0,
-                expires: now.saturating_add(leases.ttl),
-                gcra: call.gcra,
-                info: *info.as_ref().unwrap_or(&RateLimitInfo {
-                    allowed: true,
-                    limit: call.gcra.capacity(),
-                    remaining: 0,
-                    retry_after: None,
-                    reset_after: Duration::ZERO,
-                }),
-            });
-            l.tokens += left;
-        }
-        let info = info?;
-        Ok(RateLimitInfo {
-            remaining: info.remaining + left,
-            ..info
-        })
     }
 
     /// Takes every lease's unspent tokens, as refund calls to send.
     pub(crate) fn drain_leases(&self) -> Vec<Call> {
-        let Some(leases) = &self.leases else {
-            return Vec::new();
-        };
-        let prefix = &self.prefix;
-        leases
-            .held
-            .lock()
-            .map
-            .drain()
-            .filter(|(_, l)| l.tokens > 0)
-            .filter_map(|(key, l)| {
-                call::call(
-                    prefix,
-                    &key,
-                    OpKind::Refund,
-                    l.tokens.min(l.gcra.capacity()),
-                    l.gcra,
-                )
-                .ok()
-            })
-            .collect()
-    }
-
-    /// Drops `key`'s lease without returning it (the key is being reset).
-    pub(crate) fn forget_lease(&self, key: &str) {
-        if let Some(leases) = &self.leases {
-            leases.held.lock().map.remove(key);
-        }
+        self.leases
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.drain(&self.prefix))
     }
 
     pub(crate) fn quota(&self) -> Quota {
@@ -399,8 +222,44 @@ impl Core {
             .collect()
     }
 
+    /// `check`: from a lease when leased mode has one, else one call (or a
+    /// lease round trip).
+    pub(crate) fn check(&self, key: &str, cost: u64) -> Result<Op, Error> {
+        Ok(Op(self.lease_begin(self.call(
+            key,
+            OpKind::Check,
+            cost,
+            None,
+        )?)))
+    }
+
+    /// Any other single-key operation: one call, never leased.
+    pub(crate) fn single(
+        &self,
+        key: &str,
+        kind: OpKind,
+        cost: u64,
+        quota: Option<&Quota>,
+    ) -> Result<Op, Error> {
+        Ok(Op(Begin::Direct(self.call(key, kind, cost, quota)?)))
+    }
+
+    /// The caller's answer to `op`, from the answers to its calls.
+    pub(crate) fn finish(&self, op: Op, answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
+        match op.0 {
+            Begin::Direct(_) => Core::answer(answers),
+            Begin::Spent(info) => Ok(info),
+            Begin::Lease(plan) => match &self.leases {
+                Some(leases) => leases.end(plan, answers, self.local_now()),
+                None => Err(Error::Backend {
+                    message: "not in leased mode".into(),
+                }),
+            },
+        }
+    }
+
     /// The one answer of a single-call operation.
-    pub(crate) fn answer(answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
+    fn answer(answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
         answers
             .into_iter()
             .next()
@@ -474,7 +333,9 @@ impl Core {
     }
 
     fn reset_local(&self, key: &str) {
-        self.forget_lease(key);
+        if let Some(leases) = &self.leases {
+            leases.forget(key);
+        }
         if let Some(local) = &self.local {
             local.reset(key);
         }

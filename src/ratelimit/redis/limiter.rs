@@ -3,7 +3,7 @@
 use super::super::{AsyncLimiter, Error, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::{unavailable, RedisLimiterBuilder};
 use super::call::{self, Answer, Call, OpKind};
-use super::core::{Begin, Core, FailurePolicy, Request};
+use super::core::{Core, FailurePolicy, Op, Request};
 use super::quota::Quota;
 use crate::redis_link::AsyncLink;
 use std::fmt;
@@ -74,17 +74,7 @@ impl RedisLimiter {
     /// [`FailurePolicy::FailClosed`]; [`Error::Backend`] when Redis answers
     /// with an error (for example the key holds other data).
     pub async fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        match self
-            .core
-            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
-        {
-            Begin::Direct(call) => self.one(call).await,
-            Begin::Spent(info) => Ok(info),
-            Begin::Lease(plan) => {
-                let answers = self.run(&plan.calls).await;
-                self.core.lease_end(plan, answers)
-            }
-        }
+        self.exec(self.core.check(key, cost)?).await
     }
 
     /// Returns every lease's unspent tokens to Redis in one round trip
@@ -112,7 +102,7 @@ impl RedisLimiter {
         cost: u64,
         quota: &Quota,
     ) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, Some(quota))?)
+        self.exec(self.core.single(key, OpKind::Check, cost, Some(quota))?)
             .await
     }
 
@@ -122,7 +112,8 @@ impl RedisLimiter {
     /// # Errors
     /// As [`check`](Self::check).
     pub async fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 1, None)?).await
+        self.exec(self.core.single(key, OpKind::Peek, 1, None)?)
+            .await
     }
 
     /// Gives `cost` tokens back to `key` (admitted but not served), never
@@ -131,7 +122,7 @@ impl RedisLimiter {
     /// # Errors
     /// As [`check`](Self::check).
     pub async fn refund(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Refund, cost, None)?)
+        self.exec(self.core.single(key, OpKind::Refund, cost, None)?)
             .await
     }
 
@@ -198,8 +189,10 @@ impl RedisLimiter {
         call::redis_key(&self.core.prefix, key)
     }
 
-    async fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
-        Core::answer(self.run(std::slice::from_ref(&call)).await)
+    /// Sends `op`'s calls and lets the core answer.
+    async fn exec(&self, op: Op) -> Result<RateLimitInfo, Error> {
+        let answers = self.run(op.calls()).await;
+        self.core.finish(op, answers)
     }
 
     /// The shell: the core's request over the link, the replies back to

@@ -87,6 +87,7 @@ mod blocking;
 mod builder;
 mod call;
 mod core;
+mod lease;
 mod limiter;
 mod quota;
 

@@ -261,6 +261,64 @@ fn script_flush_is_recovered() {
     }
 }
 
+/// The state's encoding and its expiry on each endpoint: the key lives
+/// exactly until its bucket is full again.
+#[test]
+fn state_encoding_and_expiry() {
+    for (label, e) in endpoints("state_encoding_and_expiry") {
+        let l = builder(&e, "expiry")
+            .rate(10.0)
+            .burst(20)
+            .build_blocking()
+            .unwrap();
+        let info = l.check("k", 20).unwrap();
+        assert_eq!(info.reset_after, Duration::from_secs(2), "{label}");
+        let key = l.redis_key("k");
+        assert!(key.ends_with("{k}"));
+        let mut c = raw(&e);
+        let v: String = redis::cmd("GET").arg(&key).query(&mut *c).unwrap();
+        let parts: Vec<&str> = v.split(' ').collect();
+        assert_eq!(&parts[1..], ["100000000", "20"], "{label}: {v}");
+        let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut *c).unwrap();
+        assert!((1900..=2001).contains(&pttl), "{label}: pttl {pttl}");
+        l.peek("k").unwrap();
+        l.refund("k", 20).unwrap();
+        let exists: i64 = redis::cmd("EXISTS").arg(&key).query(&mut *c).unwrap();
+        assert_eq!(exists, 0, "{label}");
+    }
+}
+
+/// A cluster endpoint without seeds, or with a malformed one, is refused
+/// at build time with a typed error; one nobody answers is `Unavailable`.
+#[test]
+fn bad_endpoints_are_typed() {
+    let b = |e: Endpoint| RedisLimiter::builder().endpoint(e).rate(1.0);
+    assert!(matches!(
+        b(Endpoint::Cluster(Vec::new())).build_blocking(),
+        Err(Error::InvalidConnection { .. })
+    ));
+    assert!(matches!(
+        b(Endpoint::cluster_from_list(
+            "redis://127.0.0.1:7000, not a url"
+        ))
+        .build_blocking(),
+        Err(Error::InvalidConnection { .. })
+    ));
+    assert!(matches!(
+        b(Endpoint::Node("not a url".into())).build_blocking(),
+        Err(Error::InvalidConnection { .. })
+    ));
+    let t = Instant::now();
+    let down = Endpoint::cluster_from_list("redis://127.0.0.1:1");
+    assert!(matches!(
+        b(down.clone()).build_blocking(),
+        Err(Error::Unavailable { .. })
+    ));
+    let a = runtime().block_on(b(down).build());
+    assert!(matches!(a, Err(Error::Unavailable { .. })), "{a:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
 /// A key holding other data is a typed error on its own call and leaves
 /// the rest of a batch answered.
 #[test]

@@ -9,6 +9,8 @@
 //! start a private `redis-server`.
 #[path = "common/queue_redis_procs.rs"]
 mod procs;
+#[path = "common/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
@@ -147,90 +149,6 @@ fn aof_restart_loses_no_acknowledged_enqueue() {
 
 // ---- cluster: the queue's slot moves to another master ----
 
-struct Node {
-    id: String,
-    addr: String,
-    slots: Vec<(u16, u16)>,
-}
-
-fn cluster_nodes(seed: &str) -> Vec<Node> {
-    let mut c = redis::Client::open(seed).unwrap().get_connection().unwrap();
-    let text: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).unwrap();
-    text.lines()
-        .filter(|l| l.contains("master"))
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let addr = f[1].split('@').next().unwrap().to_owned();
-            let slots = f[8..]
-                .iter()
-                .filter(|s| !s.starts_with('['))
-                .map(|s| match s.split_once('-') {
-                    Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
-                    None => (s.parse().unwrap(), s.parse().unwrap()),
-                })
-                .collect();
-            Node {
-                id: f[0].to_owned(),
-                addr,
-                slots,
-            }
-        })
-        .collect()
-}
-
-fn node_conn(addr: &str) -> redis::Connection {
-    redis::Client::open(format!("redis://{addr}"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
-
-/// Moves `slot` from its master to another with the resharding protocol
-/// (`SETSLOT IMPORTING/MIGRATING`, `MIGRATE`, `SETSLOT NODE`), as
-/// `redis-cli --cluster reshard` does for each slot.
-fn move_slot(seed: &str, slot: u16) -> String {
-    let nodes = cluster_nodes(seed);
-    let src = nodes
-        .iter()
-        .find(|n| n.slots.iter().any(|&(a, b)| (a..=b).contains(&slot)))
-        .unwrap();
-    let dst = nodes.iter().find(|n| n.id != src.id).unwrap();
-    let (mut s, mut d) = (node_conn(&src.addr), node_conn(&dst.addr));
-    let setslot = |c: &mut redis::Connection, args: &[&str]| {
-        let mut cmd = redis::cmd("CLUSTER");
-        cmd.arg("SETSLOT").arg(slot).arg(args);
-        let () = cmd.query(c).unwrap();
-    };
-    setslot(&mut d, &["IMPORTING", &src.id]);
-    setslot(&mut s, &["MIGRATING", &dst.id]);
-    let (host, port) = dst.addr.rsplit_once(':').unwrap();
-    loop {
-        let keys: Vec<String> = redis::cmd("CLUSTER")
-            .arg("GETKEYSINSLOT")
-            .arg(slot)
-            .arg(100)
-            .query(&mut s)
-            .unwrap();
-        if keys.is_empty() {
-            break;
-        }
-        let () = redis::cmd("MIGRATE")
-            .arg(host)
-            .arg(port)
-            .arg("")
-            .arg(0)
-            .arg(5000)
-            .arg("KEYS")
-            .arg(&keys)
-            .query(&mut s)
-            .unwrap();
-    }
-    for n in &nodes {
-        setslot(&mut node_conn(&n.addr), &["NODE", &dst.id]);
-    }
-    dst.addr.clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_slot_moves_and_the_queue_follows() {
     let Ok(list) = std::env::var("LATCHWORK_REDIS_CLUSTER_URLS") else {
@@ -254,18 +172,8 @@ async fn cluster_slot_moves_and_the_queue_follows() {
         .unwrap()
         .unwrap();
     let seed = list.split(',').next().unwrap().trim().to_owned();
-    let slot: u16 = {
-        let mut c = redis::Client::open(seed.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(q.base_key())
-            .query(&mut c)
-            .unwrap()
-    };
-    let to = move_slot(&seed, slot);
+    let slot = redis_cluster::keyslot(&seed, q.base_key());
+    let to = redis_cluster::move_slot(&seed, slot);
     // The client learns the new owner from MOVED; a call during the
     // topology refresh may fail transiently, never wrongly.
     let start = Instant::now();

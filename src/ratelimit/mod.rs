@@ -107,6 +107,8 @@ pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
 pub use limiter::{AsyncLimiter, Limiter, Requota};
 pub use policy::RateLimitPolicy;
 #[cfg(feature = "redis")]
-pub use redis::{BlockingRedisLimiter, FailurePolicy, Quota, RedisLimiter, RedisLimiterBuilder};
+pub use redis::{
+    BlockingRedisLimiter, Endpoint, FailurePolicy, Quota, RedisLimiter, RedisLimiterBuilder,
+};
 pub use window_counter::{SlidingWindowCounter, SlidingWindowCounterBuilder};
 pub use window_log::{SlidingWindowLog, SlidingWindowLogBuilder};

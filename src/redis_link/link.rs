@@ -47,22 +47,30 @@ impl AsyncLink {
     /// Connects within `config`'s timeouts.
     pub(crate) async fn connect(endpoint: &Endpoint, config: LinkConfig) -> RedisResult<Self> {
         match endpoint {
-            Endpoint::Node(url) => {
-                let client = ::redis::Client::open(url.as_str())?;
-                let manager = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(config.connect_timeout))
-                    .set_response_timeout(Some(config.response_timeout))
-                    .set_number_of_retries(2)
-                    .set_max_delay(Duration::from_millis(200));
-                Ok(AsyncLink::Node(
-                    ConnectionManager::new_with_config(client, manager).await?,
-                ))
-            }
+            Endpoint::Node(url) => Self::node(::redis::Client::open(url.as_str())?, config).await,
             Endpoint::Cluster(seeds) => {
                 let client = cluster_client(seeds, config)?;
                 Ok(AsyncLink::Cluster(client.get_async_connection().await?))
             }
         }
+    }
+
+    /// Connects to the single node of a client the caller built (the
+    /// limiter's `client(..)`), within `config`'s timeouts.
+    pub(crate) async fn node(client: ::redis::Client, config: LinkConfig) -> RedisResult<Self> {
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(200));
+        Ok(AsyncLink::Node(
+            ConnectionManager::new_with_config(client, manager).await?,
+        ))
+    }
+
+    /// Whether this link routes by slot (a pipeline must then name one).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, AsyncLink::Cluster(_))
     }
 
     /// One command.
@@ -126,10 +134,22 @@ impl BlockingLink {
     /// Checks the endpoint's URLs and connects once, so that a wrong
     /// address fails at build time.
     pub(crate) fn connect(endpoint: &Endpoint, config: LinkConfig) -> RedisResult<Self> {
-        let target = match endpoint {
-            Endpoint::Node(url) => Target::Node(::redis::Client::open(url.as_str())?),
-            Endpoint::Cluster(seeds) => Target::Cluster(Box::new(cluster_client(seeds, config)?)),
-        };
+        match endpoint {
+            Endpoint::Node(url) => Self::node(::redis::Client::open(url.as_str())?, config),
+            Endpoint::Cluster(seeds) => Self::start(
+                Target::Cluster(Box::new(cluster_client(seeds, config)?)),
+                config,
+            ),
+        }
+    }
+
+    /// As [`connect`](Self::connect), to the single node of a client the
+    /// caller built (the limiter's `client(..)`).
+    pub(crate) fn node(client: ::redis::Client, config: LinkConfig) -> RedisResult<Self> {
+        Self::start(Target::Node(client), config)
+    }
+
+    fn start(target: Target, config: LinkConfig) -> RedisResult<Self> {
         let link = BlockingLink {
             target,
             config,
@@ -137,6 +157,11 @@ impl BlockingLink {
         };
         link.with_conn(|_| Ok(()))?;
         Ok(link)
+    }
+
+    /// Whether this link routes by slot (a pipeline must then name one).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
     }
 
     fn open(&self) -> RedisResult<Sync> {

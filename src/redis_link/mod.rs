@@ -14,7 +14,9 @@
 //! [`is_unreachable`] classifies, so each module maps it onto its own typed
 //! "unavailable" error. A module keeps all of one object's keys in one
 //! cluster slot with a hash tag (`prefix{name}...`), so each script call
-//! names one slot and the cluster client routes it by its first key.
+//! names one slot and the cluster client routes it by its first key; a
+//! batch of calls over many keys (the limiter's `check_many`) is one
+//! pipeline on a node and one call per key on a cluster.
 mod endpoint;
 mod link;
 mod script;

@@ -98,55 +98,83 @@ impl Script {
         }
     }
 
-    /// Runs `calls` as one pipeline (on a cluster, all on one slot), each
-    /// reply kept apart (a server error is that call's `Value::ServerError`);
-    /// the calls that got `NOSCRIPT` are resent as `EVAL` in a second
-    /// pipeline. The limiter's `check_many` shape.
-    #[allow(dead_code)] // the batched form, for the limiter's move onto this module
+    /// Runs `calls`, each reply kept apart: `Ok` holds the call's reply (a
+    /// server error is its `Value::ServerError`), `Err` the transport error
+    /// that met it. On a single node all go in one pipeline, and the calls
+    /// that got `NOSCRIPT` are resent as `EVAL` in a second one. On a
+    /// cluster each call goes alone (here all at once, which the
+    /// multiplexed connection to each master pipelines by itself): the
+    /// cluster client retries a pipeline *whole* when one reply in it is a
+    /// `MOVED` or `ASK`, which would run again the calls of a resharded slot
+    /// that had already run; alone, each call is redirected on its own and
+    /// runs once. The limiter's `check_many` shape.
     pub(crate) async fn invoke_many_async(
         &self,
         link: &AsyncLink,
         calls: &[ScriptCall],
-    ) -> RedisResult<Vec<Value>> {
-        let mut replies: Vec<Value> = link.query_pipeline(&self.pipeline(calls, false)).await?;
+    ) -> Vec<RedisResult<Value>> {
+        if calls.is_empty() {
+            return Vec::new();
+        }
+        if link.is_cluster() {
+            return futures_util::future::join_all(
+                calls.iter().map(|c| self.invoke_async(link, c)),
+            )
+            .await;
+        }
+        let first = link
+            .query_pipeline(&self.pipeline(calls, &all(calls), false))
+            .await;
+        let mut replies = spread(calls.len(), first);
         let retry = noscript_indices(&replies);
         if !retry.is_empty() {
-            let again: Vec<ScriptCall> = retry.iter().map(|&i| calls[i].clone()).collect();
-            let fresh: Vec<Value> = link.query_pipeline(&self.pipeline(&again, true)).await?;
-            for (i, v) in retry.into_iter().zip(fresh) {
-                replies[i] = v;
+            let fresh = link
+                .query_pipeline(&self.pipeline(calls, &retry, true))
+                .await;
+            for (i, r) in retry.iter().zip(spread(retry.len(), fresh)) {
+                replies[*i] = r;
             }
         }
-        Ok(replies)
+        replies
     }
 
-    /// [`invoke_many_async`](Self::invoke_many_async), blocking.
-    #[allow(dead_code)] // the batched form, for the limiter's move onto this module
+    /// [`invoke_many_async`](Self::invoke_many_async), blocking (on a
+    /// cluster, one call after the other).
     pub(crate) fn invoke_many_blocking(
         &self,
         link: &BlockingLink,
         calls: &[ScriptCall],
-    ) -> RedisResult<Vec<Value>> {
-        let mut replies: Vec<Value> = link.query_pipeline(&self.pipeline(calls, false))?;
+    ) -> Vec<RedisResult<Value>> {
+        if calls.is_empty() {
+            return Vec::new();
+        }
+        if link.is_cluster() {
+            return calls
+                .iter()
+                .map(|c| self.invoke_blocking(link, c))
+                .collect();
+        }
+        let first = link.query_pipeline(&self.pipeline(calls, &all(calls), false));
+        let mut replies = spread(calls.len(), first);
         let retry = noscript_indices(&replies);
         if !retry.is_empty() {
-            let again: Vec<ScriptCall> = retry.iter().map(|&i| calls[i].clone()).collect();
-            let fresh: Vec<Value> = link.query_pipeline(&self.pipeline(&again, true))?;
-            for (i, v) in retry.into_iter().zip(fresh) {
-                replies[i] = v;
+            let fresh = link.query_pipeline(&self.pipeline(calls, &retry, true));
+            for (i, r) in retry.iter().zip(spread(retry.len(), fresh)) {
+                replies[*i] = r;
             }
         }
-        Ok(replies)
+        replies
     }
 
-    fn pipeline(&self, calls: &[ScriptCall], with_source: bool) -> Pipeline {
+    /// The pipeline of `calls[i]` for each `i` in `which`.
+    fn pipeline(&self, calls: &[ScriptCall], which: &[usize], with_source: bool) -> Pipeline {
         let mut pipe = ::redis::pipe();
         pipe.ignore_errors();
-        for c in calls {
+        for &i in which {
             pipe.add_command(if with_source {
-                self.eval(c)
+                self.eval(&calls[i])
             } else {
-                self.evalsha(c)
+                self.evalsha(&calls[i])
             });
         }
         pipe
@@ -157,12 +185,38 @@ fn is_noscript(e: &RedisError) -> bool {
     matches!(e.kind(), ErrorKind::Server(ServerErrorKind::NoScript)) || e.code() == Some("NOSCRIPT")
 }
 
-fn noscript_indices(replies: &[Value]) -> Vec<usize> {
-    replies
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT"))
-        .map(|(i, _)| i)
+fn all(calls: &[ScriptCall]) -> Vec<usize> {
+    (0..calls.len()).collect()
+}
+
+/// One pipeline's outcome as one result per call: a transport error is
+/// every call's; a short reply is an error for the calls it lacks.
+fn spread(n: usize, result: RedisResult<Vec<Value>>) -> Vec<RedisResult<Value>> {
+    match result {
+        Err(e) => vec![Err(e); n],
+        Ok(values) => {
+            let mut out: Vec<RedisResult<Value>> = values.into_iter().take(n).map(Ok).collect();
+            while out.len() < n {
+                out.push(Err(RedisError::from((
+                    ErrorKind::UnexpectedReturnType,
+                    "fewer pipeline replies than calls",
+                ))));
+            }
+            out
+        }
+    }
+}
+
+fn server_code(r: &RedisResult<Value>) -> Option<&str> {
+    match r {
+        Ok(Value::ServerError(e)) => Some(e.code()),
+        _ => None,
+    }
+}
+
+fn noscript_indices(replies: &[RedisResult<Value>]) -> Vec<usize> {
+    (0..replies.len())
+        .filter(|&i| server_code(&replies[i]) == Some("NOSCRIPT"))
         .collect()
 }
 
@@ -172,5 +226,25 @@ impl fmt::Debug for Script {
             .field("name", &self.name)
             .field("sha", &self.sha)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_gives_every_call_a_result() {
+        let short = spread(3, Ok(vec![Value::Int(1)]));
+        assert!(matches!(short[0], Ok(Value::Int(1))));
+        assert!(short[1].is_err() && short[2].is_err());
+        let down = spread(
+            2,
+            Err(RedisError::from((ErrorKind::Io, "connection dropped"))),
+        );
+        assert!(down.iter().all(|r| r
+            .as_ref()
+            .is_err_and(|e| e.is_io_error() || e.kind() == ErrorKind::Io)));
+        assert!(noscript_indices(&down).is_empty());
     }
 }

@@ -1,16 +1,18 @@
-//! The blocking limiter, on one synchronous connection.
+//! The blocking limiter: a thin shell that carries the core's calls over
+//! a [`BlockingLink`].
 use super::super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::unavailable;
-use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind, Request, RELOADS};
-use crate::sync::Mutex;
-use ::redis::{Connection, ConnectionLike};
+use super::call::{self, Answer, Call, OpKind};
+use super::core::{Core, FailurePolicy, Op, Request};
+use super::quota::Quota;
+use crate::redis_link::BlockingLink;
 use std::fmt;
 use std::time::Duration;
 
 /// [`RedisLimiter`](super::RedisLimiter) without an async runtime: the same
-/// script, keys, policy and answers, over one blocking connection that is
-/// reopened (within the connect timeout) after a failure.
+/// script, keys, policy and answers, over one blocking connection (to a
+/// node, or to a cluster) that is reopened (within the connect timeout)
+/// after a failure.
 ///
 /// It is a [`Limiter`] for every key that is a string (`str`, `String`,
 /// `&str`): [`throttle`](Limiter::throttle) is [`check`](Self::check),
@@ -36,58 +38,12 @@ use std::time::Duration;
 /// ```
 pub struct BlockingRedisLimiter {
     core: Core,
-    client: ::redis::Client,
-    conn: Mutex<Option<Connection>>,
-    connect_timeout: Duration,
-    response_timeout: Duration,
+    link: BlockingLink,
 }
 
 impl BlockingRedisLimiter {
-    pub(crate) fn start(
-        core: Core,
-        client: ::redis::Client,
-        connect_timeout: Duration,
-        response_timeout: Duration,
-    ) -> Result<Self, Error> {
-        let limiter = BlockingRedisLimiter {
-            core,
-            client,
-            conn: Mutex::new(None),
-            connect_timeout,
-            response_timeout,
-        };
-        limiter
-            .with_conn(|c| script::load_command().query::<String>(c))
-            .map_err(unavailable)?;
-        Ok(limiter)
-    }
-
-    /// Runs `f` on the connection, opening it first if needed; drops it
-    /// after a transport failure so the next call reconnects.
-    fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> ::redis::RedisResult<T>,
-    ) -> ::redis::RedisResult<T> {
-        let mut guard = self.conn.lock();
-        if guard.as_ref().is_some_and(|c| !c.is_open()) {
-            *guard = None;
-        }
-        let conn = match &mut *guard {
-            Some(c) => c,
-            slot => {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(self.connect_timeout)?;
-                c.set_read_timeout(Some(self.response_timeout))?;
-                c.set_write_timeout(Some(self.response_timeout))?;
-                slot.insert(c)
-            }
-        };
-        let result = f(conn);
-        if result.as_ref().is_err_and(script::is_unreachable) {
-            *guard = None;
-        }
-        result
+    pub(crate) fn new(core: Core, link: BlockingLink) -> Self {
+        BlockingRedisLimiter { core, link }
     }
 
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
@@ -95,17 +51,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        match self
-            .core
-            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
-        {
-            Begin::Direct(call) => self.one(call),
-            Begin::Spent(info) => Ok(info),
-            Begin::Lease(plan) => {
-                let answers = self.run(&plan.calls);
-                self.core.lease_end(plan, answers)
-            }
-        }
+        self.exec(self.core.check(key, cost)?)
     }
 
     /// Returns every lease's unspent tokens to Redis in one round trip
@@ -125,7 +71,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn check_with(&self, key: &str, cost: u64, quota: &Quota) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, Some(quota))?)
+        self.exec(self.core.single(key, OpKind::Check, cost, Some(quota))?)
     }
 
     /// As [`RedisLimiter::peek`](super::RedisLimiter::peek).
@@ -133,7 +79,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 1, None)?)
+        self.exec(self.core.single(key, OpKind::Peek, 1, None)?)
     }
 
     /// As [`RedisLimiter::refund`](super::RedisLimiter::refund).
@@ -141,7 +87,7 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::check`](super::RedisLimiter::check).
     pub fn refund(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Refund, cost, None)?)
+        self.exec(self.core.single(key, OpKind::Refund, cost, None)?)
     }
 
     /// As [`RedisLimiter::reset`](super::RedisLimiter::reset).
@@ -149,15 +95,13 @@ impl BlockingRedisLimiter {
     /// # Errors
     /// As [`RedisLimiter::reset`](super::RedisLimiter::reset).
     pub fn reset(&self, key: &str) -> Result<(), Error> {
-        let call = self.core.call(key, OpKind::Peek, 0, None)?;
-        self.core.reset_local(key);
-        self.with_conn(|c| ::redis::cmd("DEL").arg(&call.redis_key).query::<i64>(c))
-            .map(drop)
-            .map_err(unavailable)
+        let del = self.core.reset(key)?;
+        self.link.query::<i64>(&del).map(drop).map_err(unavailable)
     }
 
     /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many):
-    /// one pipelined round trip.
+    /// one pipelined round trip (on a cluster, one call per key, one after
+    /// the other).
     ///
     /// # Errors
     /// As [`RedisLimiter::check_many`](super::RedisLimiter::check_many).
@@ -165,14 +109,8 @@ impl BlockingRedisLimiter {
         &self,
         checks: &[(K, u64)],
     ) -> Result<Vec<RateLimitInfo>, Error> {
-        let calls = checks
-            .iter()
-            .map(|(k, cost)| self.core.call(k.as_ref(), OpKind::Check, *cost, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.run(&calls)
-            .into_iter()
-            .map(|a| a.map(|(info, _)| info))
-            .collect()
+        let calls = self.core.batch(checks)?;
+        Core::answers(self.run(&calls))
     }
 
     /// As [`RedisLimiter::set_quota`](super::RedisLimiter::set_quota).
@@ -200,48 +138,25 @@ impl BlockingRedisLimiter {
 
     /// The Redis key that holds `key`'s state: `prefix{key}`.
     pub fn redis_key(&self, key: &str) -> String {
-        script::redis_key(&self.core.prefix, key)
+        call::redis_key(&self.core.prefix, key)
     }
 
-    fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
-        self.run(std::slice::from_ref(&call))
-            .pop()
-            .map(|a| a.map(|(info, _)| info))
-            .unwrap_or_else(|| {
-                Err(Error::Backend {
-                    message: "no reply".into(),
-                })
-            })
+    /// Sends `op`'s calls and lets the core answer.
+    fn exec(&self, op: Op) -> Result<RateLimitInfo, Error> {
+        let answers = self.run(op.calls());
+        self.core.finish(op, answers)
     }
 
-    /// As the async `run`: one pipeline, one reload and resend of the calls
-    /// that met `NOSCRIPT`.
-    fn run(&self, calls: &[Call]) -> Vec<Result<(RateLimitInfo, u64), Error>> {
-        let mut out: Answers = vec![None; calls.len()];
-        let mut todo: Vec<usize> = (0..calls.len()).collect();
-        let now = self.core.now();
-        for round in 0..=RELOADS {
-            let batch: Vec<&Call> = todo.iter().map(|&i| &calls[i]).collect();
-            let replies = match script::request(&self.core.sha, &batch, now) {
-                Request::One(cmd) => self.with_conn(|c| script::one_reply(cmd.query(c))),
-                Request::Many(pipe) => self.with_conn(|c| script::many_replies(pipe.query(c))),
-            };
-            match replies {
-                Ok(replies) => todo = self.core.absorb(&todo, replies, &mut out),
-                Err(e) => {
-                    self.core.failed(calls, &todo, &e, &mut out);
-                    break;
-                }
-            }
-            if todo.is_empty() || round == RELOADS {
-                break;
-            }
-            if let Err(e) = self.with_conn(|c| script::load_command().query::<String>(c)) {
-                self.core.failed(calls, &todo, &e, &mut out);
-                break;
-            }
-        }
-        Core::finish(out)
+    /// The shell: the core's request over the link, the replies back to
+    /// the core.
+    fn run(&self, calls: &[Call]) -> Vec<Answer> {
+        let script = &self.core.script;
+        let replies = match self.core.request(calls) {
+            None => Vec::new(),
+            Some(Request::One(c)) => vec![script.invoke_blocking(&self.link, &c)],
+            Some(Request::Many(cs)) => script.invoke_many_blocking(&self.link, &cs),
+        };
+        self.core.settle(calls, replies)
     }
 }
 
@@ -267,7 +182,7 @@ impl<Q: AsRef<str> + ?Sized> Limiter<Q> for BlockingRedisLimiter {
     }
 
     fn probe(&self, key: &Q, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key.as_ref(), OpKind::Peek, cost, None)?)
+        self.exec(self.core.single(key.as_ref(), OpKind::Peek, cost, None)?)
     }
 
     fn sleep(&self, duration: Duration) {

@@ -1,8 +1,10 @@
-//! The one builder of both Redis limiters.
+//! The one builder of both Redis limiters, for a single node or a cluster.
 use super::super::Error;
-use super::core::{Core, FailurePolicy, Quota};
+use super::core::{Core, FailurePolicy};
+use super::quota::Quota;
 use super::{BlockingRedisLimiter, RedisLimiter};
 use crate::clock::ManualClock;
+use crate::redis_link::{is_unreachable, AsyncLink, BlockingLink, Endpoint, LinkConfig};
 use std::fmt;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 /// [`BlockingRedisLimiter`] (`build_blocking`); see
 /// [`RedisLimiter::builder`].
 pub struct RedisLimiterBuilder {
-    client: Option<Result<::redis::Client, String>>,
+    target: Option<Result<Target, String>>,
     rate: Option<f64>,
     burst: Option<u64>,
     prefix: String,
@@ -24,28 +26,52 @@ pub struct RedisLimiterBuilder {
 impl RedisLimiterBuilder {
     pub(crate) fn new() -> Self {
         RedisLimiterBuilder {
-            client: None,
+            target: None,
             rate: None,
             burst: None,
             prefix: "latchwork:rl:".to_owned(),
             policy: FailurePolicy::default(),
-            connect_timeout: Duration::from_millis(500),
-            response_timeout: Duration::from_millis(500),
+            connect_timeout: LinkConfig::DEFAULT.connect_timeout,
+            response_timeout: LinkConfig::DEFAULT.response_timeout,
             clock: None,
             lease: None,
         }
     }
 
-    /// The server, as a `redis://host:port/db` URL (required, or
-    /// [`client`](Self::client)).
+    /// The server, as a `redis://host:port/db` URL (one of `url`,
+    /// [`client`](Self::client) and [`endpoint`](Self::endpoint) is
+    /// required; the last one given counts).
     pub fn url(mut self, url: &str) -> Self {
-        self.client = Some(::redis::Client::open(url).map_err(|e| e.to_string()));
+        self.target = Some(node(url));
         self
     }
 
-    /// The server, as a `redis` client (required, or [`url`](Self::url)).
+    /// The server, as a `redis` client.
     pub fn client(mut self, client: ::redis::Client) -> Self {
-        self.client = Some(Ok(client));
+        self.target = Some(Ok(Target::Node(client)));
+        self
+    }
+
+    /// A single node ([`Endpoint::Node`], as [`url`](Self::url)) or a Redis
+    /// Cluster through its seed nodes ([`Endpoint::Cluster`]): each call
+    /// goes to the master of its key's slot, `MOVED` and `ASK` are
+    /// followed, and `check_many` sends each key's call on its own.
+    ///
+    /// ```no_run
+    /// use latchwork::ratelimit::{Endpoint, RedisLimiter};
+    ///
+    /// let seeds = Endpoint::cluster_from_list("redis://10.0.0.1:7000,redis://10.0.0.2:7000");
+    /// let limiter = RedisLimiter::builder()
+    ///     .endpoint(seeds)
+    ///     .rate(10.0)
+    ///     .build_blocking()?;
+    /// # Ok::<(), latchwork::ratelimit::Error>(())
+    /// ```
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.target = Some(match endpoint {
+            Endpoint::Node(url) => node(&url),
+            Endpoint::Cluster(seeds) => cluster(seeds),
+        });
         self
     }
 
@@ -129,11 +155,11 @@ impl RedisLimiterBuilder {
         self
     }
 
-    fn parts(self) -> Result<(::redis::Client, Core, Duration, Duration), Error> {
-        let client = match self.client {
+    fn parts(self) -> Result<(Target, Core, LinkConfig), Error> {
+        let target = match self.target {
             None => return Err(Error::MissingParameter { parameter: "url" }),
             Some(Err(message)) => return Err(Error::InvalidConnection { message }),
-            Some(Ok(c)) => c,
+            Some(Ok(t)) => t,
         };
         let rate = self
             .rate
@@ -164,11 +190,17 @@ impl RedisLimiterBuilder {
         }
         let quota = Quota::new(rate, burst)?;
         let core = Core::new(self.prefix, quota, self.policy, self.clock, self.lease)?;
-        Ok((client, core, self.connect_timeout, self.response_timeout))
+        let link = LinkConfig {
+            connect_timeout: self.connect_timeout,
+            response_timeout: self.response_timeout,
+        };
+        Ok((target, core, link))
     }
 
-    /// Connects a tokio `ConnectionManager` (it reconnects on its own) and
-    /// loads the script.
+    /// Connects: a tokio `ConnectionManager` for a node (it reconnects on
+    /// its own), an async cluster connection for a cluster. The script is
+    /// sent by `EVALSHA` and reaches each node with its first call there
+    /// (`EVAL` after `NOSCRIPT`).
     ///
     /// # Errors
     /// [`Error::MissingParameter`] without a URL or rate;
@@ -176,31 +208,57 @@ impl RedisLimiterBuilder {
     /// of [`Quota::new`]; [`Error::InvalidKey`] for a bad prefix;
     /// [`Error::Unavailable`] if Redis cannot be reached now.
     pub async fn build(self) -> Result<RedisLimiter, Error> {
-        let (client, core, connect, response) = self.parts()?;
-        let config = ::redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(connect))
-            .set_response_timeout(Some(response))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ::redis::aio::ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
-        RedisLimiter::start(core, conn).await
+        let (target, core, config) = self.parts()?;
+        let link = match target {
+            Target::Node(client) => AsyncLink::node(client, config).await,
+            Target::Cluster(endpoint) => AsyncLink::connect(&endpoint, config).await,
+        }
+        .map_err(unavailable)?;
+        Ok(RedisLimiter::new(core, link))
     }
 
-    /// Opens a blocking connection (reopened after a failure) and loads the
-    /// script.
+    /// Opens a blocking connection (reopened after a failure), to the node
+    /// or to the cluster.
     ///
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_blocking(self) -> Result<BlockingRedisLimiter, Error> {
-        let (client, core, connect, response) = self.parts()?;
-        BlockingRedisLimiter::start(core, client, connect, response)
+        let (target, core, config) = self.parts()?;
+        let link = match target {
+            Target::Node(client) => BlockingLink::node(client, config),
+            Target::Cluster(endpoint) => BlockingLink::connect(&endpoint, config),
+        }
+        .map_err(unavailable)?;
+        Ok(BlockingRedisLimiter::new(core, link))
     }
 }
 
+/// Where the limiter connects, its URLs already checked.
+enum Target {
+    Node(::redis::Client),
+    Cluster(Endpoint),
+}
+
+fn node(url: &str) -> Result<Target, String> {
+    ::redis::Client::open(url)
+        .map(Target::Node)
+        .map_err(|e| e.to_string())
+}
+
+fn cluster(seeds: Vec<String>) -> Result<Target, String> {
+    if seeds.is_empty() {
+        return Err("a cluster endpoint needs at least one seed URL".into());
+    }
+    for seed in &seeds {
+        ::redis::Client::open(seed.as_str()).map_err(|e| e.to_string())?;
+    }
+    Ok(Target::Cluster(Endpoint::Cluster(seeds)))
+}
+
+/// A client error as the limiter's: [`Error::Unavailable`] when Redis is
+/// unreachable, else [`Error::Backend`].
 pub(crate) fn unavailable(e: ::redis::RedisError) -> Error {
-    if super::script::is_unreachable(&e) {
+    if is_unreachable(&e) {
         Error::Unavailable {
             message: e.to_string(),
         }
@@ -213,7 +271,13 @@ pub(crate) fn unavailable(e: ::redis::RedisError) -> Error {
 
 impl fmt::Debug for RedisLimiterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoint = match &self.target {
+            Some(Ok(Target::Cluster(e))) => Some(format!("{e:?}")),
+            Some(Ok(Target::Node(c))) => Some(format!("Node({})", c.get_connection_info().addr())),
+            _ => None,
+        };
         f.debug_struct("RedisLimiterBuilder")
+            .field("endpoint", &endpoint)
             .field("rate", &self.rate)
             .field("burst", &self.burst)
             .field("key_prefix", &self.prefix)

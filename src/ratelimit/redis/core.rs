@@ -1,15 +1,23 @@
-//! What the async and the blocking limiter share: the quota, the key
-//! prefix, the failure policy with its in-process fallback, and the handling
-//! of each round's replies. Only the transport differs between the two.
-use super::super::gcra::Gcra;
+//! The sans-IO core of both Redis limiters: it builds each operation's
+//! script calls, reads the replies and decides the fallback; the async and
+//! the blocking limiter are thin shells that only carry the calls over
+//! their link.
+//!
+//! ```text
+//!   core.check / core.single ──► Op              validate; spend a lease
+//!   core.request(op.calls()) ──► Request ──► Script::invoke*(link)   (shell)
+//!   core.settle(calls, replies)                  parse, type, or fall back
+//!   core.finish(op, answers) ──► RateLimitInfo   file a lease, answer
+//! ```
 use super::super::{Error, KeyedLimiter, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
-use super::script::{self, Call, OpKind, Reply};
-use crate::clock::{duration_to_nanos, Clock, ManualClock, SystemClock};
+use super::call::{self, Answer, Call, OpKind};
+use super::lease::{Begin, Leases};
+use super::quota::Quota;
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::redis_link::{is_unreachable, Script, ScriptCall};
 use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::Mutex;
-use crate::DefaultHashBuilder;
+use ::redis::{Cmd, RedisError, RedisResult, Value};
 use arc_swap::ArcSwap;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,127 +44,9 @@ pub enum FailurePolicy {
     Local,
 }
 
-/// A validated rate and burst for the Redis limiter: the in-process rules
-/// (see [`TokenBucketBuilder::rate`](super::super::TokenBucketBuilder::rate))
-/// plus `burst x (1 / rate) <= 2^52` ns (about 52 days), the span the
-/// script computes exactly.
-///
-/// ```
-/// use latchwork::ratelimit::{Error, Quota};
-///
-/// let q = Quota::new(100.0 / 60.0, 100)?; // 100 per minute, bursts of 100
-/// assert_eq!(q.burst(), 100);
-/// assert!(matches!(Quota::new(f64::NAN, 1), Err(Error::InvalidRate { .. })));
-/// assert!(matches!(Quota::new(1e-6, 1_000_000), Err(Error::CapacityOverflow { .. })));
-/// # Ok::<(), Error>(())
-/// ```
-///
-/// With the `serde` feature a quota serializes as `{"rate": f64, "burst":
-/// u64}`, `rate` being the effective [`rate`](Self::rate), and deserializes
-/// from the same map through the same checks as [`Quota::new`]. A rate that
-/// is exactly `1e9 / n` for a whole `n` (as every serialized rate is) gets
-/// the interval `n` ns, so a quota reads back unchanged.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub(crate) gcra: Gcra,
-}
-
-impl Quota {
-    /// `rate` tokens per second, at most `burst` stored.
-    ///
-    /// # Errors
-    /// [`Error::InvalidRate`] for zero, negative, NaN or infinite rates,
-    /// [`Error::RateOutOfRange`], [`Error::ZeroCapacity`] for a zero burst,
-    /// [`Error::CapacityOverflow`] past the 2^52 ns span.
-    pub fn new(rate: f64, burst: u64) -> Result<Self, Error> {
-        script::quota(rate, burst).map(|gcra| Quota { gcra })
-    }
-
-    /// The limit: the burst capacity in tokens.
-    pub fn limit(&self) -> u64 {
-        self.gcra.capacity()
-    }
-
-    /// The same as [`limit`](Self::limit), under its older name.
-    pub fn burst(&self) -> u64 {
-        self.gcra.capacity()
-    }
-
-    /// The quota as a [`RateLimitPolicy`]: `limit` tokens per the time an
-    /// empty bucket takes to refill.
-    pub fn policy(&self) -> RateLimitPolicy {
-        RateLimitPolicy::of_gcra(&self.gcra)
-    }
-
-    /// The quota of `policy`: `limit` tokens, one per `window / limit`
-    /// (rounded up to a nanosecond).
-    ///
-    /// # Errors
-    /// [`Error::CapacityOverflow`] past the 2^52 ns span.
-    pub fn from_policy(policy: RateLimitPolicy) -> Result<Self, Error> {
-        script::within_span(policy.to_gcra()?, policy.limit()).map(|gcra| Quota { gcra })
-    }
-
-    /// The effective rate in tokens per second (the interval is rounded up
-    /// to a whole nanosecond).
-    pub fn rate(&self) -> f64 {
-        1e9 / self.gcra.interval() as f64
-    }
-}
-
-#[cfg(feature = "serde")]
-impl Quota {
-    /// [`Quota::new`], except that a rate of exactly `1e9 / n` (what
-    /// [`rate`](Self::rate) answers for an interval of `n` ns) gets that
-    /// interval, not one a float rounding error made `n + 1`.
-    fn read_back(rate: f64, burst: u64) -> Result<Self, Error> {
-        let n = (1e9 / rate).round();
-        // `u64::MAX as f64` is 2^64: anything below it fits.
-        if n >= 1.0 && n < u64::MAX as f64 && 1e9 / n == rate {
-            let gcra = Gcra::from_interval(n as u64, burst)?;
-            script::within_span(gcra, burst).map(|gcra| Quota { gcra })
-        } else {
-            Quota::new(rate, burst)
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Quota {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Quota", 2)?;
-        st.serialize_field("rate", &self.rate())?;
-        st.serialize_field("burst", &self.burst())?;
-        st.end()
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Quota {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename = "Quota", deny_unknown_fields)]
-        struct Raw {
-            rate: f64,
-            burst: u64,
-        }
-        let raw = Raw::deserialize(d)?;
-        Quota::read_back(raw.rate, raw.burst).map_err(serde::de::Error::custom)
-    }
-}
-
-impl fmt::Debug for Quota {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Quota")
-            .field("rate", &self.rate())
-            .field("burst", &self.burst())
-            .finish()
-    }
-}
-
 pub(crate) struct Core {
-    pub(crate) sha: String,
+    /// `gcra.lua`, sent through the crate's one `EVALSHA` mechanism.
+    pub(crate) script: Script,
     pub(crate) prefix: String,
     quota: ArcSwap<Quota>,
     policy: FailurePolicy,
@@ -168,57 +58,28 @@ pub(crate) struct Core {
     leases: Option<Leases>,
 }
 
-/// Leased mode: per hot key, tokens already charged in Redis that this
-/// instance spends without a round trip.
-struct Leases {
-    /// Most tokens one lease takes (at most the burst when used).
-    max: u64,
-    /// How long a lease may be spent, in nanoseconds.
-    ttl: u64,
-    held: Mutex<Held>,
+/// One operation, planned by the core: the calls a shell sends (none when
+/// a lease answered it in-process), then [`Core::finish`].
+pub(crate) struct Op(Begin);
+
+impl Op {
+    /// The calls to send, in order.
+    pub(crate) fn calls(&self) -> &[Call] {
+        match &self.0 {
+            Begin::Direct(c) => std::slice::from_ref(c),
+            Begin::Spent(_) => &[],
+            Begin::Lease(plan) => &plan.calls,
+        }
+    }
 }
 
-struct Held {
-    map: HashMap<String, Lease, DefaultHashBuilder>,
-    /// Size at which the next lease round trip also returns every expired
-    /// lease (amortised, as the keyed limiter's sweep), so keys that are
-    /// never checked again neither pin memory nor keep their tokens.
-    next_sweep: usize,
+/// A round trip the core asks a shell to make.
+pub(crate) enum Request {
+    /// One call, as a plain command (no pipeline framing).
+    One(ScriptCall),
+    /// Several, as pipelines (one per cluster slot) with a reply per call.
+    Many(Vec<ScriptCall>),
 }
-
-/// Fewest leases held before the first sweep.
-const MIN_LEASE_SWEEP: usize = 16;
-
-struct Lease {
-    tokens: u64,
-    /// Local clock reading after which the rest goes back to Redis.
-    expires: u64,
-    gcra: Gcra,
-    /// Redis's answer when the lease was taken.
-    info: RateLimitInfo,
-}
-
-/// What a check in leased mode does next.
-pub(crate) enum Begin {
-    /// No lease involved: send the call as it is.
-    Direct(Call),
-    /// Spent from the lease, no round trip.
-    Spent(RateLimitInfo),
-    /// Send `calls` (a refund of an expired lease, then the lease) and
-    /// settle with [`Core::lease_end`].
-    Lease(LeasePlan),
-}
-
-/// A lease round trip in flight.
-pub(crate) struct LeasePlan {
-    pub(crate) calls: Vec<Call>,
-    /// Tokens of a still-valid lease, too few for the cost, spent too.
-    keep: u64,
-    cost: u64,
-}
-
-/// Per call: its answer (and the raw first reply field) once it has one.
-pub(crate) type Answers = Vec<Option<Result<(RateLimitInfo, u64), Error>>>;
 
 impl Core {
     pub(crate) fn new(
@@ -228,7 +89,7 @@ impl Core {
         clock: Option<ManualClock>,
         lease: Option<(u64, Duration)>,
     ) -> Result<Self, Error> {
-        script::check_prefix(&prefix)?;
+        call::check_prefix(&prefix)?;
         let local = match policy {
             FailurePolicy::Local => Some(
                 KeyedLimiter::builder()
@@ -239,21 +100,14 @@ impl Core {
             _ => None,
         };
         Ok(Core {
-            sha: ::redis::Script::new(script::SOURCE).get_hash().to_owned(),
+            script: call::script(),
             prefix,
             quota: ArcSwap::from_pointee(quota),
             policy,
             local,
             fallbacks: AtomicU64::new(0),
             clock,
-            leases: lease.map(|(max, ttl)| Leases {
-                max,
-                ttl: duration_to_nanos(ttl),
-                held: Mutex::new(Held {
-                    map: HashMap::default(),
-                    next_sweep: MIN_LEASE_SWEEP,
-                }),
-            }),
+            leases: lease.map(|(max, ttl)| Leases::new(max, ttl)),
         })
     }
 
@@ -263,155 +117,22 @@ impl Core {
             .map_or_else(|| SystemClock.now_nanos(), Clock::now_nanos)
     }
 
-    /// Leased mode, before the round trip: spend from a valid lease, or
-    /// plan a new one (returning an expired lease's rest on the way).
-    pub(crate) fn lease_begin(&self, call: Call) -> Begin {
-        let Some(leases) = &self.leases else {
-            return Begin::Direct(call);
-        };
-        if call.kind != OpKind::Check || call.cost == 0 {
-            return Begin::Direct(call);
-        }
-        let now = self.local_now();
-        let (mut keep, mut back) = (0, 0);
-        let mut calls = Vec::with_capacity(2);
-        {
-            let mut held = leases.held.lock();
-            if let Some(l) = held.map.get_mut(&call.key) {
-                let valid = now < l.expires && l.gcra == call.gcra;
-                if valid && l.tokens >= call.cost {
-                    l.tokens -= call.cost;
-                    return Begin::Spent(RateLimitInfo {
-                        allowed: true,
-                        limit: call.gcra.capacity(),
-                        remaining: l.tokens + l.info.remaining,
-                        retry_after: None,
-                        reset_after: l.info.reset_after,
-                    });
-                }
-                if valid {
-                    keep = l.tokens;
-                } else {
-                    back = l.tokens.min(call.gcra.capacity());
-                }
-                held.map.remove(&call.key);
+    /// Leased mode, before the round trip: only a check that takes
+    /// tokens is leased.
+    fn lease_begin(&self, call: Call) -> Begin {
+        match &self.leases {
+            Some(leases) if call.kind == OpKind::Check && call.cost > 0 => {
+                leases.begin(call, self.local_now(), &self.prefix)
             }
-            if held.map.len() >= held.next_sweep {
-                let prefix = &self.prefix;
-                held.map.retain(|key, l| {
-                    if now < l.expires {
-                        return true;
-                    }
-                    let back = l.tokens.min(l.gcra.capacity());
-                    if back > 0 {
-                        calls.extend(script::call(prefix, key, OpKind::Refund, back, l.gcra).ok());
-                    }
-                    false
-                });
-                held.next_sweep = (held.map.len() * 2).max(MIN_LEASE_SWEEP);
-            }
+            _ => Begin::Direct(call),
         }
-        let need = call.cost - keep;
-        if back > 0 {
-            calls.push(Call {
-                kind: OpKind::Refund,
-                cost: back,
-                ..call.clone()
-            });
-        }
-        let cost = call.cost;
-        calls.push(Call {
-            kind: OpKind::Lease,
-            cost: need,
-            want: leases.max.min(call.gcra.capacity()).max(need),
-            ..call
-        });
-        Begin::Lease(LeasePlan { calls, keep, cost })
-    }
-
-    /// Leased mode, after the round trip: file the tokens taken and answer.
-    pub(crate) fn lease_end(
-        &self,
-        plan: LeasePlan,
-        mut answers: Vec<Result<(RateLimitInfo, u64), Error>>,
-    ) -> Result<RateLimitInfo, Error> {
-        let Some(leases) = &self.leases else {
-            return Err(Error::Backend {
-                message: "not in leased mode".into(),
-            });
-        };
-        let Some(call) = plan.calls.last() else {
-            return Err(Error::Backend {
-                message: "empty lease plan".into(),
-            });
-        };
-        let answer = answers.pop().unwrap_or_else(|| {
-            Err(Error::Backend {
-                message: "no reply".into(),
-            })
-        });
-        let (info, left) = match answer {
-            // `taken >= need`, so this cannot underflow.
-            Ok((info, taken)) if taken >= call.cost && info.allowed => {
-                (Ok(info), plan.keep + taken - plan.cost)
-            }
-            Ok((info, _)) => (Ok(info), plan.keep),
-            Err(e) => (Err(e), plan.keep),
-        };
-        if left > 0 {
-            let now = self.local_now();
-            let mut held = leases.held.lock();
-            let l = held.map.entry(call.key.clone()).or_insert(Lease {
-                tokens: 0,
-                expires: now.saturating_add(leases.ttl),
-                gcra: call.gcra,
-                info: *info.as_ref().unwrap_or(&RateLimitInfo {
-                    allowed: true,
-                    limit: call.gcra.capacity(),
-                    remaining: 0,
-                    retry_after: None,
-                    reset_after: Duration::ZERO,
-                }),
-            });
-            l.tokens += left;
-        }
-        let info = info?;
-        Ok(RateLimitInfo {
-            remaining: info.remaining + left,
-            ..info
-        })
     }
 
     /// Takes every lease's unspent tokens, as refund calls to send.
     pub(crate) fn drain_leases(&self) -> Vec<Call> {
-        let Some(leases) = &self.leases else {
-            return Vec::new();
-        };
-        let prefix = &self.prefix;
-        leases
-            .held
-            .lock()
-            .map
-            .drain()
-            .filter(|(_, l)| l.tokens > 0)
-            .filter_map(|(key, l)| {
-                script::call(
-                    prefix,
-                    &key,
-                    OpKind::Refund,
-                    l.tokens.min(l.gcra.capacity()),
-                    l.gcra,
-                )
-                .ok()
-            })
-            .collect()
-    }
-
-    /// Drops `key`'s lease without returning it (the key is being reset).
-    pub(crate) fn forget_lease(&self, key: &str) {
-        if let Some(leases) = &self.leases {
-            leases.held.lock().map.remove(key);
-        }
+        self.leases
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.drain(&self.prefix))
     }
 
     pub(crate) fn quota(&self) -> Quota {
@@ -466,65 +187,122 @@ impl Core {
         quota: Option<&Quota>,
     ) -> Result<Call, Error> {
         let gcra = quota.map_or_else(|| self.quota().gcra, |q| q.gcra);
-        script::call(&self.prefix, key, kind, cost, gcra)
+        call::call(&self.prefix, key, kind, cost, gcra)
     }
 
-    /// Files one round's replies (`replies[j]` answers `calls[todo[j]]`) and
-    /// returns the calls that met `NOSCRIPT`.
-    pub(crate) fn absorb(
-        &self,
-        todo: &[usize],
-        replies: Vec<Reply>,
-        out: &mut Answers,
-    ) -> Vec<usize> {
-        let mut again = Vec::new();
+    /// The round trip for `calls`; `None` when there is nothing to send.
+    pub(crate) fn request(&self, calls: &[Call]) -> Option<Request> {
+        let now = self.now().map_or_else(String::new, |n| n.to_string());
+        match calls {
+            [] => None,
+            [c] => Some(Request::One(c.script_call(&now))),
+            _ => Some(Request::Many(
+                calls.iter().map(|c| c.script_call(&now)).collect(),
+            )),
+        }
+    }
+
+    /// The answers to `calls` from their replies (`replies[i]` answers
+    /// `calls[i]`): the script's reply, [`Error::Backend`] for an error
+    /// Redis returned, the failure policy when Redis was unreachable.
+    pub(crate) fn settle(&self, calls: &[Call], replies: Vec<RedisResult<Value>>) -> Vec<Answer> {
         let mut replies = replies.into_iter();
-        for &i in todo {
-            match replies.next() {
-                Some(Reply::Info(info, first)) => out[i] = Some(Ok((info, first))),
-                Some(Reply::NoScript) => again.push(i),
-                Some(Reply::Failed(e)) => out[i] = Some(Err(e)),
-                None => {
-                    out[i] = Some(Err(Error::Backend {
-                        message: "fewer replies than calls".into(),
-                    }))
-                }
-            }
-        }
-        again
-    }
-
-    /// A transport error for the calls in `todo`: the failure policy when
-    /// Redis is unreachable, else [`Error::Backend`].
-    pub(crate) fn failed(
-        &self,
-        calls: &[Call],
-        todo: &[usize],
-        e: &::redis::RedisError,
-        out: &mut Answers,
-    ) {
-        for &i in todo {
-            out[i] = Some(if script::is_unreachable(e) {
-                self.fall_back(&calls[i], e)
-            } else {
-                Err(Error::Backend {
+        calls
+            .iter()
+            .map(|c| match replies.next() {
+                Some(Ok(v)) => call::parse(v),
+                Some(Err(e)) if is_unreachable(&e) => self.fall_back(c, &e),
+                Some(Err(e)) => Err(Error::Backend {
                     message: e.to_string(),
-                })
-            });
+                }),
+                None => Err(Error::Backend {
+                    message: "fewer replies than calls".into(),
+                }),
+            })
+            .collect()
+    }
+
+    /// `check`: from a lease when leased mode has one, else one call (or a
+    /// lease round trip).
+    pub(crate) fn check(&self, key: &str, cost: u64) -> Result<Op, Error> {
+        Ok(Op(self.lease_begin(self.call(
+            key,
+            OpKind::Check,
+            cost,
+            None,
+        )?)))
+    }
+
+    /// Any other single-key operation: one call, never leased.
+    pub(crate) fn single(
+        &self,
+        key: &str,
+        kind: OpKind,
+        cost: u64,
+        quota: Option<&Quota>,
+    ) -> Result<Op, Error> {
+        Ok(Op(Begin::Direct(self.call(key, kind, cost, quota)?)))
+    }
+
+    /// The caller's answer to `op`, from the answers to its calls.
+    pub(crate) fn finish(&self, op: Op, answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
+        match op.0 {
+            Begin::Direct(_) => Core::answer(answers),
+            Begin::Spent(info) => Ok(info),
+            Begin::Lease(plan) => match &self.leases {
+                Some(leases) => leases.end(plan, answers, self.local_now()),
+                None => Err(Error::Backend {
+                    message: "not in leased mode".into(),
+                }),
+            },
         }
     }
 
-    fn fall_back(
-        &self,
-        call: &Call,
-        e: &::redis::RedisError,
-    ) -> Result<(RateLimitInfo, u64), Error> {
+    /// The one answer of a single-call operation.
+    fn answer(answers: Vec<Answer>) -> Result<RateLimitInfo, Error> {
+        answers
+            .into_iter()
+            .next()
+            .map(|a| a.map(|(info, _)| info))
+            .unwrap_or_else(|| {
+                Err(Error::Backend {
+                    message: "no reply".into(),
+                })
+            })
+    }
+
+    /// The answers of a batch, or its first error.
+    pub(crate) fn answers(answers: Vec<Answer>) -> Result<Vec<RateLimitInfo>, Error> {
+        answers
+            .into_iter()
+            .map(|a| a.map(|(info, _)| info))
+            .collect()
+    }
+
+    /// The calls of `check_many`, every pair validated before any is sent.
+    pub(crate) fn batch<K: AsRef<str>>(&self, checks: &[(K, u64)]) -> Result<Vec<Call>, Error> {
+        checks
+            .iter()
+            .map(|(k, cost)| self.call(k.as_ref(), OpKind::Check, *cost, None))
+            .collect()
+    }
+
+    /// `reset`: forgets `key` in-process and gives the `DEL` to send.
+    pub(crate) fn reset(&self, key: &str) -> Result<Cmd, Error> {
+        let call = self.call(key, OpKind::Peek, 0, None)?;
+        self.reset_local(key);
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(&call.redis_key);
+        Ok(cmd)
+    }
+
+    fn fall_back(&self, call: &Call, e: &RedisError) -> Answer {
         // A lease falls back as a plain check of its cost: nothing leased.
         let info = self.fall_back_info(call, e)?;
         Ok((info, if info.allowed { call.cost } else { 0 }))
     }
 
-    fn fall_back_info(&self, call: &Call, e: &::redis::RedisError) -> Result<RateLimitInfo, Error> {
+    fn fall_back_info(&self, call: &Call, e: &RedisError) -> Result<RateLimitInfo, Error> {
         if self.policy == FailurePolicy::FailClosed {
             return Err(Error::Unavailable {
                 message: e.to_string(),
@@ -554,25 +332,13 @@ impl Core {
         })
     }
 
-    pub(crate) fn reset_local(&self, key: &str) {
-        self.forget_lease(key);
+    fn reset_local(&self, key: &str) {
+        if let Some(leases) = &self.leases {
+            leases.forget(key);
+        }
         if let Some(local) = &self.local {
             local.reset(key);
         }
-    }
-
-    /// The answers in call order; a call that still has none met
-    /// `NOSCRIPT` even after loading the script.
-    pub(crate) fn finish(out: Answers) -> Vec<Result<(RateLimitInfo, u64), Error>> {
-        out.into_iter()
-            .map(|a| {
-                a.unwrap_or_else(|| {
-                    Err(Error::Backend {
-                        message: "NOSCRIPT persisted after loading the limiter script".into(),
-                    })
-                })
-            })
-            .collect()
     }
 }
 
@@ -584,5 +350,89 @@ impl fmt::Debug for Core {
             .field("policy", &self.policy)
             .field("fallbacks", &self.fallbacks())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The core without Redis: replies in, answers out.
+    use super::*;
+    use ::redis::ErrorKind;
+
+    fn core(policy: FailurePolicy) -> Core {
+        Core::new("t:".into(), Quota::new(1.0, 3).unwrap(), policy, None, None).unwrap()
+    }
+
+    fn reply(first: i64, remaining: i64) -> RedisResult<Value> {
+        Ok(Value::Array(
+            [first, 3, remaining, -1, 1_000_000_000]
+                .into_iter()
+                .map(Value::Int)
+                .collect(),
+        ))
+    }
+
+    fn refused() -> RedisResult<Value> {
+        Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "refused",
+        )))
+    }
+
+    #[test]
+    fn request_shape() {
+        let c = core(FailurePolicy::FailClosed);
+        let a = c.call("a", OpKind::Check, 1, None).unwrap();
+        assert_eq!(a.redis_key, "t:{a}");
+        assert!(c.request(&[]).is_none());
+        assert!(matches!(
+            c.request(std::slice::from_ref(&a)),
+            Some(Request::One(_))
+        ));
+        assert!(matches!(
+            c.request(&[a.clone(), a]),
+            Some(Request::Many(v)) if v.len() == 2
+        ));
+    }
+
+    #[test]
+    fn settle_reads_replies_and_types_errors() {
+        let c = core(FailurePolicy::FailClosed);
+        let calls: Vec<Call> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|k| c.call(k, OpKind::Check, 1, None).unwrap())
+            .collect();
+        let server = Err(RedisError::from((
+            ErrorKind::Server(::redis::ServerErrorKind::ResponseError),
+            "WRONGTYPE",
+        )));
+        let got = c.settle(&calls, vec![reply(1, 2), server, refused()]);
+        assert!(matches!(&got[0], Ok((info, 1)) if info.allowed && info.remaining == 2));
+        assert!(matches!(got[1], Err(Error::Backend { .. })));
+        assert!(matches!(got[2], Err(Error::Unavailable { .. })));
+        assert!(matches!(got[3], Err(Error::Backend { .. })), "no reply");
+        assert_eq!(c.fallbacks(), 0);
+        assert!(matches!(Core::answers(got), Err(Error::Backend { .. })));
+    }
+
+    #[test]
+    fn unreachable_falls_back_by_policy() {
+        let open = core(FailurePolicy::FailOpen);
+        let call = open.call("k", OpKind::Check, 2, None).unwrap();
+        let got = open.settle(std::slice::from_ref(&call), vec![refused()]);
+        let info = Core::answer(got).unwrap();
+        assert!(info.allowed && info.remaining == 1);
+        assert_eq!(open.fallbacks(), 1);
+
+        let local = core(FailurePolicy::Local);
+        let call = local.call("k", OpKind::Check, 2, None).unwrap();
+        let admitted: Vec<bool> = (0..2)
+            .map(|_| {
+                let got = local.settle(std::slice::from_ref(&call), vec![refused()]);
+                Core::answer(got).unwrap().allowed
+            })
+            .collect();
+        assert_eq!(admitted, [true, false], "limited in-process");
+        assert_eq!(local.fallbacks(), 2);
     }
 }

@@ -1,16 +1,19 @@
-//! The async limiter, on a tokio `ConnectionManager`.
+//! The async limiter: a thin shell that carries the core's calls over an
+//! [`AsyncLink`].
 use super::super::{AsyncLimiter, Error, RateLimitInfo, RateLimitPolicy, Requota};
 use super::builder::{unavailable, RedisLimiterBuilder};
-use super::core::{Answers, Begin, Core, FailurePolicy, Quota};
-use super::script::{self, Call, OpKind, Request, RELOADS};
-use ::redis::aio::ConnectionManager;
+use super::call::{self, Answer, Call, OpKind};
+use super::core::{Core, FailurePolicy, Op, Request};
+use super::quota::Quota;
+use crate::redis_link::AsyncLink;
 use std::fmt;
 use std::future::Future;
 
 /// A GCRA rate limiter whose state lives in Redis, shared by every
 /// instance of a service: async, on the `redis` crate's tokio
-/// `ConnectionManager`. See the [module docs](super) for the script, the
-/// keys and cluster use; [`BlockingRedisLimiter`](super::BlockingRedisLimiter)
+/// `ConnectionManager` (a single node) or its async cluster connection (a
+/// Redis Cluster). See the [module docs](super) for the script, the keys
+/// and cluster use; [`BlockingRedisLimiter`](super::BlockingRedisLimiter)
 /// is the same limiter without a runtime.
 ///
 /// It is an [`AsyncLimiter`] for `str` and `String` keys:
@@ -18,8 +21,9 @@ use std::future::Future;
 /// and [`Requota`] reports and changes the limiter's quota (as
 /// [`quota`](Self::quota) and [`set_quota`](Self::set_quota)).
 ///
-/// Every method is one round trip (plus one `SCRIPT LOAD` after the
-/// server lost its script cache). Cancel safety: dropping a future after
+/// Every method is one round trip (plus one `EVAL` after the server lost
+/// its script cache; on a cluster, `check_many` sends one call per key, all
+/// at once). Cancel safety: dropping a future after
 /// the request was written may leave its cost charged in Redis with no
 /// answer; nothing else is lost.
 ///
@@ -44,7 +48,7 @@ use std::future::Future;
 /// ```
 pub struct RedisLimiter {
     core: Core,
-    conn: ConnectionManager,
+    link: AsyncLink,
 }
 
 impl RedisLimiter {
@@ -53,19 +57,8 @@ impl RedisLimiter {
         RedisLimiterBuilder::new()
     }
 
-    pub(crate) async fn start(core: Core, conn: ConnectionManager) -> Result<Self, Error> {
-        let limiter = RedisLimiter { core, conn };
-        limiter.load().await?;
-        Ok(limiter)
-    }
-
-    async fn load(&self) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
-        script::load_command()
-            .query_async::<String>(&mut conn)
-            .await
-            .map(drop)
-            .map_err(unavailable)
+    pub(crate) fn new(core: Core, link: AsyncLink) -> Self {
+        RedisLimiter { core, link }
     }
 
     /// Takes `cost` tokens from `key` if available now: the trait's
@@ -81,17 +74,7 @@ impl RedisLimiter {
     /// [`FailurePolicy::FailClosed`]; [`Error::Backend`] when Redis answers
     /// with an error (for example the key holds other data).
     pub async fn check(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        match self
-            .core
-            .lease_begin(self.core.call(key, OpKind::Check, cost, None)?)
-        {
-            Begin::Direct(call) => self.one(call).await,
-            Begin::Spent(info) => Ok(info),
-            Begin::Lease(plan) => {
-                let answers = self.run(&plan.calls).await;
-                self.core.lease_end(plan, answers)
-            }
-        }
+        self.exec(self.core.check(key, cost)?).await
     }
 
     /// Returns every lease's unspent tokens to Redis in one round trip
@@ -119,7 +102,7 @@ impl RedisLimiter {
         cost: u64,
         quota: &Quota,
     ) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Check, cost, Some(quota))?)
+        self.exec(self.core.single(key, OpKind::Check, cost, Some(quota))?)
             .await
     }
 
@@ -129,7 +112,8 @@ impl RedisLimiter {
     /// # Errors
     /// As [`check`](Self::check).
     pub async fn peek(&self, key: &str) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Peek, 1, None)?).await
+        self.exec(self.core.single(key, OpKind::Peek, 1, None)?)
+            .await
     }
 
     /// Gives `cost` tokens back to `key` (admitted but not served), never
@@ -138,7 +122,7 @@ impl RedisLimiter {
     /// # Errors
     /// As [`check`](Self::check).
     pub async fn refund(&self, key: &str, cost: u64) -> Result<RateLimitInfo, Error> {
-        self.one(self.core.call(key, OpKind::Refund, cost, None)?)
+        self.exec(self.core.single(key, OpKind::Refund, cost, None)?)
             .await
     }
 
@@ -149,19 +133,17 @@ impl RedisLimiter {
     /// [`Error::InvalidKey`]; [`Error::Unavailable`] if Redis is
     /// unreachable, whatever the policy.
     pub async fn reset(&self, key: &str) -> Result<(), Error> {
-        let call = self.core.call(key, OpKind::Peek, 0, None)?;
-        self.core.reset_local(key);
-        let mut conn = self.conn.clone();
-        ::redis::cmd("DEL")
-            .arg(&call.redis_key)
-            .query_async::<i64>(&mut conn)
+        let del = self.core.reset(key)?;
+        self.link
+            .query::<i64>(&del)
             .await
             .map(drop)
             .map_err(unavailable)
     }
 
-    /// Checks many `(key, cost)` pairs in one pipelined round trip, each
-    /// like [`check`](Self::check); answers in order.
+    /// Checks many `(key, cost)` pairs in one pipelined round trip (on a
+    /// cluster, one call per key, all sent at once), each like
+    /// [`check`](Self::check); answers in order.
     ///
     /// # Errors
     /// Every key and cost is validated first: one invalid pair fails the
@@ -171,15 +153,8 @@ impl RedisLimiter {
         &self,
         checks: &[(K, u64)],
     ) -> Result<Vec<RateLimitInfo>, Error> {
-        let calls = checks
-            .iter()
-            .map(|(k, cost)| self.core.call(k.as_ref(), OpKind::Check, *cost, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.run(&calls)
-            .await
-            .into_iter()
-            .map(|a| a.map(|(info, _)| info))
-            .collect()
+        let calls = self.core.batch(checks)?;
+        Core::answers(self.run(&calls).await)
     }
 
     /// Changes the limiter's rate and burst at run time, keeping every
@@ -211,53 +186,25 @@ impl RedisLimiter {
 
     /// The Redis key that holds `key`'s state: `prefix{key}`.
     pub fn redis_key(&self, key: &str) -> String {
-        script::redis_key(&self.core.prefix, key)
+        call::redis_key(&self.core.prefix, key)
     }
 
-    async fn one(&self, call: Call) -> Result<RateLimitInfo, Error> {
-        let mut answers = self.run(std::slice::from_ref(&call)).await;
-        answers
-            .pop()
-            .map(|a| a.map(|(info, _)| info))
-            .unwrap_or_else(|| {
-                Err(Error::Backend {
-                    message: "no reply".into(),
-                })
-            })
+    /// Sends `op`'s calls and lets the core answer.
+    async fn exec(&self, op: Op) -> Result<RateLimitInfo, Error> {
+        let answers = self.run(op.calls()).await;
+        self.core.finish(op, answers)
     }
 
-    /// One pipeline; on `NOSCRIPT`, load the script and resend only the
-    /// calls that got it.
-    async fn run(&self, calls: &[Call]) -> Vec<Result<(RateLimitInfo, u64), Error>> {
-        let mut out: Answers = vec![None; calls.len()];
-        let mut todo: Vec<usize> = (0..calls.len()).collect();
-        let now = self.core.now();
-        let mut conn = self.conn.clone();
-        for round in 0..=RELOADS {
-            let batch: Vec<&Call> = todo.iter().map(|&i| &calls[i]).collect();
-            let replies = match script::request(&self.core.sha, &batch, now) {
-                Request::One(cmd) => script::one_reply(cmd.query_async(&mut conn).await),
-                Request::Many(pipe) => script::many_replies(pipe.query_async(&mut conn).await),
-            };
-            match replies {
-                Ok(replies) => todo = self.core.absorb(&todo, replies, &mut out),
-                Err(e) => {
-                    self.core.failed(calls, &todo, &e, &mut out);
-                    break;
-                }
-            }
-            if todo.is_empty() || round == RELOADS {
-                break;
-            }
-            if let Err(e) = script::load_command()
-                .query_async::<String>(&mut conn)
-                .await
-            {
-                self.core.failed(calls, &todo, &e, &mut out);
-                break;
-            }
-        }
-        Core::finish(out)
+    /// The shell: the core's request over the link, the replies back to
+    /// the core.
+    async fn run(&self, calls: &[Call]) -> Vec<Answer> {
+        let script = &self.core.script;
+        let replies = match self.core.request(calls) {
+            None => Vec::new(),
+            Some(Request::One(c)) => vec![script.invoke_async(&self.link, &c).await],
+            Some(Request::Many(cs)) => script.invoke_many_async(&self.link, &cs).await,
+        };
+        self.core.settle(calls, replies)
     }
 }
 

@@ -7,13 +7,16 @@
 //! in-process [`KeyedLimiter::check_info`](super::KeyedLimiter::check_info),
 //! so a handler moves between local and shared limiting unchanged.
 //!
-//! **How.** One Lua script (`gcra.lua`), loaded once and called by
-//! `EVALSHA`, does the whole check atomically on the server: it reads the
-//! key, applies the same GCRA arithmetic as the in-process bucket, writes
-//! the new state and answers the five values. A `NOSCRIPT` reply (a
+//! **How.** One Lua script (`gcra.lua`), called by `EVALSHA`, does the
+//! whole check atomically on the server: it reads the key, applies the same
+//! GCRA arithmetic as the in-process bucket, writes the new state and
+//! answers the five values. Sending it is the crate's one Redis mechanism
+//! (the same as the Redis job queue's): a call that meets `NOSCRIPT` (a
 //! `SCRIPT FLUSH`, a restart, a failover to a replica without the script)
-//! loads the script and resends only the calls that got it, inside
-//! pipelines too, so no check is charged twice.
+//! is resent as `EVAL`, which runs and caches the script, inside pipelines
+//! too, so no check is charged twice. Both limiters share one sans-IO core
+//! (the calls, the replies, the fallback); they differ only in how they
+//! wait for Redis.
 //!
 //! **State.** The value at `prefix{key}` is `"<tat> <interval> <burst>"`:
 //! the theoretical arrival time in nanoseconds (the in-process encoding;
@@ -55,13 +58,16 @@
 //! blocking limiter. The cost is fairness: an instance may hold back up to
 //! L tokens that the others are denied meanwhile.
 //!
-//! **Redis Cluster.** Every key is stored as `prefix{key}`: the braces are a
-//! hash tag, so all of a key's state sits in one slot, and the script
-//! touches only that one key (declared in `KEYS`), as Cluster requires. With
-//! a cluster client each call goes to the key's master; `check_many` over
-//! keys of different slots must then be split per node by the client (the
-//! limiter itself speaks to one endpoint). The script is loaded per node on
-//! first use through the `NOSCRIPT` path.
+//! **Redis Cluster.** Give the builder an [`Endpoint::Cluster`] of seed
+//! URLs instead of a `url`; the node and the cluster answer the same. Every
+//! key is stored as `prefix{key}`: the braces are a hash tag, so all of a
+//! key's state sits in one slot, and the script touches only that one key
+//! (declared in `KEYS`), as Cluster requires. Each call goes to its key's
+//! master (`MOVED` and `ASK` during a reshard are followed), different keys
+//! spread over the slots, and `check_many` sends each key's call on its
+//! own (all at once in the async limiter), so that a reshard redirects each
+//! call alone and none runs twice. Each node gets the script with the first
+//! call that reaches it, through the `NOSCRIPT` path.
 //!
 //! ```no_run
 //! use latchwork::ratelimit::{BlockingRedisLimiter, FailurePolicy, RedisLimiter};
@@ -79,11 +85,15 @@
 //! ```
 mod blocking;
 mod builder;
+mod call;
 mod core;
+mod lease;
 mod limiter;
-mod script;
+mod quota;
 
+pub use crate::redis_link::Endpoint;
 pub use blocking::BlockingRedisLimiter;
 pub use builder::RedisLimiterBuilder;
-pub use core::{FailurePolicy, Quota};
+pub use core::FailurePolicy;
 pub use limiter::RedisLimiter;
+pub use quota::Quota;

@@ -14,8 +14,9 @@
 //!   else CAS `tail -> tail + 1` (drop on failure) and store the value in the
 //!   claimed slot.
 //! - drain (one drainer at a time: the caller holds the write lock): read
-//!   `tail`; for each position in `head..tail` take the slot with
-//!   `swap(0)` and replay it if non-zero; publish `head = tail`.
+//!   `tail`; for each position in `head..tail` load the slot and, if
+//!   non-zero, empty it (a store of 0) and replay it; publish
+//!   `head = tail`.
 //!
 //! What it guarantees (the loom models in this file check it): a drained
 //! value was recorded, each recorded value is drained at most once, and when

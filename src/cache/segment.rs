@@ -478,9 +478,6 @@ impl<K: Hash + Eq, V> Segment<K, V> {
     pub(crate) fn clear(&mut self, cause: RemovalCause, out: &mut Removals<K, V>) {
         let arena = std::mem::replace(&mut self.arena, Arena::with_lists(3));
         self.table.clear();
-        for (_, n) in arena.occupied() {
-            let _ = n;
-        }
         let mut arena = arena;
         let indices: Vec<u32> = arena.occupied().map(|(i, _)| i).collect();
         for i in indices {

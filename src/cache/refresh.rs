@@ -218,6 +218,23 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     }
 }
 
+/// The next queued reload of the cache behind `cache`, with a strong
+/// reference to it: `None` when nothing is queued or the cache is gone,
+/// `Some(None)` for a slot whose entry changed since its claim (skipped).
+#[allow(clippy::type_complexity)]
+fn next_due<K, V, S, C>(
+    cache: &Weak<Cache<K, V, S, C>>,
+) -> Option<Option<(Arc<Cache<K, V, S, C>>, K, u64)>>
+where
+    K: Hash + Eq + Clone,
+    S: BuildHasher,
+    C: Clock,
+{
+    let cache = cache.upgrade()?;
+    let next = cache.next_refresh()?;
+    Some(next.map(|(key, hash)| (cache, key, hash)))
+}
+
 /// The refresh queue and period of `cache`, for a refresher.
 fn link_of<K, V, S, C>(cache: &Cache<K, V, S, C>) -> Result<(Arc<RefreshQueue>, u64), Error> {
     match (&cache.refreshes, cache.config.refresh) {
@@ -309,11 +326,8 @@ where
     /// (a loader that failed or panicked counts).
     pub fn run_pending(&self) -> usize {
         let mut ran = 0;
-        while let Some(cache) = self.cache.upgrade() {
-            let Some(next) = cache.next_refresh() else {
-                break;
-            };
-            let Some((key, hash)) = next else {
+        while let Some(next) = next_due(&self.cache) {
+            let Some((cache, key, hash)) = next else {
                 continue;
             };
             let loaded = catch_unwind(AssertUnwindSafe(|| (self.loader)(&key)));
@@ -419,11 +433,8 @@ where
     /// returns how many ran (a loader that failed or panicked counts).
     pub async fn run_pending(&self) -> usize {
         let mut ran = 0;
-        while let Some(cache) = self.cache.upgrade() {
-            let Some(next) = cache.next_refresh() else {
-                break;
-            };
-            let Some((key, hash)) = next else {
+        while let Some(next) = next_due(&self.cache) {
+            let Some((cache, key, hash)) = next else {
                 continue;
             };
             // The strong reference is not held across the loader's await:

@@ -210,7 +210,7 @@ impl<T> Arena<T> {
     }
 
     /// Checks the invariants of the module documentation.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let mut seen = vec![false; self.slots.len()];
         let mut count = 0usize;
         for list in 0..self.lists {
@@ -290,7 +290,7 @@ mod tests {
         let w = a.push_back_to(0, 'w', 3);
         assert_eq!(w, z, "freed slot is reused");
         assert_eq!(a.slots.capacity(), 5, "growth clamps to limit + lists");
-        a.check().unwrap();
+        a.check_invariants().unwrap();
         assert_eq!(order(&a, 0), "xw");
         assert_eq!(a.len(), 3);
     }

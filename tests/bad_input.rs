@@ -1088,7 +1088,7 @@ fn cases_ratelimit() -> Vec<Case> {
                     rejects(r, "cost")
                 } else {
                     accepts(r)?;
-                    log.validate().map_err(str::to_owned)
+                    log.check_invariants().map_err(str::to_owned)
                 }
             },
         ));
@@ -1126,7 +1126,7 @@ fn cases_ratelimit() -> Vec<Case> {
                 let before = (0..5).filter(|_| log.check().is_ok()).count() as u64;
                 step(&clock);
                 let after = (0..10).filter(|_| log.check().is_ok()).count() as u64;
-                log.validate().map_err(str::to_owned)?;
+                log.check_invariants().map_err(str::to_owned)?;
                 at_most(before, 3)?;
                 // A real forward jump empties the window; anything else may not.
                 let forward = clock.nanos() >= 100 * NS + NS;
@@ -1173,7 +1173,7 @@ fn cases_ratelimit() -> Vec<Case> {
                     let _ = k.check(&key);
                 }
                 check(k.len() <= max_keys, || format!("{} keys kept", k.len()))?;
-                k.validate().map_err(str::to_owned)
+                k.check_invariants().map_err(str::to_owned)
             },
         ));
     }
@@ -1258,7 +1258,7 @@ fn cases_ratelimit() -> Vec<Case> {
             never_admitted(log.try_acquire(1))?;
             never_admitted(log.wait_time(1))?;
             check(log.available() == 0, || "a unit came free".into())?;
-            log.validate().map_err(str::to_owned)
+            log.check_invariants().map_err(str::to_owned)
         },
     ));
     v.push(case(
@@ -1286,7 +1286,7 @@ fn cases_ratelimit() -> Vec<Case> {
             accepts(log.try_acquire(1))?;
             let l = log.clone();
             never_admitted(watchdog(move || l.acquire(1))?)?;
-            log.validate().map_err(str::to_owned)
+            log.check_invariants().map_err(str::to_owned)
         },
     ));
     for start in [0u64, 1] {
@@ -1413,7 +1413,7 @@ fn cases_ratelimit() -> Vec<Case> {
             check(k.available(&7) == 0, || "a token came free".into())?;
             check(!k.peek_info(&7).allowed, || "peek_info allows".into())?;
             check(k.is_empty(), || "a refused key was stored".into())?;
-            k.validate().map_err(str::to_owned)
+            k.check_invariants().map_err(str::to_owned)
         },
     ));
     v.push(case(
@@ -1443,7 +1443,7 @@ fn cases_ratelimit() -> Vec<Case> {
             // Another key still has its one token before the end.
             accepts(k.check(&8))?;
             refill_never(k.check(&8))?;
-            k.validate().map_err(str::to_owned)
+            k.check_invariants().map_err(str::to_owned)
         },
     ));
     // Issue 23: `limit x W` near 2^128 overflowed the weighted sum (a panic

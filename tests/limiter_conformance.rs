@@ -162,7 +162,7 @@ fn bucket_vs_keyed(seed: u64, rate: f64, limit: u64) {
         assert_eq!(Requota::limit(&keyed), current.limit());
     }
     assert!(admitted > 20, "seed {seed}: only {admitted} admitted");
-    assert_eq!(keyed.validate(), Ok(()));
+    assert_eq!(keyed.check_invariants(), Ok(()));
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn sliding_log_never_exceeds_its_limit() {
                 "seed {seed}: {inside} in the window ending at {t}"
             );
         }
-        assert_eq!(log.validate(), Ok(()));
+        assert_eq!(log.check_invariants(), Ok(()));
     }
 }
 
@@ -459,7 +459,7 @@ fn requota_on_a_manual_clock_is_exact() {
     let d = log.throttle(&(), 1).unwrap();
     assert_eq!((d.allowed, d.limit, d.remaining), (false, 2, 0));
     assert_eq!(d.retry_after, Some(Duration::from_millis(600)));
-    assert_eq!(log.validate(), Ok(()));
+    assert_eq!(log.check_invariants(), Ok(()));
     // A shorter window lets the entry leave sooner.
     log.set_policy(policy(2, Duration::from_millis(500)))
         .unwrap();
@@ -470,7 +470,7 @@ fn requota_on_a_manual_clock_is_exact() {
         (a.allowed, a.remaining, a.reset_after),
         (true, 0, Duration::from_millis(500))
     );
-    assert_eq!(log.validate(), Ok(()));
+    assert_eq!(log.check_invariants(), Ok(()));
     assert_eq!(clock.now() - t0, Duration::from_millis(500));
 
     // The counter keeps its counts.
@@ -584,7 +584,7 @@ fn requota_under_threads_loses_and_leaks_nothing() {
             .build()
             .unwrap();
         requota_stress(&log, 1, limit);
-        assert_eq!(log.validate(), Ok(()));
+        assert_eq!(log.check_invariants(), Ok(()));
     });
     with(&|| {
         let counter = SlidingWindowCounter::builder()

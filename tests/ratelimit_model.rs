@@ -95,7 +95,7 @@ proptest! {
             if advance % 5 == 0 {
                 keyed.sweep();
             }
-            prop_assert_eq!(keyed.validate(), Ok(()));
+            prop_assert_eq!(keyed.check_invariants(), Ok(()));
         }
     }
 
@@ -119,7 +119,7 @@ proptest! {
                     prop_assert_eq!(log.wait_time(c).ok(), expect);
                 }
             }
-            prop_assert_eq!(log.validate(), Ok(()));
+            prop_assert_eq!(log.check_invariants(), Ok(()));
         }
     }
 

@@ -78,7 +78,7 @@ fuzz_target!(|input: Input| {
                 keyed.sweep();
             }
         }
-        assert_eq!(keyed.validate(), Ok(()));
+        assert_eq!(keyed.check_invariants(), Ok(()));
         assert_eq!(keyed.evictions(), 0);
     }
 });

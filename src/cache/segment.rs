@@ -429,7 +429,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
 
     /// Checks the invariants: arena lists, index, region weights, bounds.
     pub(crate) fn check<S: BuildHasher>(&self, hasher: &S) -> Result<(), String> {
-        self.arena.check()?;
+        self.arena.check_invariants()?;
         if self.table.len() != self.arena.len() {
             return Err(format!(
                 "index holds {} entries, arena {}",

@@ -143,7 +143,7 @@ impl<T> Fifo<T> {
 
     /// The FIFO's invariant, for a quiescent queue: a non-empty spill has
     /// `spilling` set.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let spill = self.spill.lock();
         // Relaxed: under the lock every writer of the flag holds.
         if !spill.is_empty() && !self.spilling.load(Ordering::Relaxed) {

@@ -453,7 +453,8 @@ impl<T> PriorityQueue<T> {
             if !fifo.is_empty() && word & (1 << l) == 0 {
                 return Err(format!("level {l} holds items but its bit is clear"));
             }
-            fifo.validate().map_err(|e| format!("level {l}: {e}"))?;
+            fifo.check_invariants()
+                .map_err(|e| format!("level {l}: {e}"))?;
         }
         Ok(())
     }

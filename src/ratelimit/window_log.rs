@@ -282,7 +282,7 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// Checks the ring's invariants, naming the first one broken. For fuzz
     /// targets and model tests; not part of the stable API.
     #[doc(hidden)]
-    pub fn validate(&self) -> Result<(), &'static str> {
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
         let ring = self.ring.lock();
         let bound = ring.limit.max(ring.carried);
         if ring.entries.iter().map(|e| e.cost).sum::<u64>() != ring.units {
@@ -333,7 +333,7 @@ impl<C: Clock> Requota for SlidingWindowLog<C> {
         } else {
             0
         };
-        // `validate`'s bound; at most the old storage.
+        // `check_invariants`'s bound; at most the old storage.
         let keep = ring.limit.max(ring.carried).max(4);
         ring.entries
             .shrink_to(usize::try_from(keep).unwrap_or(usize::MAX));

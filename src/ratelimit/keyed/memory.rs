@@ -85,7 +85,7 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
     /// Checks the shards' invariants, naming the first one broken. For fuzz
     /// targets and model tests; not part of the stable API.
     #[doc(hidden)]
-    pub fn validate(&self) -> Result<(), &'static str> {
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
         for (i, s) in self.shards.iter().enumerate() {
             let guard = s.read();
             if guard.map.len() > self.shard_cap {

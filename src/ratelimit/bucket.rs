@@ -1,8 +1,8 @@
 //! [`TokenBucket`]: the lock-free GCRA bucket, its builder and its
 //! [`Limiter`] impl; the state word and re-quota protocol are in `cell.rs`.
-use super::fifo::WaitLine;
 use super::gcra::Gcra;
 use super::limiter::unkeyed_surface;
+use super::line::WaitLine;
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, SystemClock};
 use cell::GcraCell;

@@ -2,7 +2,7 @@
 //! [`AsyncLimiter`] (its async form, implemented by every `Limiter` and by
 //! the Redis limiter) and [`Requota`] (the quota both report and change),
 //! with the waiting and the `Err`-style conveniences written once, here.
-use super::fifo::{self, WaitLine};
+use super::line::{self, WaitLine};
 use super::{Error, RateLimitInfo, RateLimitPolicy};
 use std::future::Future;
 use std::time::Duration;
@@ -154,7 +154,7 @@ pub trait Limiter<K: ?Sized = ()>: Requota {
     /// [`Error::CostExceedsCapacity`] at once; [`Error::EndOfTime`] (at
     /// once, or when the clock gets there); a store's errors.
     fn acquire(&self, key: &K, cost: u64) -> Result<(), Error> {
-        fifo::acquire(
+        line::acquire(
             self.wait_line(),
             || self.try_acquire(key, cost),
             |d| self.sleep(d),
@@ -287,7 +287,7 @@ impl<K: ?Sized, L: Limiter<K>> AsyncLimiter<K> for L {
         cost: u64,
         sleeper: &S,
     ) -> impl Future<Output = Result<(), Error>> {
-        fifo::until_ready(
+        line::until_ready(
             self.wait_line(),
             move || self.try_acquire(key, cost),
             sleeper,

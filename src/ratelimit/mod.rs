@@ -83,13 +83,13 @@
 //! ```
 mod bucket;
 mod error;
-mod fifo;
 mod gcra;
 #[cfg(feature = "http")]
 mod headers;
 mod info;
 mod keyed;
 mod limiter;
+mod line;
 mod policy;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -99,12 +99,12 @@ mod window_log;
 
 pub use bucket::{TokenBucket, TokenBucketBuilder};
 pub use error::Error;
-pub use fifo::WaitLine;
 #[cfg(feature = "http")]
 pub use headers::{HeaderOptions, HeaderStyle};
 pub use info::RateLimitInfo;
 pub use keyed::{KeyedLimiter, KeyedLimiterBuilder};
 pub use limiter::{AsyncLimiter, Limiter, Requota};
+pub use line::WaitLine;
 pub use policy::RateLimitPolicy;
 #[cfg(feature = "redis")]
 pub use redis::{

@@ -1,7 +1,7 @@
 //! [`SlidingWindowCounter`]: the O(1)-memory sliding window, its builder
 //! and its [`Limiter`] impl.
-use super::fifo::WaitLine;
 use super::limiter::unkeyed_surface;
+use super::line::WaitLine;
 use super::window::{denied_until, nanos_u128, window_params};
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, MonotonicClamp, SystemClock};

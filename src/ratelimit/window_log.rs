@@ -1,7 +1,7 @@
 //! [`SlidingWindowLog`]: the exact sliding window, its builder and its
 //! [`Limiter`] impl, and the window helpers the counter shares.
-use super::fifo::WaitLine;
 use super::limiter::unkeyed_surface;
+use super::line::WaitLine;
 use super::window::{denied_until, nanos_u128, window_params};
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, MonotonicClamp, SystemClock};
@@ -58,8 +58,8 @@ use std::time::Duration;
 /// ```
 pub struct SlidingWindowLog<C: Clock = SystemClock> {
     /// The log and its quota, under one lock.
-    ring: Mutex<Ring>,
-    /// Clamps clock readings that go backwards (read under `ring`'s lock).
+    log: Mutex<Log>,
+    /// Clamps clock readings that go backwards (read under `log`'s lock).
     clamp: MonotonicClamp,
     clock: C,
     /// The line of blocked and awaiting callers.
@@ -78,7 +78,7 @@ struct Entry {
 /// `entries.len() <= units <= max(limit, carried)`; storage grows
 /// (doubling, capped at `limit`) only when the ring is full.
 #[derive(Debug)]
-struct Ring {
+struct Log {
     entries: VecDeque<Entry>,
     /// Sum of the entries' costs.
     units: u64,
@@ -91,9 +91,9 @@ struct Ring {
     carried: u64,
 }
 
-impl Ring {
+impl Log {
     fn new(limit: u64, window: u64) -> Self {
-        Ring {
+        Log {
             entries: VecDeque::new(),
             units: 0,
             limit,
@@ -218,7 +218,7 @@ impl<C: Clock> SlidingWindowLogBuilder<C> {
         let (limit, window) = window_params(self.limit, self.window)?;
         check_log_memory(limit)?;
         Ok(SlidingWindowLog {
-            ring: Mutex::new(Ring::new(limit, window)),
+            log: Mutex::new(Log::new(limit, window)),
             clamp: MonotonicClamp::new(),
             clock: self.clock,
             line: WaitLine::new(),
@@ -255,7 +255,7 @@ impl<C: Clock> SlidingWindowLog<C> {
 
     /// Units that could be admitted now.
     pub fn available(&self) -> u64 {
-        let mut ring = self.ring.lock();
+        let mut ring = self.log.lock();
         let now = self.now();
         ring.expire(now);
         ring.limit.saturating_sub(ring.units)
@@ -264,16 +264,16 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// The most units admitted in any window: the same as
     /// [`Requota::limit`].
     pub fn limit(&self) -> u64 {
-        self.ring.lock().limit
+        self.log.lock().limit
     }
 
     /// The window length.
     pub fn window(&self) -> Duration {
-        Duration::from_nanos(self.ring.lock().window)
+        Duration::from_nanos(self.log.lock().window)
     }
 
     /// The clock reading, clamped so it never goes backwards; call with
-    /// the ring's lock held.
+    /// the log's lock held.
     #[inline]
     fn now(&self) -> u64 {
         self.clamp.now(&self.clock)
@@ -283,7 +283,7 @@ impl<C: Clock> SlidingWindowLog<C> {
     /// targets and model tests; not part of the stable API.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), &'static str> {
-        let ring = self.ring.lock();
+        let ring = self.log.lock();
         let bound = ring.limit.max(ring.carried);
         if ring.entries.iter().map(|e| e.cost).sum::<u64>() != ring.units {
             return Err("ring units differ from the entries' costs");
@@ -312,7 +312,7 @@ impl<C: Clock> SlidingWindowLog<C> {
 
 impl<C: Clock> Requota for SlidingWindowLog<C> {
     fn policy(&self) -> RateLimitPolicy {
-        let ring = self.ring.lock();
+        let ring = self.log.lock();
         RateLimitPolicy::of_window(ring.limit, ring.window)
     }
 
@@ -325,7 +325,7 @@ impl<C: Clock> Requota for SlidingWindowLog<C> {
     /// memory.
     fn set_policy(&self, policy: RateLimitPolicy) -> Result<(), Error> {
         check_log_memory(policy.limit())?;
-        let mut ring = self.ring.lock();
+        let mut ring = self.log.lock();
         ring.limit = policy.limit();
         ring.window = policy.window_nanos();
         ring.carried = if ring.units > ring.limit {
@@ -344,7 +344,7 @@ impl<C: Clock> Requota for SlidingWindowLog<C> {
 /// Every key shares the one log.
 impl<K: ?Sized, C: Clock> Limiter<K> for SlidingWindowLog<C> {
     fn throttle(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
-        let mut ring = self.ring.lock();
+        let mut ring = self.log.lock();
         ring.check_cost(cost)?;
         // Read under the lock, so stamps enter the ring in clock order.
         let now = self.now();
@@ -361,7 +361,7 @@ impl<K: ?Sized, C: Clock> Limiter<K> for SlidingWindowLog<C> {
     }
 
     fn probe(&self, _key: &K, cost: u64) -> Result<RateLimitInfo, Error> {
-        let mut ring = self.ring.lock();
+        let mut ring = self.log.lock();
         ring.check_cost(cost)?;
         let now = self.now();
         match ring.decide(now, cost) {

@@ -57,7 +57,7 @@ use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-enum Slot {
+enum Task {
     Free,
     Waiting(Waker),
     Idle,
@@ -65,7 +65,7 @@ enum Slot {
 
 #[derive(Default)]
 struct Wakers {
-    slots: Vec<Slot>,
+    slots: Vec<Task>,
     free: Vec<usize>,
     /// Parked threads not yet claimed by a notifier (counted in `waiters`).
     threads: usize,
@@ -162,8 +162,8 @@ impl WaitQueue {
                 }
             }
             for slot in g.slots.iter_mut() {
-                if let Slot::Waiting(_) = slot {
-                    if let Slot::Waiting(w) = std::mem::replace(slot, Slot::Idle) {
+                if let Task::Waiting(_) = slot {
+                    if let Task::Waiting(w) = std::mem::replace(slot, Task::Idle) {
                         woken.push(w);
                     }
                 }
@@ -271,7 +271,7 @@ impl WaitQueue {
                 let i = match g.free.pop() {
                     Some(i) => i,
                     None => {
-                        g.slots.push(Slot::Idle);
+                        g.slots.push(Task::Idle);
                         g.slots.len() - 1
                     }
                 };
@@ -280,13 +280,13 @@ impl WaitQueue {
             }
         };
         match &mut g.slots[i] {
-            Slot::Waiting(w) => {
+            Task::Waiting(w) => {
                 if !w.will_wake(cx.waker()) {
                     w.clone_from(cx.waker());
                 }
             }
             slot => {
-                *slot = Slot::Waiting(cx.waker().clone());
+                *slot = Task::Waiting(cx.waker().clone());
                 // Relaxed + fence: the waiter half of the handshake (the
                 // mutex orders every change of the task count).
                 self.waiters.fetch_add(1, Ordering::Relaxed);
@@ -308,15 +308,15 @@ impl WaitQueue {
         if let Some(i) = key.slot.take() {
             let mut g = self.lock.lock();
             self.stop_waiting(&mut g, i);
-            g.slots[i] = Slot::Free;
+            g.slots[i] = Task::Free;
             g.free.push(i);
             key.pending = false;
         }
     }
 
     fn stop_waiting(&self, g: &mut MutexGuard<'_, Wakers>, i: usize) {
-        if let Slot::Waiting(_) = g.slots[i] {
-            g.slots[i] = Slot::Idle;
+        if let Task::Waiting(_) = g.slots[i] {
+            g.slots[i] = Task::Idle;
             // Relaxed: under the mutex, as every change of the task count.
             self.waiters.fetch_sub(1, Ordering::Relaxed);
         }

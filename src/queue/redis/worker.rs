@@ -115,7 +115,7 @@ impl RedisWorkerBuilder {
         let handler = Arc::new(handler);
         let slots = (0..self.concurrency)
             .map(|_| {
-                let slot = Slot {
+                let slot = Lane {
                     queue: self.queue.clone(),
                     shared: shared.clone(),
                     lease: self.lease,
@@ -222,7 +222,7 @@ impl Shared {
     }
 }
 
-struct Slot {
+struct Lane {
     queue: RedisQueue,
     shared: Arc<Shared>,
     lease: Duration,
@@ -233,7 +233,7 @@ struct Slot {
 /// period.
 const GRACE_CHECK: Duration = Duration::from_millis(20);
 
-impl Slot {
+impl Lane {
     async fn run<F, Fut, E>(self, handler: &F)
     where
         F: Fn(Job) -> Fut,

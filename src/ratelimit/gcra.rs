@@ -298,6 +298,62 @@ impl Gcra {
     }
 }
 
+/// What one round of [`charge`] decides under: the quota, the word a CAS
+/// must find, the TAT that word stands for, and the bias between them (the
+/// stored word is `tat + bias`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View {
+    pub(crate) gcra: Gcra,
+    pub(crate) word: u64,
+    pub(crate) tat: u64,
+    pub(crate) bias: u64,
+}
+
+/// The GCRA's one CAS loop, for the bucket's cell and the keyed limiter's
+/// entries: `read` gives the view a round decides under (it is handed the
+/// word the last failed CAS found, starting from `seen`); a round that
+/// admits stores `new + bias` if the word is still `view.word`, else the
+/// next round starts. Answers the quota decided under, and the new TAT or
+/// the TAT seen and why not.
+///
+/// Relaxed CAS: the word publishes no other data. Whether a `view` still
+/// holds is said by the word alone (a caller whose quota can change makes
+/// every re-quota store a word no view has seen, as the bucket's cell
+/// does), and the RMW reads the latest value, so no two checks spend the
+/// same credit.
+///
+/// # Errors
+/// What `read` returns (a cost above the quota it read).
+#[inline]
+#[allow(clippy::type_complexity)]
+pub(crate) fn charge<E>(
+    word: &crate::sync::atomic::AtomicU64,
+    seen: u64,
+    now: u64,
+    cost: u64,
+    mut read: impl FnMut(u64) -> Result<View, E>,
+) -> Result<(Gcra, Result<u64, (u64, Refusal)>), E> {
+    use crate::sync::atomic::Ordering;
+    let mut seen = seen;
+    loop {
+        let view = read(seen)?;
+        let new = match view.gcra.decide(view.tat, now, cost) {
+            Ok(new) => new,
+            Err(refusal) => return Ok((view.gcra, Err((view.tat, refusal)))),
+        };
+        // Relaxed: see the function's doc.
+        match word.compare_exchange_weak(
+            view.word,
+            new.wrapping_add(view.bias),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Ok((view.gcra, Ok(new))),
+            Err(actual) => seen = actual,
+        }
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! [`KeyedLimiter`]: one GCRA bucket per key in sharded hash tables, and its
 //! [`Limiter`] impl; the builder is in `keyed/builder.rs`.
-use super::gcra::{Gcra, Refusal};
+use super::gcra::{self, Gcra, Refusal, View};
 use super::{Error, Limiter, RateLimitInfo, RateLimitPolicy, Requota};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -443,15 +443,19 @@ impl<K: Hash + Eq, S: BuildHasher, C: Clock> KeyedLimiter<K, S, C> {
         // Relaxed: the TAT publishes no other data; the CAS alone keeps
         // concurrent checks from spending the same credit. Removal of the
         // entry and re-quotas are ordered by the shard lock, not by this
-        // word.
-        let mut cur = tat.load(Ordering::Relaxed);
-        loop {
-            let new = gcra.decide(cur, now, cost).map_err(|w| (cur, w))?;
-            // Relaxed: see above.
-            match tat.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return Ok(new),
-                Err(actual) => cur = actual,
-            }
+        // word, so the quota is fixed for the loop and the word is the TAT.
+        let seen = tat.load(Ordering::Relaxed);
+        let view = |word| {
+            Ok::<_, std::convert::Infallible>(View {
+                gcra: *gcra,
+                word,
+                tat: word,
+                bias: 0,
+            })
+        };
+        match gcra::charge(tat, seen, now, cost, view) {
+            Ok((_, decided)) => decided,
+            Err(never) => match never {},
         }
     }
 

@@ -34,7 +34,7 @@
 //! whole range (584 years) swept by the TAT across re-quotas: the usual
 //! wrap bound of a 64-bit tag. Checks are lock-free except while a re-quota
 //! runs, when they wait (spinning, then yielding) for its few stores.
-use super::super::gcra::{Gcra, Refusal};
+use super::super::gcra::{self, Gcra, Refusal, View};
 use super::super::Error;
 use crate::clock::Clock;
 use crate::sync::atomic::{AtomicU64, Ordering};
@@ -141,31 +141,20 @@ impl GcraCell {
         now: u64,
         cost: u64,
     ) -> Result<(Gcra, Result<u64, (u64, Refusal)>), Error> {
-        loop {
+        // Each round re-reads the whole snapshot (the quota may have
+        // changed): every re-quota stores a word no snapshot has seen (see
+        // the module docs), so a CAS that finds `snap.word` decides under
+        // the quota in force.
+        gcra::charge(&self.word, 0, now, cost, |_| {
             let snap = self.snapshot();
             snap.gcra.check_cost(cost)?;
-            let new = match snap.gcra.decide(snap.tat, now, cost) {
-                Ok(new) => new,
-                Err(refusal) => return Ok((snap.gcra, Err((snap.tat, refusal)))),
-            };
-            // Relaxed: the word publishes no other data, and its value alone
-            // says the snapshot still holds: every re-quota stores a word no
-            // snapshot has seen (see the module docs), so a CAS that finds
-            // `snap.word` decides under the quota in force. The RMW reads the
-            // latest value, so no two checks spend the same credit.
-            if self
-                .word
-                .compare_exchange_weak(
-                    snap.word,
-                    new.wrapping_add(snap.bias),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                return Ok((snap.gcra, Ok(new)));
-            }
-        }
+            Ok(View {
+                gcra: snap.gcra,
+                word: snap.word,
+                tat: snap.tat,
+                bias: snap.bias,
+            })
+        })
     }
 
     /// Replaces the quota with `to`, converting the TAT at the clock's

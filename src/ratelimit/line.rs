@@ -19,6 +19,11 @@
 //! ticket is a drop guard: a waiter that gives up (a cancelled future)
 //! leaves the queue and, if it was the head, hands the turn on; nothing is
 //! consumed until `try_acquire` admits.
+//!
+//! The way through the line is one sans-IO state machine (`Attempt`, which
+//! answers the next `Step`: done, sleep this long, or wait for your turn);
+//! [`acquire`] and [`until_ready`] only carry the steps out, a thread by
+//! parking and sleeping, a task by awaiting.
 use super::Error;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::wait::WaitQueue;
@@ -91,61 +96,101 @@ impl WaitLine {
         self.order.lock().queue.front() == Some(&id)
     }
 
-    /// Blocks the thread until admitted, first come first served, sleeping
-    /// through `sleep` for each retry-after.
-    fn acquire(
-        &self,
-        mut try_acquire: impl FnMut() -> Result<(), Error>,
-        sleep: impl Fn(std::time::Duration),
-    ) -> Result<(), Error> {
-        if self.is_empty() {
-            match try_acquire() {
-                Err(Error::RateLimited { .. }) => {}
-                other => return other,
-            }
-        }
-        let ticket = self.join();
-        loop {
-            self.turn.wait_until(|| self.is_head(ticket.id), None);
-            match try_acquire() {
-                Err(Error::RateLimited { retry_after }) => sleep(retry_after),
-                other => return other,
-            }
-        }
-    }
-
-    /// The task form of [`acquire`](Self::acquire): waits for its turn on
-    /// the wait queue and sleeps on `sleeper`.
-    #[cfg(feature = "async")]
-    async fn until_ready<S: crate::sleep::Sleeper>(
-        &self,
-        mut try_acquire: impl FnMut() -> Result<(), Error>,
-        sleeper: &S,
-    ) -> Result<(), Error> {
-        if self.is_empty() {
-            match try_acquire() {
-                Err(Error::RateLimited { .. }) => {}
-                other => return other,
-            }
-        }
-        let ticket = self.join();
-        loop {
-            crate::sync::waiting::Waiting::new(Turn {
-                fifo: self,
-                id: ticket.id,
-            })
-            .await;
-            match try_acquire() {
-                Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
-                other => return other,
-            }
-        }
-    }
-
     /// Callers in line now.
     pub fn waiting(&self) -> usize {
         // SeqCst: see `is_empty`.
         self.queued.load(Ordering::SeqCst)
+    }
+}
+
+/// What a waiting caller does next; see [`Attempt`].
+enum Step<'a> {
+    /// Return this.
+    Done(Result<(), Error>),
+    /// Sleep the retry-after, then ask again.
+    Sleep(std::time::Duration),
+    /// Wait until ticket `id` heads `line`, then ask again.
+    Turn(&'a WaitLine, u64),
+}
+
+/// Where a caller stands: the sans-IO core of [`acquire`] and
+/// [`until_ready`], which only carry out its [`Step`]s (a thread parks and
+/// sleeps, a task awaits).
+enum Place<'a> {
+    /// Not tried yet.
+    Arriving,
+    /// No line: each denial is slept off and retried.
+    Free,
+    /// In line, waiting for (or at) the head.
+    Queued(Ticket<'a>),
+    /// In line, at the head, denied: its turn comes straight back.
+    Denied(Ticket<'a>),
+}
+
+/// A caller's way through the line (module doc), one step at a time. The
+/// ticket it holds is a drop guard: dropping the attempt (a cancelled
+/// future) leaves the line and hands the turn on.
+struct Attempt<'a> {
+    line: Option<&'a WaitLine>,
+    place: Place<'a>,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(line: Option<&'a WaitLine>) -> Self {
+        Attempt {
+            line,
+            place: Place::Arriving,
+        }
+    }
+
+    fn turn(ticket: &Ticket<'a>) -> Step<'a> {
+        Step::Turn(ticket.fifo, ticket.id)
+    }
+
+    fn step(&mut self, try_acquire: &mut impl FnMut() -> Result<(), Error>) -> Step<'a> {
+        match std::mem::replace(&mut self.place, Place::Free) {
+            Place::Arriving => match self.line {
+                // Somebody waits: queue behind them without trying.
+                Some(line) if !line.is_empty() => {
+                    let ticket = line.join();
+                    let step = Self::turn(&ticket);
+                    self.place = Place::Queued(ticket);
+                    step
+                }
+                line => match try_acquire() {
+                    Err(Error::RateLimited { retry_after }) => match line {
+                        // Denied at the door: join, and try again at once
+                        // when it is our turn.
+                        Some(line) => {
+                            let ticket = line.join();
+                            let step = Self::turn(&ticket);
+                            self.place = Place::Queued(ticket);
+                            step
+                        }
+                        None => Step::Sleep(retry_after),
+                    },
+                    other => Step::Done(other),
+                },
+            },
+            Place::Free => match try_acquire() {
+                Err(Error::RateLimited { retry_after }) => Step::Sleep(retry_after),
+                other => Step::Done(other),
+            },
+            Place::Queued(ticket) => match try_acquire() {
+                Err(Error::RateLimited { retry_after }) => {
+                    self.place = Place::Denied(ticket);
+                    Step::Sleep(retry_after)
+                }
+                // Admitted or failed: the ticket drops here and the next
+                // head is told.
+                other => Step::Done(other),
+            },
+            Place::Denied(ticket) => {
+                let step = Self::turn(&ticket);
+                self.place = Place::Queued(ticket);
+                step
+            }
+        }
     }
 }
 
@@ -157,13 +202,14 @@ pub(crate) fn acquire(
     mut try_acquire: impl FnMut() -> Result<(), Error>,
     sleep: impl Fn(std::time::Duration),
 ) -> Result<(), Error> {
-    if let Some(line) = line {
-        return line.acquire(try_acquire, sleep);
-    }
+    let mut attempt = Attempt::new(line);
     loop {
-        match try_acquire() {
-            Err(Error::RateLimited { retry_after }) => sleep(retry_after),
-            other => return other,
+        match attempt.step(&mut try_acquire) {
+            Step::Done(result) => return result,
+            Step::Sleep(wait) => sleep(wait),
+            Step::Turn(line, id) => {
+                line.turn.wait_until(|| line.is_head(id), None);
+            }
         }
     }
 }
@@ -176,13 +222,14 @@ pub(crate) async fn until_ready<S: crate::sleep::Sleeper>(
     mut try_acquire: impl FnMut() -> Result<(), Error>,
     sleeper: &S,
 ) -> Result<(), Error> {
-    if let Some(line) = line {
-        return line.until_ready(try_acquire, sleeper).await;
-    }
+    let mut attempt = Attempt::new(line);
     loop {
-        match try_acquire() {
-            Err(Error::RateLimited { retry_after }) => sleeper.sleep(retry_after).await,
-            other => return other,
+        match attempt.step(&mut try_acquire) {
+            Step::Done(result) => return result,
+            Step::Sleep(wait) => sleeper.sleep(wait).await,
+            Step::Turn(line, id) => {
+                crate::sync::waiting::Waiting::new(Turn { fifo: line, id }).await;
+            }
         }
     }
 }

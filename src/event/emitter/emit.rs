@@ -209,6 +209,7 @@ impl<E> Emitter<E> {
     /// Calls every listener of `topic` with `event`, in priority order, and
     /// reports how many ran and which failed. Lock-free and allocation-free
     /// (see the type's guarantees).
+    #[inline]
     pub fn emit(&self, topic: &str, event: &E) -> EmitReport {
         let table = self.shared.table.load();
         let mut walk = Walk::new(&table, topic);

@@ -26,7 +26,7 @@ pub trait Limiter {
     fn wait_time(&self, cost: u64) -> Result<Duration, Error>;
     fn available(&self) -> u64;
     /// Internal invariants, where the limiter exposes them.
-    fn validate(&self) -> Result<(), &'static str> {
+    fn check_invariants(&self) -> Result<(), &'static str> {
         Ok(())
     }
 }
@@ -58,8 +58,8 @@ impl Limiter for SlidingWindowLog<ManualClock> {
     fn available(&self) -> u64 {
         SlidingWindowLog::available(self)
     }
-    fn validate(&self) -> Result<(), &'static str> {
-        SlidingWindowLog::validate(self)
+    fn check_invariants(&self) -> Result<(), &'static str> {
+        SlidingWindowLog::check_invariants(self)
     }
 }
 
@@ -122,7 +122,7 @@ pub fn drive(
         }
         let now = clock.now_nanos();
         assert_eq!(limiter.available(), model.available(now));
-        assert_eq!(limiter.validate(), Ok(()));
+        assert_eq!(limiter.check_invariants(), Ok(()));
     }
 }
 

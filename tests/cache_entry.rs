@@ -63,7 +63,6 @@ fn concurrent_computes_lose_no_update() {
                 thread::yield_now();
             }
         });
-        thread::sleep(Duration::from_millis(1));
         // The scope joins the computing threads; stop the others after.
         s.spawn(|| {
             while cache.get(&0) != Some(THREADS * ITERS) {

@@ -5,9 +5,9 @@
 //! then the recency phase again. Each phase is scored on its own against a
 //! strict LRU replaying the same requests: the window must grow for the
 //! recency phases and shrink back for the loop. Each phase is 200 x the
-//! capacity requests (about 25 of the climber's samples), and the climber
-//! spends some of each finding the new shape, so the bars are set below the
-//! phase's own optimum: three fifths of LRU's ratio on a recency phase
+//! capacity requests, and the window's shadow caches spend some of each
+//! finding the new shape, so the bars are set below the phase's own
+//! optimum: three fifths of LRU's ratio on a recency phase
 //! (where a fixed 1% window gets under 1%), and 40% on the loop (LRU 0%,
 //! the optimum two thirds).
 #![cfg(all(not(loom), feature = "cache"))]

@@ -6,14 +6,14 @@
 //! write, and the shards they lock), `load.rs` (single-flight loading:
 //! `get_or_insert_with` and its kin) and `maintenance.rs` (what keeps the
 //! cache within its bounds: the cache-wide weight bound, removal reports,
-//! bulk invalidation, expiry reclamation and the window climber's hook).
+//! bulk invalidation, expiry reclamation and the adaptive window).
 //! Each shard's state is a `Segment` (`segment.rs`).
 use super::builder::CacheBuilder;
-use super::climber::{self, Climber};
 use super::expiry::{EXPIRE_BUDGET, NEVER};
 use super::read_buffer::{ReadBuffer, Recorded};
 use super::refresh::RefreshLink;
 use super::segment::{Removals, Segment};
+use super::shadow::{self, Shadows};
 use super::{CacheStats, Policy, RemovalCause};
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
@@ -69,19 +69,23 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     }
 }
 
-/// The adaptive window of a bounded TinyLFU cache: the climber and the
-/// share word it publishes to the shards (see `climber.rs`).
+/// The adaptive window of a bounded TinyLFU cache: the shadow caches
+/// that choose it and the share word they publish to the shards (see
+/// `shadow.rs`).
 pub(crate) struct Adaptive {
     pub(crate) word: crate::sync::Arc<AtomicU64>,
-    pub(super) climber: Mutex<Climber>,
+    pub(super) shadows: Mutex<Shadows>,
+    /// The shadows' sampling threshold (immutable), read without the lock.
+    pub(super) threshold: u32,
 }
 
 impl Adaptive {
     pub(crate) fn new(capacity: u64) -> Self {
-        let climber = Climber::new(capacity);
+        let shadows = Shadows::new(capacity);
         Adaptive {
-            word: crate::sync::Arc::new(AtomicU64::new(climber::to_word(climber.share()))),
-            climber: Mutex::new(climber),
+            word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::SHARES[0]))),
+            threshold: shadows.threshold(),
+            shadows: Mutex::new(shadows),
         }
     }
 }
@@ -282,6 +286,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let Some((i, value, wanted)) = hit else {
             drop(seg);
             self.stats.incr(MISSES);
+            self.shadow(hash);
             return None;
         };
         // Recorded under the read lock: a drain needs the write lock, so it
@@ -294,6 +299,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         };
         drop(seg);
         self.stats.incr(HITS);
+        self.shadow(hash);
         if recorded == Recorded::ShouldDrain {
             if let Some(mut seg) = shard.seg.try_write() {
                 shard.reads.drain(|i| seg.on_hit(i));
@@ -377,8 +383,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// The write `insert` and a finished load both make, under the shard's
     /// write lock at time `now`: reclaims a bounded number of expired
     /// entries, then stores `key` with the deadlines of `ttl`. Returns
-    /// whether the entry is held, and whether the window climber is due a
-    /// look (the caller calls `climb` once the lock is released).
+    /// whether the entry is held.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn store_in(
         &self,
@@ -390,14 +395,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         weight: u32,
         ttl: Option<u64>,
         out: &mut Removals<K, V>,
-    ) -> (bool, bool) {
+    ) -> bool {
         let (deadline, hard) = self.deadlines(now, ttl);
         seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
         let stored = seg.upsert(hash, key, value, weight, deadline, hard, &self.hasher, out);
         if let (Some(i), Some(_)) = (stored, self.config.refresh) {
             seg.set_written(i, now);
         }
-        (stored.is_some(), seg.climb_due())
+        stored.is_some()
     }
 
     fn insert_ttl(&self, key: K, value: V, ttl: Option<u64>) -> bool {
@@ -436,18 +441,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             return false;
         }
         let now = self.write_now();
-        let (stored, before, after, climb) = {
+        let (stored, before, after) = {
             let mut seg = self.shards[idx].write();
             let now = seg.clamp_now(now);
             seg.flights.cancel(hash, &key);
             let before = seg.weight();
-            let (stored, climb) =
-                self.store_in(&mut seg, now, hash, key, value, weight, ttl, &mut out);
-            (stored, before, seg.weight(), climb)
+            let stored = self.store_in(&mut seg, now, hash, key, value, weight, ttl, &mut out);
+            (stored, before, seg.weight())
         };
-        if climb {
-            self.climb();
-        }
         self.stats.incr(INSERTS);
         self.account(idx, before, after);
         self.notify(out);

@@ -284,7 +284,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
         let now = seg.clamp_now(now);
         let before = seg.weight();
-        let mut climb = false;
         let (done, outcome) = match (op, put, current) {
             (Op::Put(v), Some((k, stored, shared, weight)), current) => {
                 let done = match current {
@@ -300,9 +299,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                     out.push(k, stored, RemovalCause::Size);
                 } else {
                     let ttl = self.config.ttl;
-                    climb = self
-                        .store_in(&mut seg, now, lead.hash, k, stored, weight, ttl, &mut out)
-                        .1;
+                    self.store_in(&mut seg, now, lead.hash, k, stored, weight, ttl, &mut out);
                 }
                 (done, State::Done(shared))
             }
@@ -320,9 +317,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         lead.publish(outcome);
         if matches!(done, Computed::Inserted(_) | Computed::Replaced(_)) {
             self.stats.incr(INSERTS);
-        }
-        if climb {
-            self.climb();
         }
         self.account(idx, before, after);
         self.notify(out);

@@ -336,12 +336,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         }
         let now = seg.clamp_now(now);
         let ttl = self.config.ttl;
-        let (_, climb) = self.store_in(&mut seg, now, lead.hash, key, value, weight, ttl, out);
+        self.store_in(&mut seg, now, lead.hash, key, value, weight, ttl, out);
         let after = seg.weight();
         drop(seg);
-        if climb {
-            self.climb();
-        }
         self.stats.incr(INSERTS);
         (before, after)
     }

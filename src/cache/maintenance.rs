@@ -1,15 +1,15 @@
 //! What keeps a [`Cache`] within its bounds besides its own writes: the
 //! cache-wide weight bound, the removal reports, bulk invalidation, expiry
-//! reclamation and the window climber's hook.
+//! reclamation and the adaptive window's shadow replay.
 //!
 //! More methods of `Cache` (defined in `engine.rs`); the writes of
-//! `engine.rs` and `load.rs` call `account`, `notify` and `climb` after
+//! `engine.rs` and `load.rs` call `account` and `notify` after
 //! their shard's lock is released.
-use super::climber;
 use super::engine::{
-    Cache, EVICTIONS, EXPIRATIONS, HITS, INVALIDATIONS, LISTENER_PANICS, MISSES, REPLACEMENTS,
+    Adaptive, Cache, EVICTIONS, EXPIRATIONS, INVALIDATIONS, LISTENER_PANICS, REPLACEMENTS,
 };
 use super::segment::{Removals, Segment};
+use super::shadow;
 use super::RemovalCause;
 use crate::clock::Clock;
 use crate::sync::atomic::Ordering;
@@ -17,42 +17,46 @@ use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
-    /// Gives the window climber a look at the hit counters (a writer calls
-    /// this every 64 new keys of its shard). A writer that finds the
-    /// climber busy goes on: the next look catches up.
-    #[cold]
-    pub(super) fn climb(&self) {
-        let Some(a) = &self.adaptive else {
-            return;
-        };
-        let Some(mut c) = a.climber.try_lock() else {
-            return;
-        };
-        let hits = self.stats.sum(HITS);
-        let requests = hits.saturating_add(self.stats.sum(MISSES));
-        if requests < c.due_at() {
-            return;
+    /// Replays a request for `hash` in the window's shadow caches when
+    /// it is in their sample (see `shadow.rs`), after the shard's lock is
+    /// released; a sample that finds the shadows busy is dropped. Publishes
+    /// the shadows' new choice of window, if they made one.
+    #[inline]
+    pub(super) fn shadow(&self, hash: u64) {
+        if let Some(a) = &self.adaptive {
+            if shadow::sampled(hash, a.threshold) {
+                self.replay(a, hash);
+            }
         }
-        if let Some(share) = c.observe(requests, hits) {
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn replay(&self, a: &Adaptive, hash: u64) {
+        let Some(mut s) = a.shadows.try_lock() else {
+            return;
+        };
+        s.record(hash);
+        if let Some(share) = s.take_choice() {
             // Relaxed: see `Segment::shared_window`.
-            a.word.store(climber::to_word(share), Ordering::Relaxed);
+            a.word.store(shadow::to_word(share), Ordering::Relaxed);
         }
     }
 
     /// The window share now (`None` without an adaptive window).
     #[cfg(feature = "serde")]
     pub(super) fn window_share(&self) -> Option<f64> {
-        self.adaptive.as_ref().map(|a| a.climber.lock().share())
+        self.adaptive.as_ref().map(|a| a.shadows.lock().share())
     }
 
-    /// Puts the adaptive window at `share` (a warm restart), published to
-    /// the shards as the climber's own moves are.
+    /// Puts the adaptive window at the shadows' share nearest to `share`
+    /// (a warm restart), published to the shards as their own choices are.
     #[cfg(feature = "serde")]
     pub(super) fn resume_window(&self, share: f64) {
         if let Some(a) = &self.adaptive {
-            let share = a.climber.lock().resume(share);
+            let share = a.shadows.lock().resume(share);
             // Relaxed: see `Segment::shared_window`.
-            a.word.store(climber::to_word(share), Ordering::Relaxed);
+            a.word.store(shadow::to_word(share), Ordering::Relaxed);
         }
     }
 

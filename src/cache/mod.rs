@@ -26,7 +26,6 @@
 //! recorded under the read lock are replayed into the sketch and the lists
 //! by the next writer. See `docs/design.md`.
 mod builder;
-mod climber;
 mod engine;
 mod entry;
 mod error;
@@ -39,6 +38,7 @@ mod policy;
 mod read_buffer;
 mod refresh;
 mod segment;
+mod shadow;
 mod sketch;
 #[cfg(feature = "serde")]
 mod snapshot;

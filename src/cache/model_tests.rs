@@ -4,18 +4,18 @@
 //! compared with a one-shard `Cache` decision by decision: every return
 //! value and every removal with its cause, in order.
 //!
-//! The reference runs the real window climber (`climber.rs`, tested on its
-//! own there) on the same hit and miss counts, and moves entries between
-//! the window and the main region as the segment does when the share
-//! changes.
+//! The reference runs the real window shadows (`shadow.rs`, tested on
+//! their own there) on the same requests, and moves entries between the
+//! window and the main region as the segment does when their choice of
+//! share changes.
 //!
 //! The reference also models the read buffer as the engine has it from one
 //! thread: a hit is recorded (or skipped) on the state at the time of the
 //! read, and recorded hits are replayed at the next write or once 32 are
 //! pending.
 use super::builder::sketch_per_entry;
-use super::climber::{self, Climber};
 use super::policy::sketch_for;
+use super::shadow::{self, Shadows};
 use super::sketch::Sketch;
 use super::{Cache, Policy, RemovalCause};
 use proptest::prelude::*;
@@ -54,13 +54,10 @@ struct Reference {
     pending: Vec<u8>,
     hasher: Hasher,
     events: Vec<(u8, u32, RemovalCause)>,
-    climber: Climber,
-    /// The share word the climber published, and the one the lists follow.
+    shadows: Shadows,
+    /// The share word the shadows published, and the one the lists follow.
     published: u64,
     word: u64,
-    inserts: u32,
-    hits: u64,
-    misses: u64,
 }
 
 fn list(r: Region) -> usize {
@@ -73,17 +70,14 @@ fn list(r: Region) -> usize {
 
 impl Reference {
     fn new(cap: usize) -> Self {
-        let word = climber::to_word(climber::START);
-        let window_cap = climber::window_of(cap as u64, word) as usize;
+        let word = shadow::to_word(shadow::SHARES[0]);
+        let window_cap = shadow::window_of(cap as u64, word) as usize;
         let main_cap = cap - window_cap;
         let protected_cap = main_cap - main_cap / 5;
         Reference {
-            climber: Climber::new(cap as u64),
+            shadows: Shadows::new(cap as u64),
             published: word,
             word,
-            inserts: 0,
-            hits: 0,
-            misses: 0,
             cap,
             window_cap,
             main_cap,
@@ -121,12 +115,23 @@ impl Reference {
         self.lists.iter().map(VecDeque::len).sum()
     }
 
+    /// The engine's shadow replay of a `get` (after its lookup).
+    fn shadow(&mut self, k: u8) {
+        let hash = self.hasher.hash_one(k);
+        if shadow::sampled(hash, self.shadows.threshold()) {
+            self.shadows.record(hash);
+            if let Some(share) = self.shadows.take_choice() {
+                self.published = shadow::to_word(share);
+            }
+        }
+    }
+
     fn get(&mut self, k: u8) -> Option<u32> {
         let Some((r, i)) = self.find(k) else {
-            self.misses += 1;
+            self.shadow(k);
             return None;
         };
-        self.hits += 1;
+        self.shadow(k);
         let e = self.lists[list(r)][i];
         if r != Region::Protected || self.tick.wrapping_sub(e.stamp) >= self.skip {
             self.pending.push(k);
@@ -194,12 +199,6 @@ impl Reference {
             self.tick = self.tick.wrapping_add(1);
         }
         self.evict(k);
-        self.inserts = self.inserts.wrapping_add(1);
-        if self.inserts % 64 == 0 {
-            if let Some(share) = self.climber.observe(self.hits + self.misses, self.hits) {
-                self.published = climber::to_word(share);
-            }
-        }
     }
 
     /// The segment's `set_window`, on the lists.
@@ -208,7 +207,7 @@ impl Reference {
             return;
         }
         self.word = self.published;
-        self.window_cap = climber::window_of(self.cap as u64, self.word) as usize;
+        self.window_cap = shadow::window_of(self.cap as u64, self.word) as usize;
         self.main_cap = self.cap - self.window_cap;
         self.protected_cap = self.main_cap - self.main_cap / 5;
         self.skip = self.protected_cap.min(self.cap) as u32;

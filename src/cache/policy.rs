@@ -11,8 +11,8 @@
 //! less often leaves. A hit in probation promotes to protected, whose
 //! overflow is demoted back to probation. So one-hit wonders and scans pass
 //! through the small window without flushing the frequently used entries.
-use super::climber;
 use super::segment::{Node, Region, Removals, Segment, PROBATION, PROTECTED, WINDOW};
+use super::shadow;
 use super::sketch::Sketch;
 use super::{Policy, RemovalCause};
 use crate::sync::atomic::Ordering;
@@ -43,7 +43,7 @@ pub(crate) fn sketch_for(entries: usize, per_entry: usize) -> Sketch {
 /// and a window share word: the window's share (at least one entry once the
 /// shard holds two), and 80% of the rest protected.
 pub(super) fn caps(capacity: u64, word: u64) -> (u64, u64) {
-    let window = climber::window_of(capacity, word);
+    let window = shadow::window_of(capacity, word);
     let main = capacity - window;
     (window, main - main / 5)
 }
@@ -75,16 +75,8 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         }
     }
 
-    /// Counts a new key and says whether the window climber is due a look
-    /// (every 64 new keys of this shard).
-    #[inline]
-    pub(crate) fn climb_due(&mut self) -> bool {
-        self.inserted = self.inserted.wrapping_add(1);
-        self.inserted % 64 == 0
-    }
-
-    /// Moves the window/main split to the share `word` (from the window
-    /// climber; see `climber.rs`): entries cross between the window and the
+    /// Moves the window/main split to the share `word` (from the window's
+    /// shadows; see `shadow.rs`): entries cross between the window and the
     /// main region, none is evicted here.
     pub(crate) fn set_window(&mut self, word: u64) {
         if word == self.window_word

@@ -169,7 +169,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let idx = self.shard_index(hash);
         let now = self.write_now();
         let mut out = Removals::new();
-        let (before, after_weight, climb) = {
+        let (before, after_weight) = {
             let mut seg = self.shards[idx].write();
             let now = seg.clamp_now(now);
             let before = seg.weight();
@@ -184,7 +184,6 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                 // A write of the key since the claim: it wins.
                 return;
             }
-            let mut climb = false;
             match value {
                 Some(v) if seg.flights.find(hash, &key).is_none() => {
                     let weight = self.weigh(&key, &v);
@@ -194,9 +193,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                         .is_none_or(|cap| u64::from(weight) <= cap);
                     if fits {
                         let ttl = self.config.ttl;
-                        climb = self
-                            .store_in(&mut seg, now, hash, key, v, weight, ttl, &mut out)
-                            .1;
+                        self.store_in(&mut seg, now, hash, key, v, weight, ttl, &mut out);
                     } else {
                         seg.set_written(i, now);
                     }
@@ -208,11 +205,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
                     seg.set_written(i, now.saturating_sub(back));
                 }
             }
-            (before, seg.weight(), climb)
+            (before, seg.weight())
         };
-        if climb {
-            self.climb();
-        }
         self.account(idx, before, after_weight);
         self.notify(out);
     }

@@ -19,10 +19,10 @@
 //! on in two more files: `policy.rs` (which entries stay: TinyLFU's
 //! window, admission and eviction, or LRU) and `expiry.rs` (deadlines, the
 //! timer wheel and the shard's clamped time).
-use super::climber;
 use super::expiry::{Times, NEVER, RESOLUTION};
 use super::flight::FlightTable;
 use super::policy::{caps, sketch_for, SKETCH_START};
+use super::shadow;
 use super::sketch::Sketch;
 use super::{Policy, RemovalCause};
 use crate::arena::Arena;
@@ -131,14 +131,12 @@ pub(crate) struct Segment<K, V> {
     pub(super) limits: Limits,
     pub(super) window_cap: u64,
     pub(super) protected_cap: u64,
-    /// The window share word (see `climber::to_word`) the caps follow.
+    /// The window share word (see `shadow::to_word`) the caps follow.
     pub(super) window_word: u64,
-    /// The word the cache's window climber publishes (TinyLFU with a bound
+    /// The word the cache's window shadows publish (TinyLFU with a bound
     /// only); checked at each eviction. Relaxed: a self-contained value,
     /// and a write that sees the old one a little longer is harmless.
     pub(super) shared_window: Option<Arc<AtomicU64>>,
-    /// New keys inserted (wrapping): paces the window climber.
-    pub(super) inserted: u32,
     /// Counts arrivals: inserts and promotions from probation (wrapping).
     pub(super) tick: u32,
     /// A hit on a protected entry moved fewer than this many ticks ago is
@@ -162,7 +160,7 @@ pub(crate) struct Segment<K, V> {
 impl<K: Hash + Eq, V> Segment<K, V> {
     pub(crate) fn new(policy: Policy, limits: Limits, now: u64) -> Self {
         let bounded = limits.capacity != u64::MAX;
-        let window_word = climber::to_word(climber::START);
+        let window_word = shadow::to_word(shadow::SHARES[0]);
         let (window_cap, protected_cap) = match policy {
             Policy::TinyLfu if bounded => caps(limits.capacity, window_word),
             _ => (u64::MAX, 0),
@@ -184,7 +182,6 @@ impl<K: Hash + Eq, V> Segment<K, V> {
             protected_cap,
             window_word,
             shared_window: None,
-            inserted: 0,
             tick: 0,
             skip_window: match policy {
                 // The protected region's size, in entries (weights aside).
@@ -201,7 +198,7 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         }
     }
 
-    /// Follows the window share the cache's climber publishes in `word`.
+    /// Follows the window share the cache's shadows publish in `word`.
     pub(crate) fn with_window(mut self, word: Arc<AtomicU64>) -> Self {
         self.shared_window = Some(word);
         self

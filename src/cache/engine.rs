@@ -75,6 +75,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 pub(crate) struct Adaptive {
     pub(crate) word: crate::sync::Arc<AtomicU64>,
     pub(super) shadows: Mutex<Shadows>,
+    /// Set while a replay holds `shadows`: a hint that lets other samples
+    /// drop without touching the mutex's line with a read-modify-write.
+    pub(super) busy: AtomicBool,
     /// The shadows' sampling threshold (immutable), read without the lock.
     pub(super) threshold: u32,
 }
@@ -86,6 +89,7 @@ impl Adaptive {
             word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::SHARES[0]))),
             threshold: shadows.threshold(),
             shadows: Mutex::new(shadows),
+            busy: AtomicBool::new(false),
         }
     }
 }

@@ -33,14 +33,22 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     #[cold]
     #[inline(never)]
     fn replay(&self, a: &Adaptive, hash: u64) {
+        // Relaxed: a hint only (the mutex decides); a stale `false` costs a
+        // failed try-lock, a stale `true` one dropped sample.
+        if a.busy.load(Ordering::Relaxed) {
+            return;
+        }
         let Some(mut s) = a.shadows.try_lock() else {
             return;
         };
+        // Relaxed: as above.
+        a.busy.store(true, Ordering::Relaxed);
         s.record(hash);
         if let Some(share) = s.take_choice() {
             // Relaxed: see `Segment::shared_window`.
             a.word.store(shadow::to_word(share), Ordering::Relaxed);
         }
+        a.busy.store(false, Ordering::Relaxed);
     }
 
     /// The window share now (`None` without an adaptive window).

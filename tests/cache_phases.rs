@@ -97,3 +97,28 @@ fn the_window_follows_recency_then_loop_then_recency() {
         );
     }
 }
+
+/// A cache bounded by weight (1,000 units per entry, room for `cap`
+/// entries) adapts its window as an entry-bounded one does: its shadows
+/// are sized by the entries it holds, not by the weight capacity.
+#[test]
+fn a_weighted_cache_adapts_too() {
+    let cap = 1_000u64;
+    let n = 200 * cap as usize;
+    let weighted: Cache<u64, u64, Fixed> = Cache::builder()
+        .max_capacity(cap * 1_000)
+        .weigher(|_, _| 1_000)
+        .hasher(Fixed::default())
+        .build()
+        .unwrap();
+    let phases = vec![recency(1 << 40, n, cap as usize / 4)];
+    let ours = replay(&weighted, &phases);
+    let lru = replay(&cache(cap, Policy::Lru), &phases);
+    println!("weighted, room for {cap}: adaptive TinyLFU {ours:.2?}, LRU {lru:.2?}");
+    assert!(
+        ours[0] >= lru[0] * 0.6,
+        "recency phase: {:.2}% against LRU's {:.2}%",
+        ours[0],
+        lru[0]
+    );
+}

@@ -231,7 +231,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> CacheBuilder<K, V, S, C> {
         let adaptive = (self.policy == Policy::TinyLfu)
             .then_some(self.max_capacity)
             .flatten()
-            .map(Adaptive::new);
+            .map(|cap| Adaptive::new(cap, weighted));
         let shards = (0..n)
             .map(|i| {
                 let capacity = self

@@ -18,7 +18,7 @@ use super::{CacheStats, Policy, RemovalCause};
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
 use crate::shard;
-use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Mutex, RwLock, RwLockWriteGuard};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
@@ -78,18 +78,27 @@ pub(crate) struct Adaptive {
     /// Set while a replay holds `shadows`: a hint that lets other samples
     /// drop without touching the mutex's line with a read-modify-write.
     pub(super) busy: AtomicBool,
-    /// The shadows' sampling threshold (immutable), read without the lock.
-    pub(super) threshold: u32,
+    /// The shadows' sampling threshold, read without the lock. Relaxed
+    /// everywhere: a self-contained value; a sample judged by the old one
+    /// is harmless.
+    pub(super) threshold: AtomicU32,
+    /// With a weigher, the entry count the shadows are sized for: the
+    /// capacity counts weight, so the shadows follow the entries held
+    /// instead (see `resize_shadows`). `None` without a weigher.
+    pub(super) basis: Option<AtomicU64>,
 }
 
 impl Adaptive {
-    pub(crate) fn new(capacity: u64) -> Self {
-        let shadows = Shadows::new(capacity);
+    pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
+        // A weighted cache starts from one entry and grows its shadows
+        // with the entries it holds.
+        let shadows = Shadows::new(if weighted { 1 } else { capacity });
         Adaptive {
             word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::SHARES[0]))),
-            threshold: shadows.threshold(),
+            threshold: AtomicU32::new(shadows.threshold()),
             shadows: Mutex::new(shadows),
             busy: AtomicBool::new(false),
+            basis: weighted.then(|| AtomicU64::new(1)),
         }
     }
 }
@@ -403,6 +412,14 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let (deadline, hard) = self.deadlines(now, ttl);
         seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
         let stored = seg.upsert(hash, key, value, weight, deadline, hard, &self.hasher, out);
+        if let Some(basis) = self.adaptive.as_ref().and_then(|a| a.basis.as_ref()) {
+            let held = (seg.len() as u64).saturating_mul(self.shards.len() as u64);
+            // Relaxed: see `Adaptive::basis`'s users in `resize_shadows`.
+            let b = basis.load(Ordering::Relaxed);
+            if held > b.saturating_mul(2) || held.saturating_mul(2) < b {
+                self.resize_shadows(held);
+            }
+        }
         if let (Some(i), Some(_)) = (stored, self.config.refresh) {
             seg.set_written(i, now);
         }

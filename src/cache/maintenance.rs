@@ -24,7 +24,8 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     #[inline]
     pub(super) fn shadow(&self, hash: u64) {
         if let Some(a) = &self.adaptive {
-            if shadow::sampled(hash, a.threshold) {
+            // Relaxed: see `Adaptive::threshold`.
+            if shadow::sampled(hash, a.threshold.load(Ordering::Relaxed)) {
                 self.replay(a, hash);
             }
         }
@@ -49,6 +50,26 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             a.word.store(shadow::to_word(share), Ordering::Relaxed);
         }
         a.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// Resizes a weighted cache's shadows for about `held` entries (their
+    /// sampling rate follows), keeping the window they chose; called by a
+    /// writer when the entries held moved past half or twice the last size.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn resize_shadows(&self, held: u64) {
+        let Some(a) = &self.adaptive else {
+            return;
+        };
+        let (Some(basis), Some(mut s)) = (&a.basis, a.shadows.try_lock()) else {
+            return;
+        };
+        let mut fresh = shadow::Shadows::new(held.max(1));
+        fresh.follow(&s);
+        *s = fresh;
+        // Relaxed: self-contained values (see `Adaptive`).
+        a.threshold.store(s.threshold(), Ordering::Relaxed);
+        basis.store(held.max(1), Ordering::Relaxed);
     }
 
     /// The window share now (`None` without an adaptive window).

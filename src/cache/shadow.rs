@@ -310,6 +310,11 @@ impl Shadows {
         std::mem::take(&mut self.moved).then(|| SHARES[self.chosen])
     }
 
+    /// Follows what `old` follows (new shadows of a resized cache).
+    pub(crate) fn follow(&mut self, old: &Shadows) {
+        self.chosen = old.chosen;
+    }
+
     /// The share followed now.
     #[cfg(feature = "serde")]
     pub(crate) fn share(&self) -> f64 {

@@ -94,7 +94,7 @@ impl Adaptive {
         // with the entries it holds.
         let shadows = Shadows::new(if weighted { 1 } else { capacity });
         Adaptive {
-            word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::SHARES[0]))),
+            word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::VARIANTS[0]))),
             threshold: AtomicU32::new(shadows.threshold()),
             shadows: Mutex::new(shadows),
             busy: AtomicBool::new(false),

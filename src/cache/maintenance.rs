@@ -45,9 +45,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         // Relaxed: as above.
         a.busy.store(true, Ordering::Relaxed);
         s.record(hash);
-        if let Some(share) = s.take_choice() {
+        if let Some(v) = s.take_choice() {
             // Relaxed: see `Segment::shared_window`.
-            a.word.store(shadow::to_word(share), Ordering::Relaxed);
+            a.word.store(shadow::to_word(v), Ordering::Relaxed);
         }
         a.busy.store(false, Ordering::Relaxed);
     }
@@ -83,9 +83,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     #[cfg(feature = "serde")]
     pub(super) fn resume_window(&self, share: f64) {
         if let Some(a) = &self.adaptive {
-            let share = a.shadows.lock().resume(share);
+            let v = a.shadows.lock().resume(share);
             // Relaxed: see `Segment::shared_window`.
-            a.word.store(shadow::to_word(share), Ordering::Relaxed);
+            a.word.store(shadow::to_word(v), Ordering::Relaxed);
         }
     }
 

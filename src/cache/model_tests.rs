@@ -70,7 +70,7 @@ fn list(r: Region) -> usize {
 
 impl Reference {
     fn new(cap: usize) -> Self {
-        let word = shadow::to_word(shadow::SHARES[0]);
+        let word = shadow::to_word(shadow::VARIANTS[0]);
         let window_cap = shadow::window_of(cap as u64, word) as usize;
         let main_cap = cap - window_cap;
         let protected_cap = main_cap - main_cap / 5;
@@ -120,8 +120,8 @@ impl Reference {
         let hash = self.hasher.hash_one(k);
         if shadow::sampled(hash, self.shadows.threshold()) {
             self.shadows.record(hash);
-            if let Some(share) = self.shadows.take_choice() {
-                self.published = shadow::to_word(share);
+            if let Some(v) = self.shadows.take_choice() {
+                self.published = shadow::to_word(v);
             }
         }
     }
@@ -253,7 +253,7 @@ impl Reference {
                     self.sketch.frequency(self.h(c.key)),
                     self.sketch.frequency(self.h(v)),
                 );
-                if fc > fv.saturating_add(1) || (fc >= fv && c.window_hit) {
+                if shadow::admits(fc, fv, c.window_hit, shadow::margin_of(self.word)) {
                     self.remove_key(v, RemovalCause::Size);
                 } else {
                     self.remove_key(c.key, RemovalCause::Size);

@@ -283,7 +283,9 @@ impl<K: Hash + Eq, V> Segment<K, V> {
         // (`tests/cache_ttl_churn.rs`). Deterministic, unlike Caffeine's
         // random admission of warm losers: the sketch's hash comes from the
         // cache's seeded hasher, so an attacker cannot aim collisions at a
-        // victim.
-        fc > fv.saturating_add(1) || (fc >= fv && cn.window_hit)
+        // victim. The margin is the shadows' choice (see `shadow.rs`): one
+        // by default, none where their margin-0 shadow hits more (a
+        // frequency-skewed stream with no loop in it).
+        shadow::admits(fc, fv, cn.window_hit, shadow::margin_of(self.window_word))
     }
 }

@@ -160,7 +160,7 @@ pub(crate) struct Segment<K, V> {
 impl<K: Hash + Eq, V> Segment<K, V> {
     pub(crate) fn new(policy: Policy, limits: Limits, now: u64) -> Self {
         let bounded = limits.capacity != u64::MAX;
-        let window_word = shadow::to_word(shadow::SHARES[0]);
+        let window_word = shadow::to_word(shadow::VARIANTS[0]);
         let (window_cap, protected_cap) = match policy {
             Policy::TinyLfu if bounded => caps(limits.capacity, window_word),
             _ => (u64::MAX, 0),

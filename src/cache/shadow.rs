@@ -16,8 +16,10 @@
 //! traffic wants, and it cannot see across a plateau of the hit-ratio
 //! curve. [`Shadows`] instead replays a hash-sampled slice of the keys
 //! through a few small W-TinyLFU caches of key hashes only, each with a
-//! fixed window share ([`SHARES`]), and the cache follows the one that
-//! would have hit most (miniature simulation, after Waldspurger,
+//! fixed window share and admission margin ([`VARIANTS`]: three windows
+//! with the default margin of one, and the smallest window with none, which
+//! wins on frequency-skewed traffic without loops), and the cache follows
+//! the one that would have hit most (miniature simulation, after Waldspurger,
 //! Saemundsson, Ahmad and Park, "Cache Modeling and Optimization using
 //! Miniature Simulations", USENIX ATC 2017).
 //!
@@ -57,6 +59,43 @@ use hashbrown::HashTable;
 /// the real-trace suite a fixed window chosen per trace from these does
 /// within 0.1 point of one chosen from nine shares.
 pub(crate) const SHARES: [f64; 3] = [0.01, 0.2, 0.65];
+
+/// What a shadow tries: a window share and the admission margin (see
+/// [`admits`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Variant {
+    pub(crate) share: f64,
+    pub(crate) margin: u8,
+}
+
+/// The variants the shadows hold, the first followed from the start.
+pub(crate) const VARIANTS: [Variant; 4] = [
+    Variant {
+        share: SHARES[0],
+        margin: 1,
+    },
+    Variant {
+        share: SHARES[0],
+        margin: 0,
+    },
+    Variant {
+        share: SHARES[1],
+        margin: 1,
+    },
+    Variant {
+        share: SHARES[2],
+        margin: 1,
+    },
+];
+
+/// TinyLFU's filter: whether a candidate of estimated frequency `fc` (its
+/// own request included) replaces a victim of `fv`. The candidate needs
+/// a lead of more than `margin` (see `Segment::admit` for why the default
+/// is one), or a tie and a hit while in the window.
+#[inline]
+pub(crate) fn admits(fc: u8, fv: u8, window_hit: bool, margin: u8) -> bool {
+    fc > fv.saturating_add(margin) || (fc >= fv && window_hit)
+}
 /// The most entries a shadow holds; the sampling rate scales a larger
 /// cache down to this.
 const SHADOW_ENTRIES: u64 = 768;
@@ -88,12 +127,14 @@ struct Shadow {
     protected_cap: usize,
     window: usize,
     protected: usize,
+    margin: u8,
 }
 
 impl Shadow {
-    fn new(capacity: usize, share: f64) -> Self {
-        let (window_cap, protected_cap) = super::policy::caps(capacity as u64, to_word(share));
+    fn new(capacity: usize, v: Variant) -> Self {
+        let (window_cap, protected_cap) = super::policy::caps(capacity as u64, to_word(v));
         Shadow {
+            margin: v.margin,
             arena: Arena::with_lists(3),
             table: HashTable::new(),
             capacity,
@@ -202,8 +243,7 @@ impl Shadow {
                 sketch.frequency(cs.hash as u32),
                 sketch.frequency(vs.hash as u32),
             );
-            // `Segment::admit`'s rule.
-            if fc > fv.saturating_add(1) || (fc >= fv && cs.window_hit) {
+            if admits(fc, fv, cs.window_hit, self.margin) {
                 self.remove(v);
             } else {
                 self.remove(c);
@@ -243,10 +283,10 @@ impl Shadows {
             // Below 2^24: `entries / capacity` of the slices.
             ((u128::from(entries) << 24) / u128::from(capacity)).max(1) as u32
         };
-        let n = SHARES.len();
+        let n = VARIANTS.len();
         let entries = entries as usize;
         Shadows {
-            shadows: SHARES.iter().map(|&s| Shadow::new(entries, s)).collect(),
+            shadows: VARIANTS.iter().map(|&v| Shadow::new(entries, v)).collect(),
             sketch: sketch_for(entries, 8),
             threshold,
             epoch: (entries as u64).max(EPOCH_MIN),
@@ -265,7 +305,7 @@ impl Shadows {
     /// Replays a sampled request for `hash`.
     pub(crate) fn record(&mut self, hash: u64) {
         self.sketch.increment(hash as u32);
-        let mut hit = [false; SHARES.len()];
+        let mut hit = [false; VARIANTS.len()];
         for (h, s) in hit.iter_mut().zip(&mut self.shadows) {
             *h = s.access(hash, &self.sketch);
         }
@@ -305,9 +345,9 @@ impl Shadows {
         self.beats.iter_mut().for_each(|x| *x *= DECAY);
     }
 
-    /// The share to follow, once after each change of choice.
-    pub(crate) fn take_choice(&mut self) -> Option<f64> {
-        std::mem::take(&mut self.moved).then(|| SHARES[self.chosen])
+    /// The variant to follow, once after each change of choice.
+    pub(crate) fn take_choice(&mut self) -> Option<Variant> {
+        std::mem::take(&mut self.moved).then(|| VARIANTS[self.chosen])
     }
 
     /// Follows what `old` follows (new shadows of a resized cache).
@@ -318,20 +358,20 @@ impl Shadows {
     /// The share followed now.
     #[cfg(feature = "serde")]
     pub(crate) fn share(&self) -> f64 {
-        SHARES[self.chosen]
+        VARIANTS[self.chosen].share
     }
 
-    /// Follows the shadow nearest to `share` (a warm restart's saved
-    /// window); returns its share.
+    /// Follows the first shadow whose share is nearest to `share` (a warm
+    /// restart's saved window); returns its variant.
     #[cfg(feature = "serde")]
-    pub(crate) fn resume(&mut self, share: f64) -> f64 {
+    pub(crate) fn resume(&mut self, share: f64) -> Variant {
         if share.is_finite() {
-            let dist = |j: usize| (SHARES[j] - share).abs();
-            self.chosen = (0..SHARES.len())
+            let dist = |j: usize| (VARIANTS[j].share - share).abs();
+            self.chosen = (0..VARIANTS.len())
                 .min_by(|&a, &b| dist(a).total_cmp(&dist(b)))
                 .unwrap_or(0);
         }
-        SHARES[self.chosen]
+        VARIANTS[self.chosen]
     }
 }
 
@@ -345,16 +385,29 @@ pub(crate) fn sampled(hash: u64, threshold: u32) -> bool {
     ((hash.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40) as u32) < threshold
 }
 
-/// The window share as the fixed-point word shards read (parts per 2^20).
+/// Where a variant's margin sits in its word.
+const MARGIN_SHIFT: u32 = 32;
+/// The share's bits of a word.
+const SHARE_MASK: u64 = (1 << MARGIN_SHIFT) - 1;
+
+/// A variant as the word shards read: the window share in fixed point
+/// (parts per 2^20) in the low bits, the admission margin above.
 #[inline]
-pub(crate) fn to_word(share: f64) -> u64 {
-    (share * f64::from(1u32 << 20)).round() as u64
+pub(crate) fn to_word(v: Variant) -> u64 {
+    let share = (v.share.clamp(0.0, 1.0) * f64::from(1u32 << 20)).round() as u64;
+    share | (u64::from(v.margin) << MARGIN_SHIFT)
 }
 
-/// The window of a shard of `capacity` for a share word.
+/// The admission margin of a word.
+#[inline]
+pub(crate) fn margin_of(word: u64) -> u8 {
+    (word >> MARGIN_SHIFT) as u8
+}
+
+/// The window of a shard of `capacity` for a word.
 #[inline]
 pub(crate) fn window_of(capacity: u64, word: u64) -> u64 {
-    let w = (u128::from(capacity) * u128::from(word)) >> 20;
+    let w = (u128::from(capacity) * u128::from(word & SHARE_MASK)) >> 20;
     let w = u64::try_from(w).unwrap_or(capacity);
     // At least one entry once the shard holds two, as the fixed window had.
     if capacity >= 2 {
@@ -375,7 +428,7 @@ mod tests {
     }
 
     /// Replays `keys`; returns the shares the shadows chose, in order.
-    fn replay(s: &mut Shadows, keys: impl IntoIterator<Item = u64>) -> Vec<f64> {
+    fn replay(s: &mut Shadows, keys: impl IntoIterator<Item = u64>) -> Vec<Variant> {
         let mut moves = Vec::new();
         for k in keys {
             let h = hash(k);
@@ -412,8 +465,11 @@ mod tests {
         let cap = 600;
         let mut s = Shadows::new(cap);
         let moves = replay(&mut s, recency(cap * 40, cap / 3));
-        assert!(moves.first().is_some_and(|&m| m >= 0.2), "moves: {moves:?}");
-        assert!(SHARES[s.chosen] >= 0.2);
+        assert!(
+            moves.first().is_some_and(|m| m.share >= 0.2),
+            "moves: {moves:?}"
+        );
+        assert!(VARIANTS[s.chosen].share >= 0.2);
     }
 
     #[test]
@@ -451,7 +507,7 @@ mod tests {
         let cap = 600;
         let mut s = Shadows::new(cap);
         replay(&mut s, recency(cap * 40, cap / 3));
-        assert!(SHARES[s.chosen] >= 0.2, "recency: a large window");
+        assert!(VARIANTS[s.chosen].share >= 0.2, "recency: a large window");
         replay(&mut s, (0..cap * 80).map(|i| (1 << 40) + i % (cap * 3 / 2)));
         assert_eq!(s.chosen, 0, "loop: back to the small window");
     }
@@ -478,12 +534,12 @@ mod tests {
     #[test]
     fn a_shadow_holds_its_capacity() {
         for cap in [1usize, 2, 3, 10, 100] {
-            for &share in &SHARES {
-                let mut sh = Shadow::new(cap, share);
+            for &v in &VARIANTS {
+                let mut sh = Shadow::new(cap, v);
                 let sketch = sketch_for(cap, 8);
                 for k in 0..(cap as u64 * 10) {
                     sh.access(hash(k % (cap as u64 * 3)), &sketch);
-                    assert!(sh.arena.len() <= cap, "cap {cap} share {share}");
+                    assert!(sh.arena.len() <= cap, "cap {cap} {v:?}");
                     assert!(sh.window <= sh.window_cap.max(1));
                     assert!(sh.protected <= sh.protected_cap);
                 }
@@ -495,20 +551,23 @@ mod tests {
     #[test]
     fn resume_follows_the_nearest_share() {
         let mut s = Shadows::new(1_000);
-        assert_eq!(s.resume(0.6), SHARES[SHARES.len() - 1]);
-        assert_eq!(s.resume(0.0), SHARES[0]);
-        assert_eq!(s.resume(f64::NAN), SHARES[0]);
+        assert_eq!(s.resume(0.6).share, SHARES[2]);
+        assert_eq!(s.resume(0.0), VARIANTS[0]);
+        assert_eq!(s.resume(f64::NAN), VARIANTS[0]);
         assert_eq!(s.share(), SHARES[0]);
     }
 
     #[test]
     fn windows_stay_inside_the_shard() {
-        assert_eq!(window_of(0, to_word(0.5)), 0);
-        assert_eq!(window_of(1, to_word(0.5)), 0);
-        assert_eq!(window_of(100, to_word(0.0)), 1);
-        assert_eq!(window_of(100, to_word(1.0)), 99);
-        assert_eq!(window_of(1_000, to_word(0.25)), 250);
-        let big = window_of(u64::MAX, to_word(0.99));
+        let w = |share| to_word(Variant { share, margin: 1 });
+        assert_eq!(window_of(0, w(0.5)), 0);
+        assert_eq!(window_of(1, w(0.5)), 0);
+        assert_eq!(window_of(100, w(0.0)), 1);
+        assert_eq!(window_of(100, w(1.0)), 99);
+        assert_eq!(window_of(1_000, w(0.25)), 250);
+        assert_eq!(margin_of(w(0.25)), 1);
+        assert_eq!(margin_of(to_word(VARIANTS[1])), 0);
+        let big = window_of(u64::MAX, w(0.99));
         assert!(big > u64::MAX / 100 * 98 && big < u64::MAX);
     }
 }

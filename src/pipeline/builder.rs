@@ -3,10 +3,11 @@ use super::error::{BoxError, Error};
 use super::jsonl::JsonLines;
 use super::report::{Failure, RunReport};
 use super::running::Running;
-use super::stage::{run_source, run_worker, Counts, ErrorSink, Msg, Shared};
+use super::segment::{Launch, Segment};
+use super::stage::{source_job, then_stage, ErrorSink, Shared, StageFn};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::bounded;
 #[cfg(feature = "serde")]
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -15,7 +16,6 @@ use std::ops::ControlFlow;
 #[cfg(feature = "serde")]
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
 /// Queue capacity between two steps, in batches, unless
 /// [`Pipeline::capacity`] says otherwise.
@@ -50,17 +50,8 @@ fn at_most(parameter: &'static str, value: usize, max: usize) -> Result<(), Erro
     Ok(())
 }
 
-/// What starting a run builds up: the threads spawned so far.
-pub(crate) struct Launch {
-    capacity: usize,
-    batch_size: usize,
-    shared: Shared,
-    tokens: Option<Sender<()>>,
-    pub(crate) source: Option<JoinHandle<Counts>>,
-    pub(crate) stages: Vec<Vec<JoinHandle<Counts>>>,
-}
-
-type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Receiver<Msg<T>>, Error> + Send>;
+/// Builds the run up to its open end when it starts.
+type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Segment<T>, Error> + Send>;
 
 /// A staged parallel pipeline: a source iterator, stages with their own
 /// worker threads, and a consumer, joined by bounded queues.
@@ -114,6 +105,7 @@ pub struct Pipeline<T> {
     ordered: bool,
     window: Option<usize>,
     errors: Option<ErrorSink>,
+    fuse: bool,
 }
 
 impl<T> fmt::Debug for Pipeline<T> {
@@ -124,6 +116,7 @@ impl<T> fmt::Debug for Pipeline<T> {
             .field("batch_size", &self.batch_size)
             .field("ordered", &self.ordered)
             .field("reorder_window", &self.window)
+            .field("fuse", &self.fuse)
             .finish_non_exhaustive()
     }
 }
@@ -149,17 +142,11 @@ impl<T: Send + 'static> Pipeline<T> {
     {
         let source = source.into_iter();
         let launch: Launcher<T> = Box::new(move |ctx: &mut Launch| {
-            let (tx, rx) = bounded(ctx.capacity);
-            let tokens = ctx.tokens.take();
-            let (shared, batch_size) = (ctx.shared.clone(), ctx.batch_size);
-            let handle = thread::Builder::new()
-                .name("latchwork-pipeline-source".into())
-                .spawn(move || {
-                    run_source(source, tx, tokens, batch_size, shared, Arc::from("source"))
-                })
-                .map_err(Error::Spawn)?;
-            ctx.source = Some(handle);
-            Ok(rx)
+            Ok(Segment {
+                jobs: vec![source_job(source, ctx.shared.clone())],
+                at_source: true,
+                label: String::from("source"),
+            })
         });
         Pipeline {
             launch,
@@ -169,6 +156,7 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered: true,
             window: None,
             errors: None,
+            fuse: true,
         }
     }
 
@@ -191,26 +179,33 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered,
             window,
             errors,
+            fuse,
         } = self;
+        let index = stages.len();
         stages.push((name.clone(), workers));
+        let f: Arc<StageFn<T, U>> = Arc::new(move |t| f(t).map_err(Into::into));
         let launch: Launcher<U> = Box::new(move |ctx: &mut Launch| {
-            let rx = upstream(ctx)?;
-            let (tx, out) = bounded(ctx.capacity);
-            let f = Arc::new(f);
-            ctx.stages
-                .push(Vec::with_capacity(workers.min(MAX_WORKERS)));
-            for w in 0..workers {
-                let (rx, tx, f) = (rx.clone(), tx.clone(), Arc::clone(&f));
-                let (shared, name) = (ctx.shared.clone(), name.clone());
-                let handle = thread::Builder::new()
-                    .name(format!("latchwork-pipeline-{name}-{w}"))
-                    .spawn(move || run_worker(rx, tx, f, shared, name))
-                    .map_err(Error::Spawn)?;
-                if let Some(handles) = ctx.stages.last_mut() {
-                    handles.push(handle);
-                }
+            let mut segment = upstream(ctx)?;
+            if !ctx.fuse || segment.jobs.len() != workers {
+                segment = ctx.split(segment, workers)?;
             }
-            Ok(out)
+            let jobs = segment
+                .jobs
+                .into_iter()
+                .map(|job| {
+                    let (f, name, shared) = (f.clone(), name.clone(), ctx.shared.clone());
+                    then_stage(job, f, index, name, shared)
+                })
+                .collect();
+            let label = match segment.label.is_empty() {
+                true => name.to_string(),
+                false => format!("{}+{name}", segment.label),
+            };
+            Ok(Segment {
+                jobs,
+                at_source: segment.at_source,
+                label,
+            })
         });
         Pipeline {
             launch,
@@ -220,6 +215,7 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered,
             window,
             errors,
+            fuse,
         }
     }
 
@@ -263,6 +259,19 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Whether the consumer sees records in source order (default `true`).
     pub fn ordered(mut self, ordered: bool) -> Self {
         self.ordered = ordered;
+        self
+    }
+
+    /// Whether stages may share threads (default `true`): consecutive
+    /// stages with the same number of workers run in the same threads, each
+    /// record going through all of them with no queue between, and stages
+    /// with one worker right after the source run in the source's thread.
+    /// Per-stage reports, failures and order are the same either way. With
+    /// `false` every stage has threads of its own, so that, say, two slow
+    /// one-worker stages overlap (at the cost of a thread hand-off per
+    /// batch between them).
+    pub fn fuse(mut self, fuse: bool) -> Self {
+        self.fuse = fuse;
         self
     }
 
@@ -333,29 +342,23 @@ impl<T: Send + 'static> Pipeline<T> {
         let mut ctx = Launch {
             capacity: self.capacity,
             batch_size: self.batch_size,
+            fuse: self.fuse,
             shared: Shared {
                 ordered: self.ordered,
                 errors: self.errors,
                 stop: stop_rx,
             },
             tokens: tokens_tx,
-            source: None,
-            stages: Vec::new(),
+            threads: Vec::new(),
         };
-        let launched = (self.launch)(&mut ctx);
-        let stages = self
-            .stages
-            .into_iter()
-            .zip(ctx.stages)
-            .map(|((name, workers), handles)| (name, workers, handles))
-            .collect();
+        let launched = (self.launch)(&mut ctx).and_then(|segment| ctx.close(segment));
         let running = Running::new(
             launched.as_ref().ok().cloned(),
             tokens_rx,
             stop_tx,
             self.ordered,
-            ctx.source,
-            stages,
+            ctx.threads,
+            self.stages,
             started,
         );
         match launched {

@@ -40,6 +40,7 @@ mod error;
 mod jsonl;
 mod report;
 mod running;
+mod segment;
 mod stage;
 
 pub use batch::{Batcher, Batches};

@@ -3,8 +3,8 @@ use super::error::{BoxError, Error};
 use super::jsonl::JsonLines;
 use super::report::{Failure, RunReport};
 use super::running::Running;
-use super::segment::{Launch, Segment};
-use super::stage::{source_job, then_stage, ErrorSink, Shared, StageFn};
+use super::segment::{run_inline, Launch, Segment};
+use super::stage::{source_job, then_stage, ErrorSink, Job, Shared};
 use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 use crossbeam_channel::bounded;
@@ -15,6 +15,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 #[cfg(feature = "serde")]
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Queue capacity between two steps, in batches, unless
@@ -48,6 +49,14 @@ fn at_most(parameter: &'static str, value: usize, max: usize) -> Result<(), Erro
         });
     }
     Ok(())
+}
+
+/// A launched run.
+enum Begun<T> {
+    Threads(Running<T>),
+    /// The whole run as one job for the calling thread, with the stages'
+    /// names and workers and the start time.
+    Inline(Job<T>, Vec<(Arc<str>, usize)>, u64),
 }
 
 /// Builds the run up to its open end when it starts.
@@ -183,7 +192,7 @@ impl<T: Send + 'static> Pipeline<T> {
         } = self;
         let index = stages.len();
         stages.push((name.clone(), workers));
-        let f: Arc<StageFn<T, U>> = Arc::new(move |t| f(t).map_err(Into::into));
+        let f = Arc::new(f);
         let launch: Launcher<U> = Box::new(move |ctx: &mut Launch| {
             let mut segment = upstream(ctx)?;
             if !ctx.fuse || segment.jobs.len() != workers {
@@ -298,6 +307,16 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Starts the threads and returns the output as an iterator. Dropping
     /// it early stops the run; [`Running::finish`] returns the report.
     pub fn start(self) -> Result<Running<T>, Error> {
+        match self.begin(false)? {
+            Begun::Threads(running) => Ok(running),
+            Begun::Inline(..) => unreachable!("begin(false) starts threads"),
+        }
+    }
+
+    /// Checks the configuration and launches the run: on threads, or (with
+    /// `inline` and a run that fuses into the source's one thread) as a job
+    /// for the calling thread.
+    fn begin(self, inline: bool) -> Result<Begun<T>, Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -331,7 +350,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 .min(MAX_REORDER_WINDOW),
         };
         let started = SystemClock.now_nanos();
-        let (stop_tx, stop_rx) = bounded::<()>(1);
+        let stop = Arc::new(AtomicBool::new(false));
         let (tokens_tx, tokens_rx) = match self.ordered {
             true => {
                 let (tx, rx) = bounded(window);
@@ -346,23 +365,32 @@ impl<T: Send + 'static> Pipeline<T> {
             shared: Shared {
                 ordered: self.ordered,
                 errors: self.errors,
-                stop: stop_rx,
+                stop: stop.clone(),
             },
             tokens: tokens_tx,
             threads: Vec::new(),
         };
-        let launched = (self.launch)(&mut ctx).and_then(|segment| ctx.close(segment));
+        let launched = match (self.launch)(&mut ctx) {
+            Ok(segment) if inline && segment.at_source && segment.jobs.len() == 1 => {
+                if let Some(job) = segment.jobs.into_iter().next() {
+                    return Ok(Begun::Inline(job, self.stages, started));
+                }
+                unreachable!("one job")
+            }
+            Ok(segment) => ctx.close(segment),
+            Err(e) => Err(e),
+        };
         let running = Running::new(
             launched.as_ref().ok().cloned(),
             tokens_rx,
-            stop_tx,
+            stop,
             self.ordered,
             ctx.threads,
             self.stages,
             started,
         );
         match launched {
-            Ok(_) => Ok(running),
+            Ok(_) => Ok(Begun::Threads(running)),
             Err(e) => {
                 drop(running.finish()); // stops and joins what did start
                 Err(e)
@@ -373,17 +401,27 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Runs to the end, or until `sink` returns [`ControlFlow::Break`],
     /// handing each output record to `sink` on the calling thread; returns
     /// the report once every thread has been joined.
+    ///
+    /// When every stage fuses into the source's thread (each has one
+    /// worker, and [`fuse`](Self::fuse) is on), there is nothing to run in
+    /// parallel with but the sink: the run then happens on the calling
+    /// thread, with no thread or queue at all, and a panic in the source
+    /// iterator is counted in [`RunReport::worker_panics`] as on a thread.
     pub fn run<F>(self, mut sink: F) -> Result<RunReport, Error>
     where
         F: FnMut(T) -> ControlFlow<()>,
     {
-        let mut running = self.start()?;
-        for item in running.by_ref() {
-            if sink(item).is_break() {
-                break;
+        match self.begin(true)? {
+            Begun::Threads(mut running) => {
+                for item in running.by_ref() {
+                    if sink(item).is_break() {
+                        break;
+                    }
+                }
+                Ok(running.finish())
             }
+            Begun::Inline(job, stages, started) => Ok(run_inline(job, stages, started, sink)),
         }
-        Ok(running.finish())
     }
 }
 

@@ -4,6 +4,7 @@ use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -22,7 +23,8 @@ pub struct Running<T> {
     /// Ordered mode: one token per position the source has sent; taken back
     /// as the consumer moves past each position.
     tokens: Option<Receiver<()>>,
-    stop: Option<Sender<()>>,
+    /// Raised when the run stops, for the threads to poll.
+    stop: Arc<AtomicBool>,
     ordered: bool,
     /// Ordered mode: the sequence number of the next batch to hand out.
     next: u64,
@@ -57,7 +59,7 @@ impl<T> Running<T> {
     pub(crate) fn new(
         queue: Option<(Receiver<Msg<T>>, Sender<Vec<(u64, T)>>)>,
         tokens: Option<Receiver<()>>,
-        stop: Sender<()>,
+        stop: Arc<AtomicBool>,
         ordered: bool,
         threads: Vec<JoinHandle<Tally>>,
         stages: Vec<(Arc<str>, usize)>,
@@ -69,7 +71,7 @@ impl<T> Running<T> {
             rx,
             free,
             tokens,
-            stop: Some(stop),
+            stop,
             ordered,
             next: 0,
             buffer: BTreeMap::new(),
@@ -95,7 +97,10 @@ impl<T> Running<T> {
             return report.clone();
         }
         // Disconnect everything the threads may block on or poll.
-        self.stop = None;
+        // Relaxed: the flag publishes no data; a thread that reads it late
+        // stops a record or a batch later, and the disconnects below (which
+        // do synchronize) end every blocking wait.
+        self.stop.store(true, Ordering::Relaxed);
         self.rx = None;
         self.free = None;
         self.tokens = None;
@@ -107,21 +112,7 @@ impl<T> Running<T> {
                 Err(_) => panics += 1,
             }
         }
-        let stages = std::mem::take(&mut self.stages)
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, workers))| {
-                let c = *total.stage(i);
-                StageReport {
-                    name: name.to_string(),
-                    workers,
-                    received: c.received,
-                    emitted: c.emitted,
-                    dropped: c.dropped,
-                    failed: c.failed,
-                }
-            })
-            .collect();
+        let stages = stage_reports(std::mem::take(&mut self.stages), &mut total);
         let source = total.source;
         let report = RunReport {
             read: source.received,
@@ -215,4 +206,23 @@ impl<T> Drop for Running<T> {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The per-stage reports from the counts of every thread.
+pub(crate) fn stage_reports(stages: Vec<(Arc<str>, usize)>, total: &mut Tally) -> Vec<StageReport> {
+    stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, workers))| {
+            let c = *total.stage(i);
+            StageReport {
+                name: name.to_string(),
+                workers,
+                received: c.received,
+                emitted: c.emitted,
+                dropped: c.dropped,
+                failed: c.failed,
+            }
+        })
+        .collect()
 }

@@ -20,9 +20,16 @@
 //! another.
 use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
+use super::report::RunReport;
+use super::running::stage_reports;
 use super::stage::{queue_job, Job, Msg, Shared, Sink, Tally};
+use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{bounded, Receiver, Sender};
+use std::ops::ControlFlow;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// The open end of a pipeline under construction: the jobs of the last
 /// segment's threads (one at the source's segment), not yet spawned, so
@@ -206,4 +213,73 @@ impl<T> Sink<T> for WorkerEnd<T> {
 
 impl<T> End<T> for WorkerEnd<T> {
     fn finish(&mut self, _shared: &Shared) {}
+}
+
+/// The end of a run that happens on the calling thread: hands each record
+/// straight to the caller's sink.
+struct InlineEnd<F> {
+    sink: F,
+    emitted: u64,
+    stopped: bool,
+    /// A panic of the caller's sink, to go on unwinding in the caller once
+    /// the job is out of the way (it is not a worker panic).
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl<T, F: FnMut(T) -> ControlFlow<()>> Sink<T> for InlineEnd<F> {
+    #[inline]
+    fn push(&mut self, _position: u64, item: T) -> bool {
+        self.emitted += 1;
+        match catch_unwind(AssertUnwindSafe(|| (self.sink)(item))) {
+            Ok(ControlFlow::Continue(())) => true,
+            Ok(ControlFlow::Break(())) => {
+                self.stopped = true;
+                false
+            }
+            Err(panic) => {
+                self.panic = Some(panic);
+                false
+            }
+        }
+    }
+
+    fn end_batch(&mut self, _seq: u64) -> bool {
+        true // a run on the calling thread is the source's segment
+    }
+}
+
+/// Runs `job` (the source and every stage, fused) on the calling thread,
+/// handing its output to `sink`.
+pub(crate) fn run_inline<T, F>(
+    job: Job<T>,
+    stages: Vec<(Arc<str>, usize)>,
+    started: u64,
+    sink: F,
+) -> RunReport
+where
+    F: FnMut(T) -> ControlFlow<()>,
+{
+    let mut end = InlineEnd {
+        sink,
+        emitted: 0,
+        stopped: false,
+        panic: None,
+    };
+    let mut tally = Tally::default();
+    // A panic here is the source iterator's (stage functions and the sink
+    // catch their own): counted like a worker thread that panicked.
+    let panicked = catch_unwind(AssertUnwindSafe(|| job(&mut end, &mut tally))).is_err();
+    if let Some(panic) = end.panic.take() {
+        resume_unwind(panic);
+    }
+    RunReport {
+        read: tally.source.received,
+        source_failed: tally.source.failed,
+        stages: stage_reports(stages, &mut tally),
+        emitted: end.emitted,
+        elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(started)),
+        stopped_early: end.stopped,
+        peak_reorder_buffer: 0,
+        worker_panics: usize::from(panicked),
+    }
 }

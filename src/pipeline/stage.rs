@@ -10,8 +10,9 @@
 use super::error::BoxError;
 use super::report::Failure;
 use crate::sync::Mutex;
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::Receiver;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A batch in flight: its sequence number and its records, each with its
@@ -24,22 +25,21 @@ pub(crate) type Msg<T> = (u64, Vec<(u64, T)>);
 /// The user's error sink, shared by every thread of a run.
 pub(crate) type ErrorSink = Arc<Mutex<Box<dyn FnMut(Failure) + Send>>>;
 
-/// A stage function with its error type boxed.
-pub(crate) type StageFn<T, U> = dyn Fn(T) -> Result<Option<U>, BoxError> + Send + Sync;
-
 /// What every thread of a run needs to know.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) ordered: bool,
     pub(crate) errors: Option<ErrorSink>,
-    /// Never sent on; disconnected when the consumer stops early, which
-    /// every thread polls so that stages that forward nothing still stop.
-    pub(crate) stop: Receiver<()>,
+    /// Raised when the consumer stops (early or not), which every thread
+    /// polls so that stages that forward nothing still stop.
+    pub(crate) stop: Arc<AtomicBool>,
 }
 
 impl Shared {
     pub(crate) fn stopped(&self) -> bool {
-        matches!(self.stop.try_recv(), Err(TryRecvError::Disconnected))
+        // Relaxed: see `Running::shutdown`; a late read costs a record or a
+        // batch more work, never a missed stop (the queues disconnect too).
+        self.stop.load(Ordering::Relaxed)
     }
 
     fn report(&self, failure: Failure) {
@@ -112,19 +112,23 @@ pub(crate) type Job<T> = Box<dyn FnOnce(&mut dyn Sink<T>, &mut Tally) + Send>;
 
 /// A stage inside a segment: applies the stage function to each record
 /// and pushes what it keeps to the next sink.
-struct Step<'a, T, U> {
-    f: &'a StageFn<T, U>,
+struct Step<'a, F, U> {
+    f: &'a F,
     next: &'a mut dyn Sink<U>,
     counts: Counts,
     shared: &'a Shared,
     name: &'a Arc<str>,
 }
 
-impl<T, U> Sink<T> for Step<'_, T, U> {
+impl<T, U, E, F> Sink<T> for Step<'_, F, U>
+where
+    F: Fn(T) -> Result<Option<U>, E>,
+    E: Into<BoxError>,
+{
     #[inline]
     fn push(&mut self, position: u64, item: T) -> bool {
         self.counts.received += 1;
-        let error = match catch_unwind(AssertUnwindSafe(|| (self.f)(item))) {
+        let error: BoxError = match catch_unwind(AssertUnwindSafe(|| (self.f)(item))) {
             Ok(Ok(Some(item))) => {
                 self.counts.emitted += 1;
                 return self.next.push(position, item);
@@ -133,7 +137,7 @@ impl<T, U> Sink<T> for Step<'_, T, U> {
                 self.counts.dropped += 1;
                 return true;
             }
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => e.into(),
             Err(panic) => format!(
                 "stage panicked: {}",
                 crate::sync::panic_message(panic.as_ref())
@@ -156,13 +160,19 @@ impl<T, U> Sink<T> for Step<'_, T, U> {
 
 /// `job` followed by stage number `index` (`f`, called `name`): what a
 /// thread runs once the stage is fused into its segment.
-pub(crate) fn then_stage<T: 'static, U: 'static>(
+pub(crate) fn then_stage<T, U, E, F>(
     job: Job<T>,
-    f: Arc<StageFn<T, U>>,
+    f: Arc<F>,
     index: usize,
     name: Arc<str>,
     shared: Shared,
-) -> Job<U> {
+) -> Job<U>
+where
+    T: 'static,
+    U: 'static,
+    E: Into<BoxError>,
+    F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
+{
     Box::new(move |sink: &mut dyn Sink<U>, tally: &mut Tally| {
         let mut step = Step {
             f: &*f,

@@ -205,11 +205,10 @@ fn inline_run_stops_early_on_an_endless_source() {
 #[test]
 fn a_source_that_panics_is_a_worker_panic_inline_and_on_threads() {
     for fuse in [true, false] {
-        let source = (0..10u32).map(|n| {
+        let source = (0..10u32).inspect(|&n| {
             if n == 5 {
                 panic!("source broke");
             }
-            n
         });
         let mut out = Vec::new();
         let report = Pipeline::source(source)

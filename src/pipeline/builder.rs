@@ -1,3 +1,5 @@
+//! [`Pipeline`]: the builder, its limits, and how a run is launched
+//! (stages fused into segments, threads spawned, or the whole run inline).
 use super::error::{BoxError, Error};
 #[cfg(feature = "serde")]
 use super::jsonl::JsonLines;
@@ -53,7 +55,7 @@ fn at_most(parameter: &'static str, value: usize, max: usize) -> Result<(), Erro
 
 /// A launched run.
 enum Begun<T> {
-    Threads(Running<T>),
+    Threads(Box<Running<T>>),
     /// The whole run as one job for the calling thread, with the stages'
     /// names and workers and the start time.
     Inline(Job<T>, Vec<(Arc<str>, usize)>, u64),
@@ -71,12 +73,17 @@ type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Segment<T>, Error> + Se
 ///                        └──────────> error sink <────────┘
 /// ```
 ///
+/// Stages with equal worker counts (and one-worker stages right after the
+/// source) share threads unless [`fuse`](Self::fuse) is off: see the
+/// [module docs](super).
+///
 /// - **Constant memory**: every queue is bounded, so a fast source waits
 ///   for slow stages (backpressure). Records travel in batches of
 ///   `batch_size`; batches in flight never exceed the queue capacities
 ///   plus one per worker and one at the source (in ordered mode the
 ///   reorder window bounds them all, reorder buffer included), whatever
-///   the input size.
+///   the input size. Emptied batch buffers wait for reuse on a free list
+///   of at most `capacity` buffers per queue.
 /// - **Per record**, a stage function returns `Ok(Some(out))` to pass a
 ///   record on, `Ok(None)` to drop it, or `Err(e)` to fail it: the failure
 ///   goes to the error sink with the record's source position, and the run
@@ -308,7 +315,7 @@ impl<T: Send + 'static> Pipeline<T> {
     /// it early stops the run; [`Running::finish`] returns the report.
     pub fn start(self) -> Result<Running<T>, Error> {
         match self.begin(false)? {
-            Begun::Threads(running) => Ok(running),
+            Begun::Threads(running) => Ok(*running),
             Begun::Inline(..) => unreachable!("begin(false) starts threads"),
         }
     }
@@ -390,7 +397,7 @@ impl<T: Send + 'static> Pipeline<T> {
             started,
         );
         match launched {
-            Ok(_) => Ok(Begun::Threads(running)),
+            Ok(_) => Ok(Begun::Threads(Box::new(running))),
             Err(e) => {
                 drop(running.finish()); // stops and joins what did start
                 Err(e)

@@ -1,5 +1,7 @@
+//! [`Running`]: a started pipeline as an iterator over its output, which
+//! reorders batches in ordered mode and joins every thread at the end.
 use super::report::{RunReport, StageReport};
-use super::stage::{Msg, Tally};
+use super::stage::{Msg, Queue, Tally};
 use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
@@ -57,7 +59,7 @@ impl<T> fmt::Debug for Running<T> {
 
 impl<T> Running<T> {
     pub(crate) fn new(
-        queue: Option<(Receiver<Msg<T>>, Sender<Vec<(u64, T)>>)>,
+        queue: Option<Queue<T>>,
         tokens: Option<Receiver<()>>,
         stop: Arc<AtomicBool>,
         ordered: bool,

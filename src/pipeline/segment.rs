@@ -22,7 +22,7 @@ use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
 use super::report::RunReport;
 use super::running::stage_reports;
-use super::stage::{queue_job, Job, Msg, Shared, Sink, Tally};
+use super::stage::{queue_job, Job, Msg, Queue, Shared, Sink, Tally};
 use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::ops::ControlFlow;
@@ -60,7 +60,7 @@ impl Launch {
     pub(crate) fn close<T: Send + 'static>(
         &mut self,
         segment: Segment<T>,
-    ) -> Result<(Receiver<Msg<T>>, Sender<Vec<(u64, T)>>), Error> {
+    ) -> Result<Queue<T>, Error> {
         let (tx, rx) = bounded(self.capacity);
         let (free_tx, free_rx) = bounded(self.capacity);
         let prealloc = self.batch_size.min(PREALLOC_ITEMS);

@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// (a hole), so the consumer can move past its sequence number.
 pub(crate) type Msg<T> = (u64, Vec<(u64, T)>);
 
+/// A queue's receiving end and the sending end of the free list beside it
+/// (where the receiver gives emptied batch buffers back).
+pub(crate) type Queue<T> = (Receiver<Msg<T>>, crossbeam_channel::Sender<Vec<(u64, T)>>);
+
 /// The user's error sink, shared by every thread of a run.
 pub(crate) type ErrorSink = Arc<Mutex<Box<dyn FnMut(Failure) + Send>>>;
 

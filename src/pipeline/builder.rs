@@ -7,7 +7,6 @@ use super::report::{Failure, RunReport};
 use super::running::Running;
 use super::segment::{run_inline, Launch, Segment};
 use super::stage::{source_job, then_stage, ErrorSink, Job, Shared};
-use crate::clock::{Clock, SystemClock};
 use crate::sync::Mutex;
 use crossbeam_channel::bounded;
 #[cfg(feature = "serde")]
@@ -19,6 +18,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Queue capacity between two steps, in batches, unless
 /// [`Pipeline::capacity`] says otherwise.
@@ -58,7 +58,7 @@ enum Begun<T> {
     Threads(Box<Running<T>>),
     /// The whole run as one job for the calling thread, with the stages'
     /// names and workers and the start time.
-    Inline(Job<T>, Vec<(Arc<str>, usize)>, u64),
+    Inline(Job<T>, Vec<(Arc<str>, usize)>, Instant),
 }
 
 /// Builds the run up to its open end when it starts.
@@ -356,7 +356,9 @@ impl<T: Send + 'static> Pipeline<T> {
                 .saturating_add(workers.saturating_add(1))
                 .min(MAX_REORDER_WINDOW),
         };
-        let started = SystemClock.now_nanos();
+        // `Instant`, not the crate's calibrated clock: its first reading in
+        // a process can take up to 200 ms, too much for a short run.
+        let started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let (tokens_tx, tokens_rx) = match self.ordered {
             true => {

@@ -2,14 +2,13 @@
 //! reorders batches in ordered mode and joins every thread at the end.
 use super::report::{RunReport, StageReport};
 use super::stage::{Msg, Queue, Tally};
-use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::Instant;
 
 /// A started [`Pipeline`](super::Pipeline): an iterator over its output.
 ///
@@ -42,7 +41,7 @@ pub struct Running<T> {
     threads: Vec<JoinHandle<Tally>>,
     /// Each stage's name and workers.
     stages: Vec<(Arc<str>, usize)>,
-    started: u64,
+    started: Instant,
     finished: Option<RunReport>,
 }
 
@@ -65,7 +64,7 @@ impl<T> Running<T> {
         ordered: bool,
         threads: Vec<JoinHandle<Tally>>,
         stages: Vec<(Arc<str>, usize)>,
-        started: u64,
+        started: Instant,
     ) -> Self {
         let (rx, free) = queue.unzip();
         Running {
@@ -121,7 +120,7 @@ impl<T> Running<T> {
             source_failed: source.failed,
             stages,
             emitted: self.emitted,
-            elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(self.started)),
+            elapsed: self.started.elapsed(),
             stopped_early: !self.exhausted || !self.current.is_empty() || self.buffered > 0,
             peak_reorder_buffer: self.peak_buffer,
             worker_panics: panics,

@@ -23,13 +23,12 @@ use super::error::Error;
 use super::report::RunReport;
 use super::running::stage_reports;
 use super::stage::{queue_job, Job, Msg, Queue, Shared, Sink, Tally};
-use crate::clock::{Clock, SystemClock};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::ops::ControlFlow;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::Instant;
 
 /// The open end of a pipeline under construction: the jobs of the last
 /// segment's threads (one at the source's segment), not yet spawned, so
@@ -253,7 +252,7 @@ impl<T, F: FnMut(T) -> ControlFlow<()>> Sink<T> for InlineEnd<F> {
 pub(crate) fn run_inline<T, F>(
     job: Job<T>,
     stages: Vec<(Arc<str>, usize)>,
-    started: u64,
+    started: Instant,
     sink: F,
 ) -> RunReport
 where
@@ -277,7 +276,7 @@ where
         source_failed: tally.source.failed,
         stages: stage_reports(stages, &mut tally),
         emitted: end.emitted,
-        elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(started)),
+        elapsed: started.elapsed(),
         stopped_early: end.stopped,
         peak_reorder_buffer: 0,
         worker_panics: usize::from(panicked),

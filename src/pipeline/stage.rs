@@ -40,6 +40,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn stopped(&self) -> bool {
         // Relaxed: see `Running::shutdown`; a late read costs a record or a
         // batch more work, never a missed stop (the queues disconnect too).

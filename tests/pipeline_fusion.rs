@@ -204,7 +204,9 @@ fn inline_run_stops_early_on_an_endless_source() {
 
 #[test]
 fn a_source_that_panics_is_a_worker_panic_inline_and_on_threads() {
-    for fuse in [true, false] {
+    // Inline (1 worker, fused), on a source thread (`fuse(false)`), and
+    // read by the 2 workers of the first stage themselves.
+    for (fuse, workers) in [(true, 1), (false, 1), (true, 2)] {
         let source = (0..10u32).inspect(|&n| {
             if n == 5 {
                 panic!("source broke");
@@ -212,7 +214,7 @@ fn a_source_that_panics_is_a_worker_panic_inline_and_on_threads() {
         });
         let mut out = Vec::new();
         let report = Pipeline::source(source)
-            .map("id", 1, |n| n)
+            .map("id", workers, |n| n)
             .fuse(fuse)
             .batch_size(2)
             .run(|n| {
@@ -220,14 +222,50 @@ fn a_source_that_panics_is_a_worker_panic_inline_and_on_threads() {
                 ControlFlow::Continue(())
             })
             .unwrap();
-        assert_eq!(report.worker_panics, 1, "fuse {fuse}");
+        let what = format!("fuse {fuse}, workers {workers}");
+        assert_eq!(report.worker_panics, 1, "{what}");
         // What was sent before the panic arrives (inline, record 4 too; on
-        // threads it was waiting in the source's unsent batch).
+        // threads it was waiting in the unsent batch).
         assert!(
             out == [0, 1, 2, 3] || out == [0, 1, 2, 3, 4],
-            "fuse {fuse}: {out:?}"
+            "{what}: {out:?}"
         );
     }
+}
+
+#[test]
+fn workers_that_share_the_source_number_records_and_failures() {
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = failures.clone();
+    let source = (0..1_000u32).map(|n| if n % 100 == 7 { Err("bad") } else { Ok(n) });
+    let caller = thread::current().id();
+    let mut out = Vec::new();
+    let report = Pipeline::fallible_source(source)
+        .map("pair", 3, move |n| {
+            assert_ne!(thread::current().id(), caller);
+            (n, thread::current().name().map(str::to_owned))
+        })
+        .batch_size(5)
+        .on_error(move |f| sink.lock().unwrap().push((f.stage.to_string(), f.position)))
+        .run(|pair| {
+            out.push(pair);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    let expected: Vec<u32> = (0..1_000).filter(|n| n % 100 != 7).collect();
+    assert_eq!(out.iter().map(|(n, _)| *n).collect::<Vec<_>>(), expected);
+    // Stage threads did the reading: there is no source thread.
+    assert!(out
+        .iter()
+        .all(|(_, name)| name.as_deref().is_some_and(|n| n.contains("pair"))));
+    let mut f = failures.lock().unwrap().clone();
+    f.sort();
+    let expected_failed: Vec<(String, u64)> = (0..10)
+        .map(|i| ("source".to_string(), i * 100 + 7))
+        .collect();
+    assert_eq!(f, expected_failed);
+    assert_eq!((report.read, report.source_failed), (1_000, 10));
+    assert_eq!(report.stages[0].received, 990);
 }
 
 #[test]

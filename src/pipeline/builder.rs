@@ -6,7 +6,7 @@ use super::jsonl::JsonLines;
 use super::report::{Failure, RunReport};
 use super::running::Running;
 use super::segment::{run_inline, Launch, Segment};
-use super::stage::{source_job, then_stage, ErrorSink, Job, Shared};
+use super::stage::{source_jobs, then_stage, ErrorSink, Job, Shared};
 use crate::sync::Mutex;
 use crossbeam_channel::bounded;
 #[cfg(feature = "serde")]
@@ -138,7 +138,8 @@ impl<T> fmt::Debug for Pipeline<T> {
 }
 
 impl<T: Send + 'static> Pipeline<T> {
-    /// A pipeline reading `source` on a thread of its own.
+    /// A pipeline reading `source`: on a thread of its own, or (with
+    /// [`fuse`](Self::fuse) on) in the first stage's workers.
     pub fn source<I>(source: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -158,10 +159,12 @@ impl<T: Send + 'static> Pipeline<T> {
     {
         let source = source.into_iter();
         let launch: Launcher<T> = Box::new(move |ctx: &mut Launch| {
+            let (job, spread) = source_jobs(source, ctx.shared.clone());
             Ok(Segment {
-                jobs: vec![source_job(source, ctx.shared.clone())],
+                jobs: vec![job],
                 at_source: true,
                 label: String::from("source"),
+                spread: Some(spread),
             })
         });
         Pipeline {
@@ -202,8 +205,21 @@ impl<T: Send + 'static> Pipeline<T> {
         let f = Arc::new(f);
         let launch: Launcher<U> = Box::new(move |ctx: &mut Launch| {
             let mut segment = upstream(ctx)?;
-            if !ctx.fuse || segment.jobs.len() != workers {
-                segment = ctx.split(segment, workers)?;
+            match segment.spread.take() {
+                // A first stage of several workers: they read the source
+                // themselves, with no source thread and no queue.
+                Some(spread) if ctx.fuse && workers > 1 => {
+                    segment = Segment {
+                        jobs: spread(workers, ctx.tokens.take(), ctx.batch_size),
+                        at_source: false,
+                        label: String::new(),
+                        spread: None,
+                    };
+                }
+                _ if !ctx.fuse || segment.jobs.len() != workers => {
+                    segment = ctx.split(segment, workers)?;
+                }
+                _ => {}
             }
             let jobs = segment
                 .jobs
@@ -221,6 +237,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 jobs,
                 at_source: segment.at_source,
                 label,
+                spread: None,
             })
         });
         Pipeline {
@@ -280,12 +297,14 @@ impl<T: Send + 'static> Pipeline<T> {
 
     /// Whether stages may share threads (default `true`): consecutive
     /// stages with the same number of workers run in the same threads, each
-    /// record going through all of them with no queue between, and stages
-    /// with one worker right after the source run in the source's thread.
+    /// record going through all of them with no queue between; stages
+    /// with one worker right after the source run in the source's thread,
+    /// and the workers of a first stage with several read the source
+    /// themselves, a batch at a time, instead of a source thread.
     /// Per-stage reports, failures and order are the same either way. With
-    /// `false` every stage has threads of its own, so that, say, two slow
-    /// one-worker stages overlap (at the cost of a thread hand-off per
-    /// batch between them).
+    /// `false` the source and every stage have threads of their own, so
+    /// that, say, two slow one-worker stages overlap (at the cost of a
+    /// thread hand-off per batch between them).
     pub fn fuse(mut self, fuse: bool) -> Self {
         self.fuse = fuse;
         self

@@ -22,7 +22,7 @@ use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
 use super::report::RunReport;
 use super::running::stage_reports;
-use super::stage::{queue_job, Job, Msg, Queue, Shared, Sink, Tally};
+use super::stage::{queue_job, Job, Msg, Queue, Shared, Sink, Spread, Tally};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::ops::ControlFlow;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -39,6 +39,9 @@ pub(crate) struct Segment<T> {
     /// The names of the segment's stages, joined with `+`, for thread
     /// names.
     pub(crate) label: String,
+    /// While the segment is the bare source: the alternative of several
+    /// threads reading it themselves.
+    pub(crate) spread: Option<Spread<T>>,
 }
 
 /// What starting a run builds up.
@@ -110,6 +113,7 @@ impl Launch {
             jobs,
             at_source: false,
             label: String::new(),
+            spread: None,
         })
     }
 }

@@ -7,11 +7,12 @@
 //! one into a chain of [`Sink`]s, one [`Step`] per fused stage, ending at a
 //! queue end (see `segment.rs`) that batches the survivors for the next
 //! queue.
+use super::chunk::PREALLOC_ITEMS;
 use super::error::BoxError;
 use super::report::Failure;
 use crate::sync::Mutex;
-use crossbeam_channel::Receiver;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use crossbeam_channel::{Receiver, Sender};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ pub(crate) type Msg<T> = (u64, Vec<(u64, T)>);
 
 /// A queue's receiving end and the sending end of the free list beside it
 /// (where the receiver gives emptied batch buffers back).
-pub(crate) type Queue<T> = (Receiver<Msg<T>>, crossbeam_channel::Sender<Vec<(u64, T)>>);
+pub(crate) type Queue<T> = (Receiver<Msg<T>>, Sender<Vec<(u64, T)>>);
 
 /// The user's error sink, shared by every thread of a run.
 pub(crate) type ErrorSink = Arc<Mutex<Box<dyn FnMut(Failure) + Send>>>;
@@ -192,14 +193,38 @@ where
     })
 }
 
-/// The source's job: numbers the records and pushes them on, sending
-/// source failures to the error sink (as stage `"source"`).
-pub(crate) fn source_job<T, E, I>(source: I, shared: Shared) -> Job<T>
+/// The source iterator and the numbers handed out so far, shared when the
+/// first segment's threads read the source themselves.
+struct SourceState<I> {
+    /// `None` once it has ended (or panicked).
+    iter: Option<I>,
+    position: u64,
+    seq: u64,
+}
+
+/// The first segment's threads, reading the source themselves: makes
+/// `workers` jobs from the window tokens (ordered mode) and the batch size.
+pub(crate) type Spread<T> = Box<dyn FnOnce(usize, Option<Sender<()>>, usize) -> Vec<Job<T>> + Send>;
+
+/// The source as one job (for a source thread, or the calling thread), and
+/// as the alternative of several jobs that share it.
+pub(crate) fn source_jobs<T, E, I>(source: I, shared: Shared) -> (Job<T>, Spread<T>)
 where
+    T: 'static,
     I: Iterator<Item = Result<T, E>> + Send + 'static,
     E: Into<BoxError>,
 {
-    Box::new(move |sink: &mut dyn Sink<T>, tally: &mut Tally| {
+    let state = Arc::new(Mutex::new(SourceState {
+        iter: Some(source),
+        position: 0,
+        seq: 0,
+    }));
+    let spread_state = state.clone();
+    let spread_shared = shared.clone();
+    let job: Job<T> = Box::new(move |sink: &mut dyn Sink<T>, tally: &mut Tally| {
+        let Some(source) = state.lock().iter.take() else {
+            return;
+        };
         let name: Arc<str> = Arc::from("source");
         let c = &mut tally.source;
         for (position, record) in (0u64..).zip(source) {
@@ -224,7 +249,110 @@ where
                 }
             }
         }
-    })
+    });
+    let spread: Spread<T> = Box::new(move |workers, tokens, batch_size| {
+        (0..workers)
+            .map(|_| {
+                let (state, shared, tokens) =
+                    (spread_state.clone(), spread_shared.clone(), tokens.clone());
+                let job: Job<T> = Box::new(move |sink: &mut dyn Sink<T>, tally: &mut Tally| {
+                    read_shared(&state, &shared, tokens.as_ref(), batch_size, sink, tally)
+                });
+                job
+            })
+            .collect()
+    });
+    (job, spread)
+}
+
+/// One of the threads sharing the source: takes a window token (ordered
+/// mode), reads a batch under the lock, numbering its records and the
+/// batch, and runs it through its segment; until the source ends.
+fn read_shared<T, E, I>(
+    state: &Mutex<SourceState<I>>,
+    shared: &Shared,
+    tokens: Option<&Sender<()>>,
+    batch_size: usize,
+    sink: &mut dyn Sink<T>,
+    tally: &mut Tally,
+) where
+    I: Iterator<Item = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let name: Arc<str> = Arc::from("source");
+    let mut batch = Vec::with_capacity(batch_size.min(PREALLOC_ITEMS));
+    let mut errors: Vec<(u64, BoxError)> = Vec::new();
+    loop {
+        if shared.stopped() {
+            return;
+        }
+        // Blocks while the window is full, outside the lock.
+        if let Some(tokens) = tokens {
+            if tokens.send(()).is_err() {
+                return;
+            }
+        }
+        let (seq, ended) = {
+            let mut guard = state.lock();
+            let s = &mut *guard;
+            let Some(iter) = s.iter.as_mut() else {
+                return;
+            };
+            let mut ended = false;
+            while batch.len() + errors.len() < batch_size {
+                match catch_unwind(AssertUnwindSafe(|| iter.next())) {
+                    Ok(Some(record)) => {
+                        let position = s.position;
+                        s.position += 1;
+                        let c = &mut tally.source;
+                        c.received += 1;
+                        match record {
+                            Ok(item) => {
+                                c.emitted += 1;
+                                batch.push((position, item));
+                            }
+                            Err(e) => {
+                                c.failed += 1;
+                                errors.push((position, e.into()));
+                            }
+                        }
+                    }
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(panic) => {
+                        // The source is done for every thread; this one
+                        // dies as a source thread would.
+                        s.iter = None;
+                        drop(guard);
+                        resume_unwind(panic);
+                    }
+                }
+            }
+            if ended {
+                s.iter = None;
+            }
+            if batch.is_empty() && errors.is_empty() {
+                return;
+            }
+            s.seq += 1;
+            (s.seq - 1, ended)
+        };
+        for (position, error) in errors.drain(..) {
+            shared.report(Failure {
+                stage: name.clone(),
+                position,
+                error,
+            });
+        }
+        for (position, item) in batch.drain(..) {
+            sink.push(position, item);
+        }
+        if !sink.end_batch(seq) || ended {
+            return;
+        }
+    }
 }
 
 /// A worker's job at the start of a segment that reads from a queue: each
@@ -233,7 +361,7 @@ where
 /// so that the sender reuses them instead of allocating new ones.
 pub(crate) fn queue_job<T: Send + 'static>(
     rx: Receiver<Msg<T>>,
-    free: Option<crossbeam_channel::Sender<Vec<(u64, T)>>>,
+    free: Option<Sender<Vec<(u64, T)>>>,
     shared: Shared,
 ) -> Job<T> {
     Box::new(move |sink: &mut dyn Sink<T>, _tally: &mut Tally| {

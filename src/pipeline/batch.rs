@@ -1,3 +1,4 @@
+//! [`Batcher`]: groups a stream into batches by size or by age.
 use super::chunk::PREALLOC_ITEMS;
 use super::error::Error;
 use crate::clock::{duration_to_nanos, Clock, MonotonicClamp, SystemClock};

@@ -1,12 +1,14 @@
+//! [`Pipeline`]: the builder, its limits, and how a run is launched
+//! (stages fused into segments, threads spawned, or the whole run inline).
 use super::error::{BoxError, Error};
 #[cfg(feature = "serde")]
 use super::jsonl::JsonLines;
 use super::report::{Failure, RunReport};
 use super::running::Running;
-use super::stage::{run_source, run_worker, Counts, ErrorSink, Msg, Shared};
-use crate::clock::{Clock, SystemClock};
+use super::segment::{run_inline, Launch, Segment};
+use super::stage::{source_jobs, then_stage, ErrorSink, Job, Shared};
 use crate::sync::Mutex;
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::bounded;
 #[cfg(feature = "serde")]
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -14,8 +16,9 @@ use std::fmt;
 use std::ops::ControlFlow;
 #[cfg(feature = "serde")]
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 /// Queue capacity between two steps, in batches, unless
 /// [`Pipeline::capacity`] says otherwise.
@@ -50,17 +53,16 @@ fn at_most(parameter: &'static str, value: usize, max: usize) -> Result<(), Erro
     Ok(())
 }
 
-/// What starting a run builds up: the threads spawned so far.
-pub(crate) struct Launch {
-    capacity: usize,
-    batch_size: usize,
-    shared: Shared,
-    tokens: Option<Sender<()>>,
-    pub(crate) source: Option<JoinHandle<Counts>>,
-    pub(crate) stages: Vec<Vec<JoinHandle<Counts>>>,
+/// A launched run.
+enum Begun<T> {
+    Threads(Box<Running<T>>),
+    /// The whole run as one job for the calling thread, with the stages'
+    /// names and workers and the start time.
+    Inline(Job<T>, Vec<(Arc<str>, usize)>, Instant),
 }
 
-type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Receiver<Msg<T>>, Error> + Send>;
+/// Builds the run up to its open end when it starts.
+type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Segment<T>, Error> + Send>;
 
 /// A staged parallel pipeline: a source iterator, stages with their own
 /// worker threads, and a consumer, joined by bounded queues.
@@ -71,12 +73,17 @@ type Launcher<T> = Box<dyn FnOnce(&mut Launch) -> Result<Receiver<Msg<T>>, Error
 ///                        └──────────> error sink <────────┘
 /// ```
 ///
+/// Stages with equal worker counts (and one-worker stages right after the
+/// source) share threads unless [`fuse`](Self::fuse) is off: see the
+/// [module docs](super).
+///
 /// - **Constant memory**: every queue is bounded, so a fast source waits
 ///   for slow stages (backpressure). Records travel in batches of
 ///   `batch_size`; batches in flight never exceed the queue capacities
 ///   plus one per worker and one at the source (in ordered mode the
 ///   reorder window bounds them all, reorder buffer included), whatever
-///   the input size.
+///   the input size. Emptied batch buffers wait for reuse on a free list
+///   of at most `capacity` buffers per queue.
 /// - **Per record**, a stage function returns `Ok(Some(out))` to pass a
 ///   record on, `Ok(None)` to drop it, or `Err(e)` to fail it: the failure
 ///   goes to the error sink with the record's source position, and the run
@@ -114,6 +121,7 @@ pub struct Pipeline<T> {
     ordered: bool,
     window: Option<usize>,
     errors: Option<ErrorSink>,
+    fuse: bool,
 }
 
 impl<T> fmt::Debug for Pipeline<T> {
@@ -124,12 +132,14 @@ impl<T> fmt::Debug for Pipeline<T> {
             .field("batch_size", &self.batch_size)
             .field("ordered", &self.ordered)
             .field("reorder_window", &self.window)
+            .field("fuse", &self.fuse)
             .finish_non_exhaustive()
     }
 }
 
 impl<T: Send + 'static> Pipeline<T> {
-    /// A pipeline reading `source` on a thread of its own.
+    /// A pipeline reading `source`: on a thread of its own, or (with
+    /// [`fuse`](Self::fuse) on) in the first stage's workers.
     pub fn source<I>(source: I) -> Self
     where
         I: IntoIterator<Item = T>,
@@ -149,17 +159,13 @@ impl<T: Send + 'static> Pipeline<T> {
     {
         let source = source.into_iter();
         let launch: Launcher<T> = Box::new(move |ctx: &mut Launch| {
-            let (tx, rx) = bounded(ctx.capacity);
-            let tokens = ctx.tokens.take();
-            let (shared, batch_size) = (ctx.shared.clone(), ctx.batch_size);
-            let handle = thread::Builder::new()
-                .name("latchwork-pipeline-source".into())
-                .spawn(move || {
-                    run_source(source, tx, tokens, batch_size, shared, Arc::from("source"))
-                })
-                .map_err(Error::Spawn)?;
-            ctx.source = Some(handle);
-            Ok(rx)
+            let (job, spread) = source_jobs(source, ctx.shared.clone());
+            Ok(Segment {
+                jobs: vec![job],
+                at_source: true,
+                label: String::from("source"),
+                spread: Some(spread),
+            })
         });
         Pipeline {
             launch,
@@ -169,6 +175,7 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered: true,
             window: None,
             errors: None,
+            fuse: true,
         }
     }
 
@@ -191,26 +198,47 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered,
             window,
             errors,
+            fuse,
         } = self;
+        let index = stages.len();
         stages.push((name.clone(), workers));
+        let f = Arc::new(f);
         let launch: Launcher<U> = Box::new(move |ctx: &mut Launch| {
-            let rx = upstream(ctx)?;
-            let (tx, out) = bounded(ctx.capacity);
-            let f = Arc::new(f);
-            ctx.stages
-                .push(Vec::with_capacity(workers.min(MAX_WORKERS)));
-            for w in 0..workers {
-                let (rx, tx, f) = (rx.clone(), tx.clone(), Arc::clone(&f));
-                let (shared, name) = (ctx.shared.clone(), name.clone());
-                let handle = thread::Builder::new()
-                    .name(format!("latchwork-pipeline-{name}-{w}"))
-                    .spawn(move || run_worker(rx, tx, f, shared, name))
-                    .map_err(Error::Spawn)?;
-                if let Some(handles) = ctx.stages.last_mut() {
-                    handles.push(handle);
+            let mut segment = upstream(ctx)?;
+            match segment.spread.take() {
+                // A first stage of several workers: they read the source
+                // themselves, with no source thread and no queue.
+                Some(spread) if ctx.fuse && workers > 1 => {
+                    segment = Segment {
+                        jobs: spread(workers, ctx.tokens.take(), ctx.batch_size),
+                        at_source: false,
+                        label: String::new(),
+                        spread: None,
+                    };
                 }
+                _ if !ctx.fuse || segment.jobs.len() != workers => {
+                    segment = ctx.split(segment, workers)?;
+                }
+                _ => {}
             }
-            Ok(out)
+            let jobs = segment
+                .jobs
+                .into_iter()
+                .map(|job| {
+                    let (f, name, shared) = (f.clone(), name.clone(), ctx.shared.clone());
+                    then_stage(job, f, index, name, shared)
+                })
+                .collect();
+            let label = match segment.label.is_empty() {
+                true => name.to_string(),
+                false => format!("{}+{name}", segment.label),
+            };
+            Ok(Segment {
+                jobs,
+                at_source: segment.at_source,
+                label,
+                spread: None,
+            })
         });
         Pipeline {
             launch,
@@ -220,6 +248,7 @@ impl<T: Send + 'static> Pipeline<T> {
             ordered,
             window,
             errors,
+            fuse,
         }
     }
 
@@ -266,6 +295,21 @@ impl<T: Send + 'static> Pipeline<T> {
         self
     }
 
+    /// Whether stages may share threads (default `true`): consecutive
+    /// stages with the same number of workers run in the same threads, each
+    /// record going through all of them with no queue between; stages
+    /// with one worker right after the source run in the source's thread,
+    /// and the workers of a first stage with several read the source
+    /// themselves, a batch at a time, instead of a source thread.
+    /// Per-stage reports, failures and order are the same either way. With
+    /// `false` the source and every stage have threads of their own, so
+    /// that, say, two slow one-worker stages overlap (at the cost of a
+    /// thread hand-off per batch between them).
+    pub fn fuse(mut self, fuse: bool) -> Self {
+        self.fuse = fuse;
+        self
+    }
+
     /// In ordered mode, how many batches the source may run ahead of the
     /// oldest batch the consumer has not yet received; it bounds the
     /// reorder buffer and everything in flight. Default: the sum of the
@@ -289,6 +333,16 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Starts the threads and returns the output as an iterator. Dropping
     /// it early stops the run; [`Running::finish`] returns the report.
     pub fn start(self) -> Result<Running<T>, Error> {
+        match self.begin(false)? {
+            Begun::Threads(running) => Ok(*running),
+            Begun::Inline(..) => unreachable!("begin(false) starts threads"),
+        }
+    }
+
+    /// Checks the configuration and launches the run: on threads, or (with
+    /// `inline` and a run that fuses into the source's one thread) as a job
+    /// for the calling thread.
+    fn begin(self, inline: bool) -> Result<Begun<T>, Error> {
         if self.capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -321,8 +375,10 @@ impl<T: Send + 'static> Pipeline<T> {
                 .saturating_add(workers.saturating_add(1))
                 .min(MAX_REORDER_WINDOW),
         };
-        let started = SystemClock.now_nanos();
-        let (stop_tx, stop_rx) = bounded::<()>(1);
+        // `Instant`, not the crate's calibrated clock: its first reading in
+        // a process can take up to 200 ms, too much for a short run.
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
         let (tokens_tx, tokens_rx) = match self.ordered {
             true => {
                 let (tx, rx) = bounded(window);
@@ -333,33 +389,36 @@ impl<T: Send + 'static> Pipeline<T> {
         let mut ctx = Launch {
             capacity: self.capacity,
             batch_size: self.batch_size,
+            fuse: self.fuse,
             shared: Shared {
                 ordered: self.ordered,
                 errors: self.errors,
-                stop: stop_rx,
+                stop: stop.clone(),
             },
             tokens: tokens_tx,
-            source: None,
-            stages: Vec::new(),
+            threads: Vec::new(),
         };
-        let launched = (self.launch)(&mut ctx);
-        let stages = self
-            .stages
-            .into_iter()
-            .zip(ctx.stages)
-            .map(|((name, workers), handles)| (name, workers, handles))
-            .collect();
+        let launched = match (self.launch)(&mut ctx) {
+            Ok(segment) if inline && segment.at_source && segment.jobs.len() == 1 => {
+                if let Some(job) = segment.jobs.into_iter().next() {
+                    return Ok(Begun::Inline(job, self.stages, started));
+                }
+                unreachable!("one job")
+            }
+            Ok(segment) => ctx.close(segment),
+            Err(e) => Err(e),
+        };
         let running = Running::new(
             launched.as_ref().ok().cloned(),
             tokens_rx,
-            stop_tx,
+            stop,
             self.ordered,
-            ctx.source,
-            stages,
+            ctx.threads,
+            self.stages,
             started,
         );
         match launched {
-            Ok(_) => Ok(running),
+            Ok(_) => Ok(Begun::Threads(Box::new(running))),
             Err(e) => {
                 drop(running.finish()); // stops and joins what did start
                 Err(e)
@@ -370,17 +429,27 @@ impl<T: Send + 'static> Pipeline<T> {
     /// Runs to the end, or until `sink` returns [`ControlFlow::Break`],
     /// handing each output record to `sink` on the calling thread; returns
     /// the report once every thread has been joined.
+    ///
+    /// When every stage fuses into the source's thread (each has one
+    /// worker, and [`fuse`](Self::fuse) is on), there is nothing to run in
+    /// parallel with but the sink: the run then happens on the calling
+    /// thread, with no thread or queue at all, and a panic in the source
+    /// iterator is counted in [`RunReport::worker_panics`] as on a thread.
     pub fn run<F>(self, mut sink: F) -> Result<RunReport, Error>
     where
         F: FnMut(T) -> ControlFlow<()>,
     {
-        let mut running = self.start()?;
-        for item in running.by_ref() {
-            if sink(item).is_break() {
-                break;
+        match self.begin(true)? {
+            Begun::Threads(mut running) => {
+                for item in running.by_ref() {
+                    if sink(item).is_break() {
+                        break;
+                    }
+                }
+                Ok(running.finish())
             }
+            Begun::Inline(job, stages, started) => Ok(run_inline(job, stages, started, sink)),
         }
-        Ok(running.finish())
     }
 }
 

@@ -1,3 +1,4 @@
+//! [`ChunkExt::chunked`]: fixed-size chunks of any iterator.
 use super::error::Error;
 use std::iter::FusedIterator;
 

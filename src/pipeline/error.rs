@@ -1,3 +1,4 @@
+//! The errors of building or starting a chunker, batcher or pipeline.
 use std::fmt;
 
 /// A boxed error from a stage, a source or a reader: what a [`Failure`]

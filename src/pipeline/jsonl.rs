@@ -1,3 +1,5 @@
+//! [`JsonLines`]: a JSON-lines reader that skips blank lines and reports
+//! malformed ones with their line numbers.
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::fs::File;

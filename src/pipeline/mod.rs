@@ -17,12 +17,28 @@
 //!   and reporting malformed ones with their line numbers
 //!   ([`Pipeline::json_lines`] makes it a source).
 //!
-//! Records travel in batches (one channel operation per batch), each
-//! record with its source position for failure reports. Ordered mode
-//! numbers the batches; a batch that drops and failures empty still travels
-//! on as a hole so the consumer can move past its number, and the source
-//! may run at most a window of batches ahead of the consumer, which bounds
-//! the reorder buffer:
+//! Stages that can share threads do: consecutive stages with the same
+//! worker count form one *segment*, whose threads run each record through
+//! all of its stages with no queue between them (records are made and
+//! freed on one thread), and one-worker stages right after the source run
+//! on the source's thread. With one worker per stage, [`Pipeline::run`]
+//! therefore needs no thread at all and runs on the calling thread;
+//! [`Pipeline::fuse`]`(false)` gives every stage threads of its own again.
+//! Per-stage counts are kept per stage whatever the fusion.
+//!
+//! ```text
+//!  source + 1-worker stages ─q─> stages of w workers ─q─> stages of v ─q─> consumer
+//! ```
+//!
+//! Records travel between segments in batches (one channel operation per
+//! batch), each record with its source position for failure reports;
+//! emptied batch buffers go back to the queue's senders on a free list
+//! beside each queue, so buffers are not allocated on one thread and freed
+//! on another. Ordered mode numbers the batches at the source's segment; a
+//! batch that drops and failures empty still travels on as a hole so the
+//! consumer can move past its number, and the source may run at most a
+//! window of batches ahead of the consumer, which bounds the reorder
+//! buffer:
 //!
 //! ```text
 //!  source: fill batch, take window token, send (seq, [(pos, record)..])
@@ -30,8 +46,8 @@
 //!  sink:   buffer by seq, hand out seq == next, one token back per seq
 //! ```
 //!
-//! No atomics of its own: the threads talk only through
-//! `crossbeam-channel` queues, and counts come back when threads are joined.
+//! The threads talk through `crossbeam-channel` queues, plus one stop flag
+//! they poll (an `AtomicBool`); counts come back when threads are joined.
 mod batch;
 mod builder;
 mod chunk;
@@ -40,6 +56,7 @@ mod error;
 mod jsonl;
 mod report;
 mod running;
+mod segment;
 mod stage;
 
 pub use batch::{Batcher, Batches};

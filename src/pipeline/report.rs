@@ -1,3 +1,5 @@
+//! What a run reports: [`Failure`]s to the error sink, and the
+//! [`RunReport`] with one [`StageReport`] per stage.
 use super::error::BoxError;
 use std::fmt;
 use std::sync::Arc;

@@ -1,14 +1,14 @@
+//! [`Running`]: a started pipeline as an iterator over its output, which
+//! reorders batches in ordered mode and joins every thread at the end.
 use super::report::{RunReport, StageReport};
-use super::stage::{Counts, Msg};
-use crate::clock::{Clock, SystemClock};
+use super::stage::{Msg, Queue, Tally};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-type StageThreads = (Arc<str>, usize, Vec<JoinHandle<Counts>>);
+use std::time::Instant;
 
 /// A started [`Pipeline`](super::Pipeline): an iterator over its output.
 ///
@@ -18,10 +18,14 @@ type StageThreads = (Arc<str>, usize, Vec<JoinHandle<Counts>>);
 /// source's current `next()` call to return.
 pub struct Running<T> {
     rx: Option<Receiver<Msg<T>>>,
+    /// The last queue's free list: emptied batch buffers go back to the
+    /// threads that send on it.
+    free: Option<Sender<Vec<(u64, T)>>>,
     /// Ordered mode: one token per position the source has sent; taken back
     /// as the consumer moves past each position.
     tokens: Option<Receiver<()>>,
-    stop: Option<Sender<()>>,
+    /// Raised when the run stops, for the threads to poll.
+    stop: Arc<AtomicBool>,
     ordered: bool,
     /// Ordered mode: the sequence number of the next batch to hand out.
     next: u64,
@@ -29,12 +33,15 @@ pub struct Running<T> {
     buffer: BTreeMap<u64, Vec<(u64, T)>>,
     buffered: usize,
     peak_buffer: usize,
-    current: std::vec::IntoIter<(u64, T)>,
+    /// The batch being handed out, reversed (so `pop` hands out the next
+    /// record and the emptied buffer can go back to the free list).
+    current: Vec<(u64, T)>,
     emitted: u64,
     exhausted: bool,
-    source: Option<JoinHandle<Counts>>,
-    stages: Vec<StageThreads>,
-    started: u64,
+    threads: Vec<JoinHandle<Tally>>,
+    /// Each stage's name and workers.
+    stages: Vec<(Arc<str>, usize)>,
+    started: Instant,
     finished: Option<RunReport>,
 }
 
@@ -51,27 +58,29 @@ impl<T> fmt::Debug for Running<T> {
 
 impl<T> Running<T> {
     pub(crate) fn new(
-        rx: Option<Receiver<Msg<T>>>,
+        queue: Option<Queue<T>>,
         tokens: Option<Receiver<()>>,
-        stop: Sender<()>,
+        stop: Arc<AtomicBool>,
         ordered: bool,
-        source: Option<JoinHandle<Counts>>,
-        stages: Vec<StageThreads>,
-        started: u64,
+        threads: Vec<JoinHandle<Tally>>,
+        stages: Vec<(Arc<str>, usize)>,
+        started: Instant,
     ) -> Self {
+        let (rx, free) = queue.unzip();
         Running {
             exhausted: rx.is_none(),
             rx,
+            free,
             tokens,
-            stop: Some(stop),
+            stop,
             ordered,
             next: 0,
             buffer: BTreeMap::new(),
             buffered: 0,
             peak_buffer: 0,
-            current: Vec::new().into_iter(),
+            current: Vec::new(),
             emitted: 0,
-            source,
+            threads,
             stages,
             started,
             finished: None,
@@ -89,46 +98,35 @@ impl<T> Running<T> {
             return report.clone();
         }
         // Disconnect everything the threads may block on or poll.
-        self.stop = None;
+        // Relaxed: the flag publishes no data; a thread that reads it late
+        // stops a record or a batch later, and the disconnects below (which
+        // do synchronize) end every blocking wait.
+        self.stop.store(true, Ordering::Relaxed);
         self.rx = None;
+        self.free = None;
         self.tokens = None;
         let mut panics = 0;
-        let mut join = |h: JoinHandle<Counts>| {
-            h.join().unwrap_or_else(|_| {
-                panics += 1;
-                Counts::default()
-            })
-        };
-        let source = self.source.take().map(&mut join).unwrap_or_default();
-        let stages = std::mem::take(&mut self.stages)
-            .into_iter()
-            .map(|(name, workers, handles)| {
-                let mut c = Counts::default();
-                for h in handles {
-                    c.add(join(h));
-                }
-                StageReport {
-                    name: name.to_string(),
-                    workers,
-                    received: c.received,
-                    emitted: c.emitted,
-                    dropped: c.dropped,
-                    failed: c.failed,
-                }
-            })
-            .collect();
+        let mut total = Tally::default();
+        for h in std::mem::take(&mut self.threads) {
+            match h.join() {
+                Ok(tally) => total.add(&tally),
+                Err(_) => panics += 1,
+            }
+        }
+        let stages = stage_reports(std::mem::take(&mut self.stages), &mut total);
+        let source = total.source;
         let report = RunReport {
             read: source.received,
             source_failed: source.failed,
             stages,
             emitted: self.emitted,
-            elapsed: Duration::from_nanos(SystemClock.now_nanos().saturating_sub(self.started)),
-            stopped_early: !self.exhausted || self.current.len() > 0 || self.buffered > 0,
+            elapsed: self.started.elapsed(),
+            stopped_early: !self.exhausted || !self.current.is_empty() || self.buffered > 0,
             peak_reorder_buffer: self.peak_buffer,
             worker_panics: panics,
         };
         self.buffer.clear();
-        self.current = Vec::new().into_iter();
+        self.current = Vec::new();
         self.finished = Some(report.clone());
         report
     }
@@ -191,11 +189,16 @@ impl<T> Iterator for Running<T> {
 
     fn next(&mut self) -> Option<T> {
         loop {
-            if let Some((_, item)) = self.current.next() {
+            if let Some((_, item)) = self.current.pop() {
                 self.emitted += 1;
                 return Some(item);
             }
-            self.current = self.next_batch()?.into_iter();
+            let mut batch = self.next_batch()?;
+            batch.reverse();
+            let done = std::mem::replace(&mut self.current, batch);
+            if let (Some(free), true) = (&self.free, done.capacity() > 0) {
+                let _ = free.try_send(done);
+            }
         }
     }
 }
@@ -204,4 +207,23 @@ impl<T> Drop for Running<T> {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The per-stage reports from the counts of every thread.
+pub(crate) fn stage_reports(stages: Vec<(Arc<str>, usize)>, total: &mut Tally) -> Vec<StageReport> {
+    stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, workers))| {
+            let c = *total.stage(i);
+            StageReport {
+                name: name.to_string(),
+                workers,
+                received: c.received,
+                emitted: c.emitted,
+                dropped: c.dropped,
+                failed: c.failed,
+            }
+        })
+        .collect()
 }

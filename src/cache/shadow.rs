@@ -305,14 +305,17 @@ impl Shadows {
     /// Replays a sampled request for `hash`.
     pub(crate) fn record(&mut self, hash: u64) {
         self.sketch.increment(hash as u32);
-        let mut hit = [false; VARIANTS.len()];
-        for (h, s) in hit.iter_mut().zip(&mut self.shadows) {
-            *h = s.access(hash, &self.sketch);
+        let n = VARIANTS.len();
+        let mut hits = 0u32;
+        for (i, s) in self.shadows.iter_mut().enumerate() {
+            hits |= u32::from(s.access(hash, &self.sketch)) << i;
         }
-        let n = hit.len();
-        for (i, _) in hit.iter().enumerate().filter(|(_, &h)| h) {
-            for (j, _) in hit.iter().enumerate().filter(|(_, &h)| !h) {
-                self.beats[i * n + j] += 1.0;
+        // Most requests hit in every shadow or in none: nothing to count.
+        if hits != 0 && hits != (1 << n) - 1 {
+            for i in (0..n).filter(|i| hits >> i & 1 == 1) {
+                for j in (0..n).filter(|j| hits >> j & 1 == 0) {
+                    self.beats[i * n + j] += 1.0;
+                }
             }
         }
         self.seen += 1;

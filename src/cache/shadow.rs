@@ -113,9 +113,18 @@ const PROTECTED: u32 = 2;
 /// A key in a shadow: its hash, where it sits, and whether it was hit in
 /// the window (the admission tie rule of `Segment::admit`).
 struct Slot {
-    hash: u64,
-    list: u32,
+    /// The key's 32-bit hash (the sketch's), its identity here: among a
+    /// shadow's few hundred keys a collision is a rounding error.
+    hash: u32,
+    list: u8,
     window_hit: bool,
+}
+
+/// The table hash of a slot's 32-bit hash, spread over the 64 bits the
+/// table's buckets and tags are taken from.
+#[inline]
+fn table_hash(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// One shadow cache: the segment's policy over key hashes, unit weights.
@@ -145,10 +154,12 @@ impl Shadow {
         }
     }
 
-    fn find(&self, hash: u64) -> Option<u32> {
+    fn find(&self, hash: u32) -> Option<u32> {
         let arena = &self.arena;
         self.table
-            .find(hash, |&i| arena.get(i).is_some_and(|s| s.hash == hash))
+            .find(table_hash(hash), |&i| {
+                arena.get(i).is_some_and(|s| s.hash == hash)
+            })
             .copied()
     }
 
@@ -156,7 +167,7 @@ impl Shadow {
         let Some(s) = self.arena.get_mut(i) else {
             return;
         };
-        let old = std::mem::replace(&mut s.list, list);
+        let old = u32::from(std::mem::replace(&mut s.list, list as u8));
         match old {
             WINDOW => self.window -= 1,
             PROTECTED => self.protected -= 1,
@@ -174,20 +185,20 @@ impl Shadow {
         let Some(s) = self.arena.remove(i) else {
             return;
         };
-        match s.list {
+        match u32::from(s.list) {
             WINDOW => self.window -= 1,
             PROTECTED => self.protected -= 1,
             _ => {}
         }
-        if let Ok(e) = self.table.find_entry(s.hash, |&j| j == i) {
+        if let Ok(e) = self.table.find_entry(table_hash(s.hash), |&j| j == i) {
             e.remove();
         }
     }
 
     /// Replays one request (the sketch already counted it); true on a hit.
-    fn access(&mut self, hash: u64, sketch: &Sketch) -> bool {
+    fn access(&mut self, hash: u32, sketch: &Sketch) -> bool {
         if let Some(i) = self.find(hash) {
-            match self.arena.get(i).map(|s| s.list) {
+            match self.arena.get(i).map(|s| u32::from(s.list)) {
                 Some(WINDOW) => {
                     if let Some(s) = self.arena.get_mut(i) {
                         s.window_hit = true;
@@ -211,15 +222,16 @@ impl Shadow {
             WINDOW,
             Slot {
                 hash,
-                list: WINDOW,
+                list: WINDOW as u8,
                 window_hit: false,
             },
             usize::MAX,
         );
         self.window += 1;
         let arena = &self.arena;
-        self.table
-            .insert_unique(hash, i, |&j| arena.get(j).map_or(0, |s| s.hash));
+        self.table.insert_unique(table_hash(hash), i, |&j| {
+            arena.get(j).map_or(0, |s| table_hash(s.hash))
+        });
         while self.window > self.window_cap {
             let Some(c) = self.arena.front_of(WINDOW) else {
                 break;
@@ -239,10 +251,7 @@ impl Shadow {
             let (Some(cs), Some(vs)) = (self.arena.get(c), self.arena.get(v)) else {
                 continue;
             };
-            let (fc, fv) = (
-                sketch.frequency(cs.hash as u32),
-                sketch.frequency(vs.hash as u32),
-            );
+            let (fc, fv) = (sketch.frequency(cs.hash), sketch.frequency(vs.hash));
             if admits(fc, fv, cs.window_hit, self.margin) {
                 self.remove(v);
             } else {
@@ -287,7 +296,7 @@ impl Shadows {
         let entries = entries as usize;
         Shadows {
             shadows: VARIANTS.iter().map(|&v| Shadow::new(entries, v)).collect(),
-            sketch: sketch_for(entries, 8),
+            sketch: sketch_for(entries, 2),
             threshold,
             epoch: (entries as u64).max(EPOCH_MIN),
             seen: 0,
@@ -304,7 +313,8 @@ impl Shadows {
 
     /// Replays a sampled request for `hash`.
     pub(crate) fn record(&mut self, hash: u64) {
-        self.sketch.increment(hash as u32);
+        let hash = hash as u32;
+        self.sketch.increment(hash);
         let n = VARIANTS.len();
         let mut hits = 0u32;
         for (i, s) in self.shadows.iter_mut().enumerate() {
@@ -541,7 +551,7 @@ mod tests {
                 let mut sh = Shadow::new(cap, v);
                 let sketch = sketch_for(cap, 8);
                 for k in 0..(cap as u64 * 10) {
-                    sh.access(hash(k % (cap as u64 * 3)), &sketch);
+                    sh.access(hash(k % (cap as u64 * 3)) as u32, &sketch);
                     assert!(sh.arena.len() <= cap, "cap {cap} {v:?}");
                     assert!(sh.window <= sh.window_cap.max(1));
                     assert!(sh.protected <= sh.protected_cap);

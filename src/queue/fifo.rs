@@ -30,7 +30,7 @@
 //! the models explore it too, with the flag, the spill and the occupancy
 //! and park handshakes around it.
 use super::ring::Ring;
-use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::atomic::{fence, AtomicBool, Ordering};
 use crate::sync::Mutex;
 use crossbeam_utils::CachePadded;
 use std::collections::VecDeque;
@@ -84,6 +84,11 @@ impl<T> Fifo<T> {
         // concurrent with this push.
         self.spilling.store(true, Ordering::Release);
         spill.push_back(item);
+        drop(spill);
+        // SeqCst: the enqueue ends in a `SeqCst` operation whichever way it
+        // went (the ring's claim is a `SeqCst` RMW); the queue's push relies
+        // on it (`PriorityQueue::load_after_enqueue`). The rare path.
+        fence(Ordering::SeqCst);
     }
 
     /// Removes the oldest item, or `None` if there is none.

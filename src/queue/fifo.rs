@@ -156,10 +156,24 @@ impl<T> Fifo<T> {
     /// ring's check reads its head and tail, so after the caller's `SeqCst`
     /// fence it sees any push that claimed a slot before the pusher's own
     /// fence.
+    ///
+    /// `spilling` may stay set with nothing left (the refill in `pop_spill`
+    /// leaves it for a later pop to clear): then the spill is looked at
+    /// under its lock, and the ring after taking it, so a refill that
+    /// moved items is seen whole.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         // Acquire: as in `pop`.
-        self.ring.is_empty() && !self.spilling.load(Ordering::Acquire)
+        if !self.spilling.load(Ordering::Acquire) {
+            return self.ring.is_empty();
+        }
+        self.spill_is_empty()
+    }
+
+    #[cold]
+    fn spill_is_empty(&self) -> bool {
+        let spill = self.spill.lock();
+        spill.is_empty() && self.ring.is_empty()
     }
 
     /// Items held (a snapshot when other threads are at work).

@@ -15,16 +15,22 @@
 //! push sets `spilling` under the spill's lock and appends there; while
 //! `spilling` is set every push goes to the spill, so spilled items stay
 //! behind the ring's and ahead of later pushes, and a pop takes from the
-//! ring first. The pop that takes the spill's last item clears `spilling`
-//! under the same lock, and pushes return to the ring.
+//! ring first. A pop that finds the ring empty takes the spill's oldest
+//! item under its lock and moves the next ones into the ring (as many as
+//! fit), so the pops after it are lock-free again while a producer keeps
+//! the spill going (a task pool whose submitter outruns its workers lived
+//! in the spill's lock before). A pop that finds the ring and the spill
+//! empty, having moved nothing, clears `spilling` under the same lock, and
+//! pushes return to the ring.
 //!
 //! FIFO across the two halves: if `push(a)` returned before `push(b)` was
 //! called and `a` went to the spill, then `b`'s load of `spilling` happens
 //! after `a`'s store of it, so it reads `true` (or a later `false`, written
 //! only once the spill, `a` included, has been emptied); `b` queues behind
-//! `a` or `a` is already gone. Items never move from the spill to the ring,
-//! so a pop that finds the ring empty and then `spilling` clear has seen
-//! every item whose push returned before it was called.
+//! `a` or `a` is already gone. Items move from the spill to the ring only
+//! while `spilling` stays set (the refill), so a pop that finds the ring
+//! empty and then `spilling` clear has seen every item whose push returned
+//! before it was called.
 //!
 //! The ring is this crate's code on the `sync` shim, so under `--cfg loom`
 //! the models explore it too, with the flag, the spill and the occupancy
@@ -78,11 +84,16 @@ impl<T> Fifo<T> {
     #[cold]
     fn push_spill(&self, item: T) {
         let mut spill = self.spill.lock();
-        // Release: publishes the switch to pushes that load it (Acquire).
         // Set even if a pop cleared it while we waited for the lock: our
         // item then goes behind ring items pushed meanwhile, all of them
-        // concurrent with this push.
-        self.spilling.store(true, Ordering::Release);
+        // concurrent with this push. SeqCst RMW, not a Release store: it
+        // publishes the switch to pushes that load it (Acquire) and, as the
+        // ring's `SeqCst` claim does on the other path, it is the `SeqCst`
+        // operation the queue's push orders its later loads after
+        // (`PriorityQueue::load_after_enqueue`): what the occupancy clear
+        // and a waiter look at after their fences is this flag, and a pop
+        // that sees it takes the lock we hold until the item is in.
+        self.spilling.swap(true, Ordering::SeqCst);
         spill.push_back(item);
     }
 
@@ -111,9 +122,30 @@ impl<T> Fifo<T> {
             return Some(item);
         }
         let item = spill.pop_front();
-        if spill.is_empty() {
+        // Refill: the ring is empty (but for pushes that read `spilling`
+        // before it was set, concurrent with every spilled push), so the
+        // oldest spilled items move into it, in order, and the pops after
+        // this one take them lock-free instead of each taking this lock.
+        // Pushes keep going to the spill (`spilling` stays set), behind
+        // them: FIFO holds. `spilling` is cleared only by a pop that found
+        // the ring and the spill empty and moved nothing, so a pop that
+        // reads it clear (after finding the ring empty) has still seen
+        // every item whose push returned before it was called, and the
+        // occupancy clear's `is_empty` never misses a moved item (moved
+        // items keep the flag set until they are gone).
+        let mut moved = false;
+        while let Some(next) = spill.pop_front() {
+            match self.ring.push(next) {
+                Ok(()) => moved = true,
+                Err(back) => {
+                    spill.push_front(back);
+                    break;
+                }
+            }
+        }
+        if spill.is_empty() && !moved {
             // Release: pushes that read `false` go to the ring; nothing is
-            // left behind in the spill.
+            // left behind in the spill or moved ahead of them.
             self.spilling.store(false, Ordering::Release);
         }
         item
@@ -124,10 +156,24 @@ impl<T> Fifo<T> {
     /// ring's check reads its head and tail, so after the caller's `SeqCst`
     /// fence it sees any push that claimed a slot before the pusher's own
     /// fence.
+    ///
+    /// `spilling` may stay set with nothing left (the refill in `pop_spill`
+    /// leaves it for a later pop to clear): then the spill is looked at
+    /// under its lock, and the ring after taking it, so a refill that
+    /// moved items is seen whole.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         // Acquire: as in `pop`.
-        self.ring.is_empty() && !self.spilling.load(Ordering::Acquire)
+        if !self.spilling.load(Ordering::Acquire) {
+            return self.ring.is_empty();
+        }
+        self.spill_is_empty()
+    }
+
+    #[cold]
+    fn spill_is_empty(&self) -> bool {
+        let spill = self.spill.lock();
+        spill.is_empty() && self.ring.is_empty()
     }
 
     /// Items held (a snapshot when other threads are at work).

@@ -224,15 +224,13 @@ impl<T> PriorityQueue<T> {
             self.used.fetch_or(bit, Ordering::Relaxed);
         }
         self.levels[level].push(item);
-        // SeqCst fence: orders the enqueue above before the load of
-        // `occupied` below, against the fence in `clear_levels` (between its
-        // fetch_and and its second look at the level): either that look
-        // sees our item and re-sets the bit, or our load sees the bit clear
-        // and we set it. It is also the notifier half of the wait queue's
-        // handshake.
-        fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence; only decides whether to set.
-        if self.occupied.load(Ordering::Relaxed) & bit == 0 {
+        // The enqueue above must be ordered before the load of `occupied`
+        // below, against the fence in `clear_levels` (between its fetch_and
+        // and its second look at the level): either that look sees our item
+        // and re-sets the bit, or our load sees the bit clear and we set
+        // it. The same order, against the waiter's fence, is the notifier
+        // half of the wait queue's handshake. See `load_after_enqueue`.
+        if self.load_after_enqueue(&self.occupied) & bit == 0 {
             // Release: a popper that reads the bit (Acquire) then sees the
             // item in the FIFO.
             self.occupied.fetch_or(bit, Ordering::Release);
@@ -240,9 +238,57 @@ impl<T> PriorityQueue<T> {
             // load of the waiter count: a fence of its own.
             self.wait.notify_one();
         } else {
-            self.wait.notify_one_fenced();
+            self.notify_after_enqueue();
         }
         Ok(())
+    }
+
+    /// Loads `word` ordered after the enqueue just made, as a `SeqCst`
+    /// fence between them would order it (the store-buffering pattern of
+    /// the module doc, against the fence in `clear_levels` or in the wait
+    /// queue's waiter).
+    ///
+    /// Without loom: a `SeqCst` load. The enqueue ended in a `SeqCst`
+    /// read-modify-write (the ring's claim of `tail`) or in a `SeqCst`
+    /// fence (`Fifo::push_spill`), and in the C++20 model Rust uses a
+    /// `SeqCst` fence on the other side that happens before a load reading
+    /// an older value than that RMW precedes the RMW in the single total
+    /// order, which precedes this `SeqCst` load; so the two sides cannot
+    /// both miss each other. On x86 the load is a plain `mov` where the
+    /// fence was a locked instruction that waited for the stamp store to
+    /// drain (cachegrind and perf: the fence was the costliest step of a
+    /// push on a nearly empty queue).
+    ///
+    /// Under loom: the fence and a `Relaxed` load, because loom models
+    /// `SeqCst` accesses as `AcqRel` and would report the pattern as a
+    /// race (it models `SeqCst` fences exactly); the models therefore
+    /// check the fence form of the same handshake.
+    #[inline]
+    fn load_after_enqueue(&self, word: &AtomicU64) -> u64 {
+        #[cfg(loom)]
+        {
+            fence(Ordering::SeqCst);
+            // Relaxed: ordered by the fence just above.
+            word.load(Ordering::Relaxed)
+        }
+        #[cfg(not(loom))]
+        {
+            word.load(Ordering::SeqCst)
+        }
+    }
+
+    /// The wait queue's notify for a push whose enqueue is ordered as
+    /// `load_after_enqueue` describes.
+    #[inline]
+    fn notify_after_enqueue(&self) {
+        // Under loom `load_after_enqueue` issued the fence: the notifier
+        // half of the handshake is done. Without loom the waiter count is
+        // loaded `SeqCst`, after the enqueue's `SeqCst` claim (or fence),
+        // for the same reason as there.
+        #[cfg(loom)]
+        self.wait.notify_one_fenced();
+        #[cfg(not(loom))]
+        self.wait.notify_one_seqcst();
     }
 
     /// Removes the most urgent item (the oldest of its level), or returns
@@ -267,21 +313,25 @@ impl<T> PriorityQueue<T> {
         } else {
             self.used.load(Ordering::Relaxed)
         };
-        // Set bits whose level this pop found empty.
+        // Set bits whose level this pop found empty, and how many (a
+        // counter: `count_ones` is a dozen instructions without `popcnt`).
         let mut stale = 0u64;
+        let mut stale_count = 0u32;
         let mut rest = candidates;
         while rest != 0 {
             let level = rest.trailing_zeros() as usize;
             rest &= rest - 1;
             if let Some(item) = self.levels[level].pop() {
-                if stale.count_ones() >= STALE_LIMIT {
+                if stale_count >= STALE_LIMIT {
                     self.clear_levels(stale);
                 }
                 return Some((Level::from_index(level), item));
             }
-            stale |= word & (1 << level);
+            let bit = word & (1 << level);
+            stale |= bit;
+            stale_count += u32::from(bit != 0);
         }
-        if stale.count_ones() >= STALE_LIMIT {
+        if stale_count >= STALE_LIMIT {
             self.clear_levels(stale);
         }
         None

@@ -39,9 +39,19 @@ struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+/// `head` and `tail` on one line (padded off the rest): a pop of an empty
+/// ring, the probe a priority queue makes of each level above the one it
+/// takes from, then reads one line instead of two, and a push or pop of a
+/// nearly empty ring reads the other end where it writes its own. A deep
+/// ring pays little for it: the empty check of every pop already reads
+/// `tail`, so pushers and poppers passed that line back and forth anyway.
+struct Ends {
+    head: AtomicUsize,
+    tail: AtomicUsize,
+}
+
 pub(crate) struct Ring<T> {
-    head: CachePadded<AtomicUsize>,
-    tail: CachePadded<AtomicUsize>,
+    ends: CachePadded<Ends>,
     slots: Box<[Slot<T>]>,
     one_lap: usize,
 }
@@ -59,8 +69,10 @@ impl<T> Ring<T> {
         let capacity = capacity.max(1);
         let one_lap = (capacity + 1).next_power_of_two();
         Ring {
-            head: CachePadded::new(AtomicUsize::new(0)),
-            tail: CachePadded::new(AtomicUsize::new(0)),
+            ends: CachePadded::new(Ends {
+                head: AtomicUsize::new(0),
+                tail: AtomicUsize::new(0),
+            }),
             slots: (0..capacity)
                 .map(|i| Slot {
                     stamp: AtomicUsize::new(i),
@@ -91,7 +103,7 @@ impl<T> Ring<T> {
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
         let mut spin = SpinWait::new();
         // Relaxed: a guess, checked against the slot's stamp and by the CAS.
-        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut tail = self.ends.tail.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[tail & (self.one_lap - 1)];
             // Acquire: pairs with the Release stamp store of the pop that
@@ -100,7 +112,7 @@ impl<T> Ring<T> {
             if stamp == tail {
                 // SeqCst: the claim is what `is_empty` and the occupancy
                 // clear look for after their fences.
-                match self.tail.compare_exchange_weak(
+                match self.ends.tail.compare_exchange_weak(
                     tail,
                     self.next(tail),
                     Ordering::SeqCst,
@@ -126,19 +138,19 @@ impl<T> Ring<T> {
                 // has claimed it since.
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence.
-                let head = self.head.load(Ordering::Relaxed);
+                let head = self.ends.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(value);
                 }
                 spin.backoff();
                 // Relaxed: as above.
-                tail = self.tail.load(Ordering::Relaxed);
+                tail = self.ends.tail.load(Ordering::Relaxed);
             } else {
                 // A pop claimed the slot and has not released it yet (or our
                 // `tail` is stale): wait, yielding, for it may be preempted.
                 spin.nap();
                 // Relaxed: as above.
-                tail = self.tail.load(Ordering::Relaxed);
+                tail = self.ends.tail.load(Ordering::Relaxed);
             }
         }
     }
@@ -146,20 +158,21 @@ impl<T> Ring<T> {
     /// Removes the oldest value, or returns `None` if the ring is empty.
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
-        if self.is_empty() {
-            // Two loads; the loop's empty path costs a fence.
+        // `is_empty` inline (two loads; the loop's empty path costs a
+        // fence), keeping `head` as the loop's first guess.
+        // SeqCst (both): as in `is_empty`.
+        let mut head = self.ends.head.load(Ordering::SeqCst);
+        if head == self.ends.tail.load(Ordering::SeqCst) {
             return None;
         }
         let mut spin = SpinWait::new();
-        // Relaxed: a guess, checked against the slot's stamp and by the CAS.
-        let mut head = self.head.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[head & (self.one_lap - 1)];
             // Acquire: pairs with the push's Release stamp store, so the
             // value is written.
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == head + 1 {
-                match self.head.compare_exchange_weak(
+                match self.ends.head.compare_exchange_weak(
                     head,
                     self.next(head),
                     Ordering::SeqCst,
@@ -183,7 +196,7 @@ impl<T> Ring<T> {
             } else if stamp == head {
                 fence(Ordering::SeqCst);
                 // Relaxed: ordered by the fence.
-                let tail = self.tail.load(Ordering::Relaxed);
+                let tail = self.ends.tail.load(Ordering::Relaxed);
                 if tail == head {
                     return None;
                 }
@@ -192,12 +205,12 @@ impl<T> Ring<T> {
                 // spins (see the module doc).
                 spin.nap();
                 // Relaxed: as above.
-                head = self.head.load(Ordering::Relaxed);
+                head = self.ends.head.load(Ordering::Relaxed);
             } else {
                 // Our `head` is stale (another pop took the slot).
                 spin.backoff();
                 // Relaxed: as above.
-                head = self.head.load(Ordering::Relaxed);
+                head = self.ends.head.load(Ordering::Relaxed);
             }
         }
     }
@@ -208,17 +221,17 @@ impl<T> Ring<T> {
     /// a push that returned before this call is always seen.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        let head = self.head.load(Ordering::SeqCst);
-        let tail = self.tail.load(Ordering::SeqCst);
+        let head = self.ends.head.load(Ordering::SeqCst);
+        let tail = self.ends.tail.load(Ordering::SeqCst);
         head == tail
     }
 
     /// Values held (a snapshot when other threads are at work).
     pub(crate) fn len(&self) -> usize {
         loop {
-            let tail = self.tail.load(Ordering::SeqCst);
-            let head = self.head.load(Ordering::SeqCst);
-            if self.tail.load(Ordering::SeqCst) == tail {
+            let tail = self.ends.tail.load(Ordering::SeqCst);
+            let head = self.ends.head.load(Ordering::SeqCst);
+            if self.ends.tail.load(Ordering::SeqCst) == tail {
                 let (hi, ti) = (head & (self.one_lap - 1), tail & (self.one_lap - 1));
                 return if hi < ti {
                     ti - hi
@@ -306,8 +319,8 @@ mod miri_tests {
     /// the empty ones (stamp = position) complete one lap.
     fn check_stamps<T>(ring: &Ring<T>) {
         // Relaxed: no other thread is at work.
-        let head = ring.head.load(Ordering::Relaxed);
-        let tail = ring.tail.load(Ordering::Relaxed);
+        let head = ring.ends.head.load(Ordering::Relaxed);
+        let tail = ring.ends.tail.load(Ordering::Relaxed);
         let len = ring.len();
         let mut pos = head;
         for i in 0..ring.capacity() {

@@ -131,9 +131,24 @@ impl WaitQueue {
     /// [`notify_one`](Self::notify_one) for a caller that has issued a
     /// `fence(SeqCst)` after its change (the notifier half of the handshake
     /// is then already done).
+    #[cfg(loom)]
     #[inline]
     pub(crate) fn notify_one_fenced(&self) {
         self.notify_fenced(true);
+    }
+
+    /// [`notify_one`](Self::notify_one) for a caller whose change ended in
+    /// a `SeqCst` read-modify-write or fence: the waiter count is loaded
+    /// `SeqCst`, which in the C++20 model is ordered against the waiter's
+    /// fence as the notifier's fence would be (the queue's push explains
+    /// the pattern). Not under loom, which models `SeqCst` accesses as
+    /// `AcqRel`; callers there fence and use `notify_one_fenced`.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn notify_one_seqcst(&self) {
+        if self.waiters.load(Ordering::SeqCst) != 0 {
+            self.notify_slow(true);
+        }
     }
 
     #[inline]

@@ -98,7 +98,7 @@ pub(crate) fn admits(fc: u8, fv: u8, window_hit: bool, margin: u8) -> bool {
 }
 /// The most entries a shadow holds; the sampling rate scales a larger
 /// cache down to this.
-const SHADOW_ENTRIES: u64 = 768;
+const SHADOW_ENTRIES: u64 = 384;
 /// The fewest replayed requests per epoch.
 const EPOCH_MIN: u64 = 256;
 /// Each epoch's end multiplies the pairwise counts by this.

@@ -74,10 +74,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 /// `shadow.rs`).
 pub(crate) struct Adaptive {
     pub(crate) word: crate::sync::Arc<AtomicU64>,
-    pub(super) shadows: Mutex<Shadows>,
-    /// Set while a replay holds `shadows`: a hint that lets other samples
-    /// drop without touching the mutex's line with a read-modify-write.
-    pub(super) busy: AtomicBool,
+    /// What a replay writes, on lines of its own: every `get` reads
+    /// `threshold`, and a replay's writes next to it would cost every
+    /// other core a miss on its next `get`.
+    pub(super) replay: CachePadded<Replay>,
     /// The shadows' sampling threshold, read without the lock. Relaxed
     /// everywhere: a self-contained value; a sample judged by the old one
     /// is harmless.
@@ -88,6 +88,14 @@ pub(crate) struct Adaptive {
     pub(super) basis: Option<AtomicU64>,
 }
 
+/// The adaptive window's replay state: the shadows and their busy hint.
+pub(crate) struct Replay {
+    pub(super) shadows: Mutex<Shadows>,
+    /// Set while a replay holds `shadows`: a hint that lets other samples
+    /// drop without touching the mutex's line with a read-modify-write.
+    pub(super) busy: AtomicBool,
+}
+
 impl Adaptive {
     pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
         // A weighted cache starts from one entry and grows its shadows
@@ -96,8 +104,10 @@ impl Adaptive {
         Adaptive {
             word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::VARIANTS[0]))),
             threshold: AtomicU32::new(shadows.threshold()),
-            shadows: Mutex::new(shadows),
-            busy: AtomicBool::new(false),
+            replay: CachePadded::new(Replay {
+                shadows: Mutex::new(shadows),
+                busy: AtomicBool::new(false),
+            }),
             basis: weighted.then(|| AtomicU64::new(1)),
         }
     }

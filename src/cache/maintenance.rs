@@ -36,20 +36,20 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     fn replay(&self, a: &Adaptive, hash: u64) {
         // Relaxed: a hint only (the mutex decides); a stale `false` costs a
         // failed try-lock, a stale `true` one dropped sample.
-        if a.busy.load(Ordering::Relaxed) {
+        if a.replay.busy.load(Ordering::Relaxed) {
             return;
         }
-        let Some(mut s) = a.shadows.try_lock() else {
+        let Some(mut s) = a.replay.shadows.try_lock() else {
             return;
         };
         // Relaxed: as above.
-        a.busy.store(true, Ordering::Relaxed);
+        a.replay.busy.store(true, Ordering::Relaxed);
         s.record(hash);
         if let Some(v) = s.take_choice() {
             // Relaxed: see `Segment::shared_window`.
             a.word.store(shadow::to_word(v), Ordering::Relaxed);
         }
-        a.busy.store(false, Ordering::Relaxed);
+        a.replay.busy.store(false, Ordering::Relaxed);
     }
 
     /// Resizes a weighted cache's shadows for about `held` entries (their
@@ -61,7 +61,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let Some(a) = &self.adaptive else {
             return;
         };
-        let (Some(basis), Some(mut s)) = (&a.basis, a.shadows.try_lock()) else {
+        let (Some(basis), Some(mut s)) = (&a.basis, a.replay.shadows.try_lock()) else {
             return;
         };
         let mut fresh = shadow::Shadows::new(held.max(1));
@@ -75,7 +75,9 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// The window share now (`None` without an adaptive window).
     #[cfg(feature = "serde")]
     pub(super) fn window_share(&self) -> Option<f64> {
-        self.adaptive.as_ref().map(|a| a.shadows.lock().share())
+        self.adaptive
+            .as_ref()
+            .map(|a| a.replay.shadows.lock().share())
     }
 
     /// Puts the adaptive window at the shadows' share nearest to `share`
@@ -83,7 +85,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     #[cfg(feature = "serde")]
     pub(super) fn resume_window(&self, share: f64) {
         if let Some(a) = &self.adaptive {
-            let v = a.shadows.lock().resume(share);
+            let v = a.replay.shadows.lock().resume(share);
             // Relaxed: see `Segment::shared_window`.
             a.word.store(shadow::to_word(v), Ordering::Relaxed);
         }

@@ -27,25 +27,24 @@ fn keys(n: usize, seed: u64) -> Vec<u64> {
         .collect()
 }
 
-fn mixed<Q: Send + Sync + 'static>(
-    q: Arc<Q>,
+/// Runs `body(t, keys)` on `threads` threads released together, each with
+/// its own key stream (drawn before the release, from `seed + t`); returns
+/// the wall time from the release to the last join.
+fn together(
     threads: usize,
     ops: usize,
-    pair: fn(&Q, u64),
+    seed: u64,
+    body: impl Fn(usize, Vec<u64>) + Send + Sync + 'static,
 ) -> Duration {
-    let streams: Vec<_> = (0..threads)
-        .map(|t| keys(ops, 0x9_0000 + t as u64))
-        .collect();
+    let body = Arc::new(body);
     let start = Arc::new(std::sync::Barrier::new(threads + 1));
-    let hs: Vec<_> = streams
-        .into_iter()
-        .map(|s| {
-            let (q, start) = (q.clone(), start.clone());
+    let hs: Vec<_> = (0..threads)
+        .map(|t| {
+            let (body, start) = (body.clone(), start.clone());
+            let s = keys(ops, seed + t as u64);
             std::thread::spawn(move || {
                 start.wait();
-                for k in s {
-                    pair(&q, k);
-                }
+                body(t, s);
             })
         })
         .collect();
@@ -55,6 +54,20 @@ fn mixed<Q: Send + Sync + 'static>(
         h.join().unwrap();
     }
     t0.elapsed()
+}
+
+/// pq-mixed: each thread alternates push and pop (`pair`).
+fn mixed<Q: Send + Sync + 'static>(
+    q: Arc<Q>,
+    threads: usize,
+    ops: usize,
+    pair: fn(&Q, u64),
+) -> Duration {
+    together(threads, ops, 0x9_0000, move |_, s| {
+        for k in s {
+            pair(&q, k);
+        }
+    })
 }
 
 /// pq-backlog: 10,000 prefilled; 1 thread alternates, else half push and
@@ -70,38 +83,24 @@ fn backlog<Q: Send + Sync + 'static>(
         push(&q, k);
     }
     let q = Arc::new(q);
-    let start = Arc::new(std::sync::Barrier::new(threads + 1));
-    let hs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (q, start) = (q.clone(), start.clone());
-            let s = keys(ops, 0xB_0000 + t as u64);
-            std::thread::spawn(move || {
-                start.wait();
-                if threads == 1 {
-                    for k in s.into_iter().step_by(2) {
-                        push(&q, k);
-                        black_box(pop(&q));
-                    }
-                } else if t < threads / 2 {
-                    for k in s {
-                        push(&q, k);
-                    }
-                } else {
-                    for _ in 0..s.len() {
-                        while black_box(pop(&q)).is_none() {
-                            std::thread::yield_now();
-                        }
-                    }
+    together(threads, ops, 0xB_0000, move |t, s| {
+        if threads == 1 {
+            for k in s.into_iter().step_by(2) {
+                push(&q, k);
+                black_box(pop(&q));
+            }
+        } else if t < threads / 2 {
+            for k in s {
+                push(&q, k);
+            }
+        } else {
+            for _ in 0..s.len() {
+                while black_box(pop(&q)).is_none() {
+                    std::thread::yield_now();
                 }
-            })
-        })
-        .collect();
-    let t0 = Instant::now();
-    start.wait();
-    for h in hs {
-        h.join().unwrap();
-    }
-    t0.elapsed()
+            }
+        }
+    })
 }
 
 /// pq-burst: rounds of 1,000 pushes then 1,000 pops (1 thread: both; 2:
@@ -114,44 +113,30 @@ fn burst<Q: Send + Sync + 'static>(
     pop: fn(&Q) -> Option<u64>,
 ) -> Duration {
     let q = Arc::new(q);
-    let popped = Arc::new(AtomicU64::new(0));
+    let popped = AtomicU64::new(0);
     let rounds = ops / 1000;
-    let start = Arc::new(std::sync::Barrier::new(threads + 1));
-    let hs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (q, start, popped) = (q.clone(), start.clone(), popped.clone());
-            let s = keys(ops, 0xB_0000 + t as u64);
-            std::thread::spawn(move || {
-                start.wait();
-                for r in 0..rounds {
-                    if threads == 1 || t == 0 {
-                        if threads > 1 {
-                            while popped.load(Ordering::Acquire) < (r * 1000) as u64 {
-                                std::thread::yield_now();
-                            }
-                        }
-                        for &k in &s[r * 1000..(r + 1) * 1000] {
-                            push(&q, k);
-                        }
-                    }
-                    if threads == 1 || t == 1 {
-                        for _ in 0..1000 {
-                            while black_box(pop(&q)).is_none() {
-                                std::thread::yield_now();
-                            }
-                            popped.fetch_add(1, Ordering::Release);
-                        }
+    together(threads, ops, 0xB_0000, move |t, s| {
+        for r in 0..rounds {
+            if threads == 1 || t == 0 {
+                if threads > 1 {
+                    while popped.load(Ordering::Acquire) < (r * 1000) as u64 {
+                        std::thread::yield_now();
                     }
                 }
-            })
-        })
-        .collect();
-    let t0 = Instant::now();
-    start.wait();
-    for h in hs {
-        h.join().unwrap();
-    }
-    t0.elapsed()
+                for &k in &s[r * 1000..(r + 1) * 1000] {
+                    push(&q, k);
+                }
+            }
+            if threads == 1 || t == 1 {
+                for _ in 0..1000 {
+                    while black_box(pop(&q)).is_none() {
+                        std::thread::yield_now();
+                    }
+                    popped.fetch_add(1, Ordering::Release);
+                }
+            }
+        }
+    })
 }
 
 fn heap_push(q: &Heap, k: u64) {

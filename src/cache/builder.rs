@@ -1,4 +1,5 @@
-use super::engine::{Adaptive, Cache, Config, Listener, Shard, Weigher};
+use super::engine::{Cache, Config, Listener, Shard, Weigher};
+use super::maintenance::Adaptive;
 use super::segment::{Limits, Segment};
 use super::{Error, Policy, RemovalCause};
 use crate::arena::Arena;

@@ -10,16 +10,16 @@
 //! Each shard's state is a `Segment` (`segment.rs`).
 use super::builder::CacheBuilder;
 use super::expiry::{EXPIRE_BUDGET, NEVER};
+use super::maintenance::Adaptive;
 use super::read_buffer::{ReadBuffer, Recorded};
 use super::refresh::RefreshLink;
 use super::segment::{Removals, Segment};
-use super::shadow::{self, Shadows};
 use super::{CacheStats, Policy, RemovalCause};
 use crate::clock::{duration_to_nanos, Clock, SystemClock};
 use crate::counter::StripedCounters;
 use crate::shard;
-use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use crate::sync::{Mutex, RwLock, RwLockWriteGuard};
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{RwLock, RwLockWriteGuard};
 use crate::DefaultHashBuilder;
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
@@ -66,50 +66,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let mut seg = self.seg.write();
         self.reads.drain(|i| seg.on_hit(i));
         seg
-    }
-}
-
-/// The adaptive window of a bounded TinyLFU cache: the shadow caches
-/// that choose it and the share word they publish to the shards (see
-/// `shadow.rs`).
-pub(crate) struct Adaptive {
-    pub(crate) word: crate::sync::Arc<AtomicU64>,
-    /// What a replay writes, on lines of its own: every `get` reads
-    /// `threshold`, and a replay's writes next to it would cost every
-    /// other core a miss on its next `get`.
-    pub(super) replay: CachePadded<Replay>,
-    /// The shadows' sampling threshold, read without the lock. Relaxed
-    /// everywhere: a self-contained value; a sample judged by the old one
-    /// is harmless.
-    pub(super) threshold: AtomicU32,
-    /// With a weigher, the entry count the shadows are sized for: the
-    /// capacity counts weight, so the shadows follow the entries held
-    /// instead (see `resize_shadows`). `None` without a weigher.
-    pub(super) basis: Option<AtomicU64>,
-}
-
-/// The adaptive window's replay state: the shadows and their busy hint.
-pub(crate) struct Replay {
-    pub(super) shadows: Mutex<Shadows>,
-    /// Set while a replay holds `shadows`: a hint that lets other samples
-    /// drop without touching the mutex's line with a read-modify-write.
-    pub(super) busy: AtomicBool,
-}
-
-impl Adaptive {
-    pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
-        // A weighted cache starts from one entry and grows its shadows
-        // with the entries it holds.
-        let shadows = Shadows::new(if weighted { 1 } else { capacity });
-        Adaptive {
-            word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::VARIANTS[0]))),
-            threshold: AtomicU32::new(shadows.threshold()),
-            replay: CachePadded::new(Replay {
-                shadows: Mutex::new(shadows),
-                busy: AtomicBool::new(false),
-            }),
-            basis: weighted.then(|| AtomicU64::new(1)),
-        }
     }
 }
 
@@ -422,14 +378,7 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
         let (deadline, hard) = self.deadlines(now, ttl);
         seg.expire(now, EXPIRE_BUDGET, &self.hasher, out);
         let stored = seg.upsert(hash, key, value, weight, deadline, hard, &self.hasher, out);
-        if let Some(basis) = self.adaptive.as_ref().and_then(|a| a.basis.as_ref()) {
-            let held = (seg.len() as u64).saturating_mul(self.shards.len() as u64);
-            // Relaxed: see `Adaptive::basis`'s users in `resize_shadows`.
-            let b = basis.load(Ordering::Relaxed);
-            if held > b.saturating_mul(2) || held.saturating_mul(2) < b {
-                self.resize_shadows(held);
-            }
-        }
+        self.track_entries(seg.len());
         if let (Some(i), Some(_)) = (stored, self.config.refresh) {
             seg.set_written(i, now);
         }

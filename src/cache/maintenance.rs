@@ -5,16 +5,60 @@
 //! More methods of `Cache` (defined in `engine.rs`); the writes of
 //! `engine.rs` and `load.rs` call `account` and `notify` after
 //! their shard's lock is released.
-use super::engine::{
-    Adaptive, Cache, EVICTIONS, EXPIRATIONS, INVALIDATIONS, LISTENER_PANICS, REPLACEMENTS,
-};
+use super::engine::{Cache, EVICTIONS, EXPIRATIONS, INVALIDATIONS, LISTENER_PANICS, REPLACEMENTS};
 use super::segment::{Removals, Segment};
-use super::shadow;
+use super::shadow::{self, Shadows};
 use super::RemovalCause;
 use crate::clock::Clock;
-use crate::sync::atomic::Ordering;
+use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::sync::Mutex;
+use crossbeam_utils::CachePadded;
 use std::hash::{BuildHasher, Hash};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The adaptive window of a bounded TinyLFU cache: the shadow caches
+/// that choose it and the share word they publish to the shards (see
+/// `shadow.rs`).
+pub(crate) struct Adaptive {
+    pub(crate) word: crate::sync::Arc<AtomicU64>,
+    /// What a replay writes, on lines of its own: every `get` reads
+    /// `threshold`, and a replay's writes next to it would cost every
+    /// other core a miss on its next `get`.
+    pub(super) replay: CachePadded<Replay>,
+    /// The shadows' sampling threshold, read without the lock. Relaxed
+    /// everywhere: a self-contained value; a sample judged by the old one
+    /// is harmless.
+    pub(super) threshold: AtomicU32,
+    /// With a weigher, the entry count the shadows are sized for: the
+    /// capacity counts weight, so the shadows follow the entries held
+    /// instead (see `resize_shadows`). `None` without a weigher.
+    pub(super) basis: Option<AtomicU64>,
+}
+
+/// The adaptive window's replay state: the shadows and their busy hint.
+pub(crate) struct Replay {
+    pub(super) shadows: Mutex<Shadows>,
+    /// Set while a replay holds `shadows`: a hint that lets other samples
+    /// drop without touching the mutex's line with a read-modify-write.
+    pub(super) busy: AtomicBool,
+}
+
+impl Adaptive {
+    pub(crate) fn new(capacity: u64, weighted: bool) -> Self {
+        // A weighted cache starts from one entry and grows its shadows
+        // with the entries it holds.
+        let shadows = Shadows::new(if weighted { 1 } else { capacity });
+        Adaptive {
+            word: crate::sync::Arc::new(AtomicU64::new(shadow::to_word(shadow::VARIANTS[0]))),
+            threshold: AtomicU32::new(shadows.threshold()),
+            replay: CachePadded::new(Replay {
+                shadows: Mutex::new(shadows),
+                busy: AtomicBool::new(false),
+            }),
+            basis: weighted.then(|| AtomicU64::new(1)),
+        }
+    }
+}
 
 impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
     /// Replays a request for `hash` in the window's shadow caches when
@@ -50,6 +94,21 @@ impl<K: Hash + Eq, V, S: BuildHasher, C: Clock> Cache<K, V, S, C> {
             a.word.store(shadow::to_word(v), Ordering::Relaxed);
         }
         a.replay.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// A weighted cache's writer, after a write left its shard holding
+    /// `len` entries: resizes the shadows when the entries held (estimated
+    /// from this shard) passed half or twice what they are sized for.
+    #[inline]
+    pub(super) fn track_entries(&self, len: usize) {
+        if let Some(basis) = self.adaptive.as_ref().and_then(|a| a.basis.as_ref()) {
+            let held = (len as u64).saturating_mul(self.shards.len() as u64);
+            // Relaxed: see `Adaptive::threshold`.
+            let b = basis.load(Ordering::Relaxed);
+            if held > b.saturating_mul(2) || held.saturating_mul(2) < b {
+                self.resize_shadows(held);
+            }
+        }
     }
 
     /// Resizes a weighted cache's shadows for about `held` entries (their

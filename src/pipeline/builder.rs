@@ -7,6 +7,7 @@ use super::report::{Failure, RunReport};
 use super::running::Running;
 use super::segment::{run_inline, Launch, Segment};
 use super::stage::{source_jobs, then_stage, ErrorSink, Job, Shared};
+use crate::sync::atomic::AtomicBool;
 use crate::sync::Mutex;
 use crossbeam_channel::bounded;
 #[cfg(feature = "serde")]
@@ -16,7 +17,6 @@ use std::fmt;
 use std::ops::ControlFlow;
 #[cfg(feature = "serde")]
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 

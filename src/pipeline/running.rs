@@ -2,10 +2,10 @@
 //! reorders batches in ordered mode and joins every thread at the end.
 use super::report::{RunReport, StageReport};
 use super::stage::{Msg, Queue, Tally};
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;

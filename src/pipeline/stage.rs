@@ -10,10 +10,10 @@
 use super::chunk::PREALLOC_ITEMS;
 use super::error::BoxError;
 use super::report::Failure;
+use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::Mutex;
 use crossbeam_channel::{Receiver, Sender};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A batch in flight: its sequence number and its records, each with its
